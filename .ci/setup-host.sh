@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs and configures what shoal's tests need on a fresh Debian machine (run as root).
+#
+# Design: everything here is a quirk of the CI/dev VM, not something a real device needs.
+#  - /etc/containers/policy.json must exist for podman to pull/import anything.
+#  - the VM lacks CAP_SYS_RESOURCE, so every OCI runtime's setrlimit fails: we run runc
+#    through a wrapper that strips process.rlimits from the bundle before calling runc.
+#  - cgroups are hybrid here; crun rejects that, runc accepts it.
+#  - no registry is reachable: the test image is busybox-static imported as
+#    localhost/busybox:latest.
+set -euo pipefail
+
+need_pkgs=()
+for p in podman runc netavark aardvark-dns iptables busybox-static mosquitto mosquitto-clients jq iproute2 curl python3-venv; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Mosquitto is started by the tests that need it, never as a system service.
+systemctl disable --now mosquitto >/dev/null 2>&1 || true
+if [ -f /run/mosquitto/mosquitto.pid ]; then kill "$(cat /run/mosquitto/mosquitto.pid)" 2>/dev/null || true; fi
+
+mkdir -p /etc/containers
+[ -f /etc/containers/policy.json ] || echo '{"default":[{"type":"insecureAcceptAnything"}]}' > /etc/containers/policy.json
+
+cat > /usr/local/bin/runc-norlimit <<'WRAP'
+#!/bin/sh
+# runc wrapper: drop process.rlimits from the OCI bundle (this VM cannot raise rlimits).
+bundle=""
+prev=""
+for a in "$@"; do
+  case "$prev" in --bundle|-b) bundle="$a" ;; esac
+  case "$a" in --bundle=*) bundle="${a#--bundle=}" ;; esac
+  prev="$a"
+done
+if [ -n "$bundle" ] && [ -f "$bundle/config.json" ]; then
+  tmp="$bundle/config.json.norlimit"
+  if jq 'del(.process.rlimits)' "$bundle/config.json" > "$tmp"; then mv "$tmp" "$bundle/config.json"; fi
+fi
+exec /usr/bin/runc "$@"
+WRAP
+chmod +x /usr/local/bin/runc-norlimit
+
+conf=/etc/containers/containers.conf
+if ! grep -q 'runc-norlimit' "$conf" 2>/dev/null; then
+  cat >> "$conf" <<'CONF'
+
+[network]
+network_backend = "netavark"
+
+[engine]
+runtime = "runc"
+
+[engine.runtimes]
+runc = ["/usr/local/bin/runc-norlimit"]
+CONF
+fi
+
+# The test image: busybox-static in a scratch rootfs.
+if ! podman image exists localhost/busybox:latest; then
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/www" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in sh httpd echo cat sleep ls wget nc env hostname mkdir true false ps kill; do
+    ln -s busybox "$root/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+  tar -C "$root" -cf "$root.tar" .
+  podman import --change 'CMD ["/bin/sh"]' "$root.tar" localhost/busybox:latest >/dev/null
+  rm -rf "$root" "$root.tar"
+fi
+echo "host setup done: $(podman --version), $(runc --version | head -1)"
