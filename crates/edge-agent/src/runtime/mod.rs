@@ -1,0 +1,67 @@
+//! Container runtimes: the one place where the agent's pod logic meets whatever really runs
+//! containers.
+//!
+//! The pure pod core (`crate::pods`) decides *what* should happen and returns effects; a
+//! [`ContainerRuntime`] carries them out and reports what it sees ([`ObservedPod`]). Keeping the
+//! boundary this small is what lets the same decision logic drive Podman on a device
+//! ([`PodmanRuntime`]), an in-memory fake in tests ([`FakeRuntime`]) and, later, the `process`
+//! and simulated runtimes.
+//!
+//! Runtimes are addressed by pod UID and container *name*, never by runtime IDs: the agent's
+//! desired state is keyed the same way, and the IDs change whenever a runtime recreates
+//! something.
+
+mod error;
+pub mod fake;
+mod observed;
+pub mod podman;
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use shoal_transport::wire::PodPlan;
+
+pub use error::RuntimeError;
+pub use fake::FakeRuntime;
+pub use observed::{ObservedContainer, ObservedPod, ObservedState};
+pub use podman::PodmanRuntime;
+
+/// The future every runtime call returns. Boxed so that the trait stays dyn-compatible: callers
+/// hold an `Arc<dyn ContainerRuntime>` and pick the implementation at start-up.
+pub type RuntimeFuture<'a, T> = BoxFuture<'a, Result<T, RuntimeError>>;
+
+/// Runs pods. Every method is idempotent, so a caller that lost track of whether a call
+/// succeeded (a timeout, an agent restart) can simply make it again.
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// Short runtime name, e.g. `"podman"`; also the scheme of container IDs
+    /// (`podman://<id>`) and of the node's `containerRuntimeVersion`.
+    fn name(&self) -> &'static str;
+
+    /// Version of the runtime itself (e.g. `"4.3.1"`), for the Node's `nodeInfo`.
+    fn version(&self) -> RuntimeFuture<'_, String>;
+
+    /// Creates the pod and any of its containers that do not exist yet, then starts the
+    /// containers that have never been started.
+    ///
+    /// Containers that already ran and exited are left alone: restarting them is a decision
+    /// (restart policy, back-off) that belongs to the pod core and goes through
+    /// [`restart_container`](Self::restart_container). Init containers are not run yet.
+    fn start_pod<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()>;
+
+    /// Starts an exited container of a pod again (or restarts it if it is still running).
+    /// Fails with [`RuntimeError::ContainerNotFound`] when the pod has no such container.
+    fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()>;
+
+    /// Stops every container of the pod: SIGTERM, then SIGKILL after `grace`. The pod and its
+    /// containers stay (their exit codes remain observable). A pod that does not exist is
+    /// already stopped.
+    fn stop_pod<'a>(&'a self, uid: &'a str, grace: Duration) -> RuntimeFuture<'a, ()>;
+
+    /// Stops (with each container's own grace period) and removes the pod, its containers and
+    /// its volumes. A pod that does not exist is already removed.
+    fn remove_pod<'a>(&'a self, uid: &'a str) -> RuntimeFuture<'a, ()>;
+
+    /// Every pod this agent manages, as the runtime sees it now. Pods and containers that are
+    /// not ours (other tools, other agents on the same machine) are never listed.
+    fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>>;
+}

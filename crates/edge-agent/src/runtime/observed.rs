@@ -1,0 +1,67 @@
+//! What a runtime reports about the pods it runs: the "observed" half of reconciliation.
+//!
+//! These are plain values with times in milliseconds since the Unix epoch, so the pure pod core
+//! can compare them with its `now_ms` input without knowing which runtime produced them.
+
+/// One pod as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedPod {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    /// The pod's address on the container network; `None` while the pod's network is down or
+    /// when it uses the host network.
+    pub pod_ip: Option<String>,
+    /// When the runtime created the pod, if it knows.
+    pub created_at_ms: Option<u64>,
+    /// The pod's (application) containers, in no particular order.
+    pub containers: Vec<ObservedContainer>,
+}
+
+impl ObservedPod {
+    /// The container called `name`, if the pod has one.
+    pub fn container(&self, name: &str) -> Option<&ObservedContainer> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+}
+
+/// One container of an [`ObservedPod`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedContainer {
+    /// The container's name in the pod spec.
+    pub name: String,
+    /// Kubernetes-style container ID, `<runtime>://<id>` (e.g. `podman://3f2a...`).
+    pub id: String,
+    /// The image reference the container runs, as the runtime names it.
+    pub image: String,
+    /// The image's ID (e.g. `sha256:...`), empty when unknown.
+    pub image_id: String,
+    pub state: ObservedState,
+    /// Restarts the runtime itself counted. Podman does not count restarts the agent asks for,
+    /// so this is usually 0 there; the authoritative count is the pod core's `RestartBook`.
+    pub restart_count: u32,
+}
+
+/// Lifecycle of one container as the runtime reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObservedState {
+    /// Created but never started.
+    Created,
+    Running {
+        started_at_ms: u64,
+    },
+    /// Ran and stopped. `started_at_ms` is 0 when it never really started (e.g. its command
+    /// could not be executed).
+    Exited {
+        exit_code: i32,
+        started_at_ms: u64,
+        finished_at_ms: u64,
+        oom_killed: bool,
+    },
+}
+
+impl ObservedState {
+    pub fn is_running(&self) -> bool {
+        matches!(self, ObservedState::Running { .. })
+    }
+}
