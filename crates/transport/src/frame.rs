@@ -68,24 +68,21 @@ pub enum FrameError {
 
 /// Encodes `msg` as a complete frame (length prefix included), ready to write.
 pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
-    // Reserve the prefix and version byte up front, then append the payload in place.
-    let mut frame = vec![0u8; LENGTH_PREFIX_LEN];
-    frame.push(PROTOCOL_VERSION);
     let payload = bincode::serde::encode_to_vec(msg, bincode_config())
         .map_err(|source| FrameError::Encode { source })?;
     let body_len = payload.len() + 1;
-    if body_len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge {
-            len: body_len,
-            max: MAX_FRAME_LEN,
-        });
-    }
-    // body_len <= MAX_FRAME_LEN < u32::MAX, so the conversion cannot fail.
-    let prefix = u32::try_from(body_len).map_err(|_| FrameError::TooLarge {
+    let too_large = FrameError::TooLarge {
         len: body_len,
         max: MAX_FRAME_LEN,
-    })?;
-    frame[..LENGTH_PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
+    };
+    if body_len > MAX_FRAME_LEN {
+        return Err(too_large);
+    }
+    // MAX_FRAME_LEN < u32::MAX, so this cannot fail once the check above passed.
+    let prefix = u32::try_from(body_len).map_err(|_| too_large)?;
+    let mut frame = Vec::with_capacity(LENGTH_PREFIX_LEN + body_len);
+    frame.extend_from_slice(&prefix.to_be_bytes());
+    frame.push(PROTOCOL_VERSION);
     frame.extend_from_slice(&payload);
     Ok(frame)
 }
@@ -144,6 +141,10 @@ pub async fn write_frame<T: Serialize>(
 /// between frames. `max_len` bounds the frame body and is itself capped at
 /// [`MAX_FRAME_LEN`]; a longer frame fails with [`FrameError::TooLarge`] before its body is
 /// read or allocated.
+///
+/// Not cancel-safe: dropping the future mid-frame loses the bytes already read and leaves
+/// the stream misaligned. Run it in a task of its own rather than as a `select!` branch that
+/// another branch can win.
 pub async fn read_frame<T: DeserializeOwned>(
     recv: &mut quinn::RecvStream,
     max_len: usize,
@@ -246,7 +247,11 @@ mod tests {
     {
         let frame = encode(msg).expect("encodes");
         let len = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
-        assert_eq!(len, frame.len() - LENGTH_PREFIX_LEN, "prefix counts the body");
+        assert_eq!(
+            len,
+            frame.len() - LENGTH_PREFIX_LEN,
+            "prefix counts the body"
+        );
         assert_eq!(frame[LENGTH_PREFIX_LEN], PROTOCOL_VERSION);
         let back: T = decode(body(&frame)).expect("decodes");
         assert_eq!(&back, msg);
@@ -268,7 +273,9 @@ mod tests {
                 password: "pw".into(),
             },
         }));
-        round_trip(&JoinResponse::Rejected("join token is invalid or expired".into()));
+        round_trip(&JoinResponse::Rejected(
+            "join token is invalid or expired".into(),
+        ));
         round_trip(&AgentHello {
             node: NodeInfo {
                 node_name: "edge-1".into(),
@@ -316,7 +323,13 @@ mod tests {
         let err = check_length(100u32.to_be_bytes(), 10).expect_err("over caller limit");
         assert!(matches!(err, FrameError::TooLarge { len: 100, max: 10 }));
         let err = check_length(u32::MAX.to_be_bytes(), usize::MAX).expect_err("capped");
-        assert!(matches!(err, FrameError::TooLarge { max: MAX_FRAME_LEN, .. }));
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                max: MAX_FRAME_LEN,
+                ..
+            }
+        ));
         assert_eq!(check_length(5u32.to_be_bytes(), 10).expect("fits"), 5);
         assert!(matches!(check_length([0; 4], 10), Err(FrameError::Empty)));
     }
@@ -338,7 +351,10 @@ mod tests {
 
     #[test]
     fn garbage_and_truncation_are_errors() {
-        assert!(matches!(decode::<AgentMessage>(&[]), Err(FrameError::Empty)));
+        assert!(matches!(
+            decode::<AgentMessage>(&[]),
+            Err(FrameError::Empty)
+        ));
         // Enum variant index out of range.
         assert!(matches!(
             decode::<AgentMessage>(&[PROTOCOL_VERSION, 9, 1]),

@@ -46,7 +46,14 @@ mod tests {
 
     #[test]
     fn accepts_dns_1123_subdomains() {
-        for ok in ["a", "edge-1", "rpi4.lab.example", "0", "a-b.c-d", &"a".repeat(253)] {
+        for ok in [
+            "a",
+            "edge-1",
+            "rpi4.lab.example",
+            "0",
+            "a-b.c-d",
+            &"a".repeat(253),
+        ] {
             assert_eq!(validate_node_name(ok), Ok(()), "{ok}");
         }
     }

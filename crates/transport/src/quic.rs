@@ -7,8 +7,8 @@
 //! - **mTLS** (node certificate signed by the hub CA): the everyday connection
 //!   ([`mtls_client_config`]); the certificate's CN is the node's identity.
 //!
-//! All connections use TLS 1.3 with ALPN [`wire::ALPN`], the server name
-//! [`wire::HUB_SERVER_NAME`], and one bounded transport config ([`transport_config`]).
+//! All connections use TLS 1.3 with ALPN [`ALPN`], the server name
+//! [`HUB_SERVER_NAME`], and one bounded transport config ([`transport_config`]).
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -97,7 +97,10 @@ pub fn transport_config() -> Arc<TransportConfig> {
 
 /// The hub's quinn server config: chain `[server leaf, CA]`, TLS 1.3, ALPN, optional client
 /// certificates verified against the CA.
-pub fn server_config(ca_cert_der: &[u8], server: &IssuedCert) -> Result<quinn::ServerConfig, QuicError> {
+pub fn server_config(
+    ca_cert_der: &[u8],
+    server: &IssuedCert,
+) -> Result<quinn::ServerConfig, QuicError> {
     let mut crypto = tls::server_config(ca_cert_der, server, TLS13_ONLY)?;
     crypto.alpn_protocols = vec![ALPN.to_vec()];
     let crypto =
@@ -131,7 +134,8 @@ pub fn peer_node_name(conn: &quinn::Connection) -> Option<String> {
 /// [`ca_hash`] is `pinned_ca_hash` (`sha256:<hex>`) and the leaf verifies against that CA for
 /// `shoal-hub`. No client certificate.
 pub fn join_client_config(pinned_ca_hash: &str) -> Result<quinn::ClientConfig, QuicError> {
-    let pinned = normalize_ca_hash(pinned_ca_hash).map_err(|source| QuicError::CaHash { source })?;
+    let pinned =
+        normalize_ca_hash(pinned_ca_hash).map_err(|source| QuicError::CaHash { source })?;
     let provider = tls::crypto_provider();
     let verifier = PinnedCaVerifier {
         pinned,
@@ -139,7 +143,10 @@ pub fn join_client_config(pinned_ca_hash: &str) -> Result<quinn::ClientConfig, Q
     };
     let mut crypto = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(TLS13_ONLY)
-        .map_err(|source| TlsError::Config { what: "join client", source })?
+        .map_err(|source| TlsError::Config {
+            what: "join client",
+            source,
+        })?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -208,8 +215,16 @@ fn is_ca_mismatch(err: &quinn::ConnectionError) -> bool {
 }
 
 /// The error our verifier raises on a CA hash mismatch.
-#[derive(Debug)]
+///
+/// Design: rustls renders `CertificateError::Other` with `Debug`, and that text is all quinn
+/// keeps of a local TLS failure, so `Debug` prints the message [`is_ca_mismatch`] looks for.
 struct CaMismatch;
+
+impl std::fmt::Debug for CaMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(CA_MISMATCH_MESSAGE)
+    }
+}
 
 impl std::fmt::Display for CaMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -248,9 +263,10 @@ impl ServerCertVerifier for PinnedCaVerifier {
         };
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.clone().into_owned())?;
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
-            .build()
-            .map_err(|e| rustls::Error::General(format!("pinned CA verifier: {e}")))?;
+        let webpki =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .map_err(|e| rustls::Error::General(format!("pinned CA verifier: {e}")))?;
         webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
 

@@ -39,9 +39,17 @@ pub fn all_topics_filter() -> String {
 /// What a topic under [`TOPIC_ROOT`] is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Topic {
-    Online { node: String },
-    NodeStatus { node: String },
-    PodStatus { node: String, namespace: String, pod: String },
+    Online {
+        node: String,
+    },
+    NodeStatus {
+        node: String,
+    },
+    PodStatus {
+        node: String,
+        namespace: String,
+        pod: String,
+    },
 }
 
 impl Topic {
@@ -53,8 +61,12 @@ impl Topic {
             return None;
         }
         match parts.as_slice() {
-            [node, "online"] => Some(Topic::Online { node: node.to_string() }),
-            [node, "status"] => Some(Topic::NodeStatus { node: node.to_string() }),
+            [node, "online"] => Some(Topic::Online {
+                node: node.to_string(),
+            }),
+            [node, "status"] => Some(Topic::NodeStatus {
+                node: node.to_string(),
+            }),
             [node, "pods", ns, pod, "status"] => Some(Topic::PodStatus {
                 node: node.to_string(),
                 namespace: ns.to_string(),
@@ -66,7 +78,9 @@ impl Topic {
 
     pub fn node(&self) -> &str {
         match self {
-            Topic::Online { node } | Topic::NodeStatus { node } | Topic::PodStatus { node, .. } => node,
+            Topic::Online { node } | Topic::NodeStatus { node } | Topic::PodStatus { node, .. } => {
+                node
+            }
         }
     }
 }
@@ -261,11 +275,21 @@ mod tests {
 
     #[test]
     fn topics_round_trip() {
-        assert_eq!(Topic::parse(&online_topic("n1")), Some(Topic::Online { node: "n1".into() }));
-        assert_eq!(Topic::parse(&node_status_topic("n1")), Some(Topic::NodeStatus { node: "n1".into() }));
+        assert_eq!(
+            Topic::parse(&online_topic("n1")),
+            Some(Topic::Online { node: "n1".into() })
+        );
+        assert_eq!(
+            Topic::parse(&node_status_topic("n1")),
+            Some(Topic::NodeStatus { node: "n1".into() })
+        );
         assert_eq!(
             Topic::parse(&pod_status_topic("n1", "default", "web")),
-            Some(Topic::PodStatus { node: "n1".into(), namespace: "default".into(), pod: "web".into() })
+            Some(Topic::PodStatus {
+                node: "n1".into(),
+                namespace: "default".into(),
+                pod: "web".into()
+            })
         );
         assert_eq!(Topic::parse("shoal/v1/nodes//status"), None);
         assert_eq!(Topic::parse("other/v1/nodes/a/status"), None);
@@ -287,14 +311,20 @@ mod tests {
             container_statuses: vec![ContainerStatus {
                 name: "web".into(),
                 ready: true,
-                state: ContainerState { running: Some(StateRunning { started_at: None }), ..Default::default() },
+                state: ContainerState {
+                    running: Some(StateRunning { started_at: None }),
+                    ..Default::default()
+                },
                 ..Default::default()
             }],
             ..Default::default()
         };
         let v = serde_json::to_value(&st).expect("serializes");
         assert_eq!(v["podIP"], "10.88.0.2");
-        assert_eq!(v["containerStatuses"][0]["state"]["running"], serde_json::json!({}));
+        assert_eq!(
+            v["containerStatuses"][0]["state"]["running"],
+            serde_json::json!({})
+        );
         assert!(v["containerStatuses"][0].get("lastState").is_none());
     }
 }

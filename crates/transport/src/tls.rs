@@ -73,7 +73,10 @@ pub fn parse_cert_chain(
 }
 
 /// The private key in a PEM string (PKCS#8, SEC1 or PKCS#1).
-pub fn parse_private_key(pem: &str, what: &'static str) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub fn parse_private_key(
+    pem: &str,
+    what: &'static str,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|source| TlsError::Pem { what, source })
 }
 
@@ -95,11 +98,13 @@ pub fn server_config(
     versions: &[&'static SupportedProtocolVersion],
 ) -> Result<ServerConfig, TlsError> {
     let provider = crypto_provider();
-    let client_verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(ca_roots(ca_cert_der)?, provider.clone())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|source| TlsError::Verifier { source })?;
+    let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        ca_roots(ca_cert_der)?,
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|source| TlsError::Verifier { source })?;
     let mut chain = parse_cert_chain(&server.cert_pem, "server certificate")?;
     // Design: the chain must end with the CA so a joining agent can pin it by hash.
     let ca = CertificateDer::from(ca_cert_der.to_vec());
@@ -109,15 +114,24 @@ pub fn server_config(
     let key = parse_private_key(&server.key_pem, "server key")?;
     ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
-        .map_err(|source| TlsError::Config { what: "server", source })?
+        .map_err(|source| TlsError::Config {
+            what: "server",
+            source,
+        })?
         .with_client_cert_verifier(client_verifier)
         .with_single_cert(chain, key)
-        .map_err(|source| TlsError::Config { what: "server", source })
+        .map_err(|source| TlsError::Config {
+            what: "server",
+            source,
+        })
 }
 
 /// The hub's HTTPS server config (TLS 1.2/1.3, optional client certs against the CA). ALPN
 /// is left to the HTTP server (actix-web sets `h2`/`http/1.1` itself).
-pub fn https_server_config(ca_cert_der: &[u8], server: &IssuedCert) -> Result<ServerConfig, TlsError> {
+pub fn https_server_config(
+    ca_cert_der: &[u8],
+    server: &IssuedCert,
+) -> Result<ServerConfig, TlsError> {
     server_config(ca_cert_der, server, TLS12_AND_13)
 }
 
@@ -138,7 +152,10 @@ pub fn client_config(
     }
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
-        .map_err(|source| TlsError::Config { what: "client", source })?
+        .map_err(|source| TlsError::Config {
+            what: "client",
+            source,
+        })?
         .with_root_certificates(roots);
     match client {
         None => Ok(builder.with_no_client_auth()),
@@ -147,14 +164,20 @@ pub fn client_config(
             let key = parse_private_key(key_pem, "client key")?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|source| TlsError::Config { what: "client", source })
+                .map_err(|source| TlsError::Config {
+                    what: "client",
+                    source,
+                })
         }
     }
 }
 
 /// An HTTPS client config (for shoalctl and tests) trusting the hub CA, with an optional
 /// client certificate.
-pub fn https_client_config(ca_pem: &str, client: Option<(&str, &str)>) -> Result<ClientConfig, TlsError> {
+pub fn https_client_config(
+    ca_pem: &str,
+    client: Option<(&str, &str)>,
+) -> Result<ClientConfig, TlsError> {
     client_config(ca_pem, client, TLS12_AND_13)
 }
 
@@ -167,7 +190,9 @@ mod tests {
     fn configs_build_from_issued_material() {
         let ca = CertAuthority::generate("ca").expect("ca");
         let server = ca.issue_server_cert(&[], &[]).expect("server");
-        let admin = ca.issue_client_cert("admin", "system:masters").expect("admin");
+        let admin = ca
+            .issue_client_cert("admin", "system:masters")
+            .expect("admin");
         assert!(https_server_config(&ca.cert_der, &server).is_ok());
         assert!(server_config(&ca.cert_der, &server, TLS13_ONLY).is_ok());
         assert!(https_client_config(&ca.cert_pem, None).is_ok());

@@ -198,6 +198,13 @@ pub struct MountPlan {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VolumePlan {
-    EmptyDir { name: String, medium_memory: bool },
-    HostPath { name: String, path: String, kind: String },
+    EmptyDir {
+        name: String,
+        medium_memory: bool,
+    },
+    HostPath {
+        name: String,
+        path: String,
+        kind: String,
+    },
 }
