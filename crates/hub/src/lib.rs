@@ -3,5 +3,23 @@
 //!
 //! - [`store`]: objects, revisions and watch history on fjall.
 //! - [`resources`]: the Kubernetes kinds served.
+//! - [`api`]: the Kubernetes-compatible HTTPS API.
+//! - [`scheduler`]: binds pending pods to nodes.
+//! - [`node_session`]: joins and one session actor per connected agent, over QUIC.
+//! - [`status_ingest`]: folds MQTT status from agents into the store.
+//! - [`broker`]: the embedded MQTT broker.
+//! - [`plan`]: compiles Pods into the agent's runtime plans.
+//! - [`bootstrap`]: first-start certificates, tokens and kubeconfig.
+//! - [`hub`]: wires it all together.
+pub mod api;
+pub mod bootstrap;
+pub mod broker;
+pub mod hub;
+pub mod node_session;
+pub mod plan;
 pub mod resources;
+pub mod scheduler;
+pub mod selector;
+pub mod status_ingest;
 pub mod store;
+pub mod validation;

@@ -1,1 +1,91 @@
-fn main() {}
+//! `shoal-hub`: API server, store, scheduler, node sessions and MQTT status ingest in one
+//! process; `--with-agent` adds an edge agent for a one-machine cluster.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use shoal_hub::hub::{self, HubConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "shoal-hub", version, about = "The shoal hub: Kubernetes-style orchestration for fleets of edge devices")]
+struct Args {
+    /// Directory for the store, certificates, tokens and kubeconfig.
+    #[arg(long, env = "SHOAL_DATA_DIR", default_value = "/var/lib/shoal/hub")]
+    data_dir: PathBuf,
+    /// HTTPS API (Kubernetes REST) address.
+    #[arg(long, env = "SHOAL_API_ADDR", default_value = "127.0.0.1:6443")]
+    api_addr: SocketAddr,
+    /// QUIC address agents connect to.
+    #[arg(long, env = "SHOAL_QUIC_ADDR", default_value = "127.0.0.1:7443")]
+    quic_addr: SocketAddr,
+    /// Address of the embedded MQTT broker.
+    #[arg(long, env = "SHOAL_MQTT_ADDR", default_value = "127.0.0.1:1883")]
+    mqtt_addr: SocketAddr,
+    /// Use an external MQTT broker (mqtt://HOST:PORT) instead of the embedded one.
+    #[arg(long, env = "SHOAL_MQTT_URL")]
+    mqtt_url: Option<String>,
+    /// Also run an edge agent in this process (a one-machine cluster).
+    #[arg(long)]
+    with_agent: bool,
+    /// Log filter (tracing env-filter syntax), e.g. "info" or "shoal_hub=debug".
+    #[arg(long, env = "SHOAL_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = actix_rt::System::new().block_on(run(args));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shoal-hub: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = HubConfig {
+        data_dir: args.data_dir.clone(),
+        api_addr: args.api_addr,
+        quic_addr: args.quic_addr,
+        mqtt_addr: args.mqtt_addr,
+        mqtt_url: args.mqtt_url.clone(),
+    };
+    let hub = hub::start(cfg).await?;
+    eprintln!(
+        "shoal-hub is up.\n  API:        https://{}\n  agents:     {} (QUIC)\n  kubeconfig: {}\n  join token: {}\n  try:        kubectl --kubeconfig {} get nodes",
+        hub.api_addr,
+        hub.quic_addr,
+        hub.kubeconfig.display(),
+        hub.join_token_file.display(),
+        hub.kubeconfig.display()
+    );
+    if args.with_agent {
+        anyhow::bail!("--with-agent is not wired yet");
+    }
+    shutdown_signal().await;
+    eprintln!("shoal-hub: shutting down");
+    hub.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}

@@ -31,6 +31,12 @@ pub struct ResourceInfo {
     pub normalize: fn(Value) -> Result<Value, String>,
 }
 
+impl std::fmt::Debug for ResourceInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.resource_name())
+    }
+}
+
 impl ResourceInfo {
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

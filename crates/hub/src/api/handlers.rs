@@ -1,0 +1,381 @@
+//! Resource verbs: get, list, create, update, patch, delete, binding, on any kind in
+//! [`crate::resources`].
+
+use std::sync::Arc;
+
+use actix_web::HttpResponse;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::admission::{self, Part};
+use super::error::ApiError;
+use super::patch;
+use super::request::{Query, Target};
+use super::table;
+use super::ApiState;
+use crate::resources::{ResourceInfo, NAMESPACES, PODS};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::StoredObject;
+
+/// Compiled list/watch filter.
+pub struct Filter {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Filter {
+    pub fn from_query(res: &ResourceInfo, q: &Query) -> Result<Filter, ApiError> {
+        let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
+        let supported: Vec<&str> = crate::store::object::COMMON_FIELDS.iter().chain(res.field_paths.iter()).copied().collect();
+        let fields = FieldSelector::parse(q.get("fieldSelector").unwrap_or_default(), &supported).map_err(ApiError::bad_request)?;
+        Ok(Filter { labels, fields })
+    }
+
+    pub fn matches(&self, o: &StoredObject) -> bool {
+        self.labels.matches(o) && self.fields.matches(o)
+    }
+}
+
+pub fn json_response(code: u16, body: &Value) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK))
+        .content_type("application/json")
+        .body(serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn object_response(code: u16, o: &StoredObject, res: &ResourceInfo, as_table: bool) -> HttpResponse {
+    if as_table {
+        let rv = o.revision.to_string();
+        return json_response(code, &table::table(res, vec![table::row(res, &o.value(), shoal_transport::status::now_ms())], &rv, None));
+    }
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK))
+        .content_type("application/json")
+        .body(o.json.clone())
+}
+
+fn require_name(t: &Target) -> Result<&str, ApiError> {
+    t.name.as_deref().ok_or_else(|| ApiError::method_not_allowed("this verb needs a resource name in the path"))
+}
+
+fn ns_of(t: &Target) -> &str {
+    if t.res.namespaced {
+        t.namespace.as_deref().unwrap_or_default()
+    } else {
+        ""
+    }
+}
+
+fn not_found(res: &ResourceInfo, name: &str) -> ApiError {
+    let mut e = ApiError::not_found(format!("{} \"{name}\" not found", res.resource_name()));
+    e.details = Some(json!({"name": name, "kind": res.plural}));
+    e
+}
+
+pub fn get(state: &ApiState, t: &Target, as_table: bool) -> Result<HttpResponse, ApiError> {
+    let name = require_name(t)?;
+    let o = state.store.get(t.res, ns_of(t), name).ok_or_else(|| not_found(t.res, name))?;
+    Ok(object_response(200, &o, t.res, as_table))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: u64,
+    start: String,
+}
+
+pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &dyn Fn(&str) -> bool) -> Result<HttpResponse, ApiError> {
+    let filter = Filter::from_query(t.res, q)?;
+    let limit = q.u64("limit")?.unwrap_or(0) as usize;
+    let cont = match q.get("continue").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c)
+                .map_err(|_| ApiError::bad_request("continue token is not valid base64"))?;
+            let tok: ContinueToken = serde_json::from_slice(&raw).map_err(|_| ApiError::bad_request("continue token is malformed"))?;
+            Some(tok)
+        }
+    };
+    let namespace = t.namespace.as_deref();
+    let result = state.store.list(
+        t.res,
+        namespace,
+        &|o| filter.matches(o) && visible(o.namespace_and_name().0),
+        cont.as_ref().map(|c| c.start.as_str()),
+        limit,
+    );
+    let mut items = result.items;
+    let next = if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        let last = items.last().map(|o| o.key.clone()).unwrap_or_default();
+        let tok = serde_json::to_vec(&ContinueToken { rv: result.revision, start: last }).unwrap_or_default();
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tok))
+    } else {
+        None
+    };
+    let rv = result.revision.to_string();
+    if as_table {
+        let now = shoal_transport::status::now_ms();
+        let rows = items.iter().map(|o| table::row(t.res, &o.value(), now)).collect();
+        return Ok(json_response(200, &table::table(t.res, rows, &rv, next.as_deref())));
+    }
+    // Design: lists are assembled from the stored bytes; objects are not re-encoded.
+    let mut meta = json!({"resourceVersion": rv});
+    if let Some(n) = &next {
+        meta["continue"] = json!(n);
+    }
+    let mut body = Vec::with_capacity(128 + items.iter().map(|o| o.json.len() + 1).sum::<usize>());
+    body.extend_from_slice(format!("{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[", t.res.list_kind, t.res.api_version(), meta).as_bytes());
+    for (i, o) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&o.json);
+    }
+    body.extend_from_slice(b"]}");
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+}
+
+/// Decodes a request body as JSON, or YAML when the content type says so.
+pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    if content_type.contains("yaml") {
+        serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    }
+}
+
+async fn check_namespace(state: &ApiState, res: &ResourceInfo, ns: &str) -> Result<(), ApiError> {
+    if !res.namespaced {
+        return Ok(());
+    }
+    if ns.is_empty() {
+        return Err(ApiError::bad_request("a namespace is required for namespaced resources"));
+    }
+    match state.store.get(&NAMESPACES, "", ns) {
+        None => Err(not_found(&NAMESPACES, ns)),
+        Some(n) if n.field("status.phase") == Some("Terminating") => Err(ApiError::forbidden(format!(
+            "unable to create new content in namespace {ns} because it is being terminated"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+pub async fn create(state: &ApiState, t: &Target, q: &Query, mut body: Value) -> Result<HttpResponse, ApiError> {
+    if t.name.is_some() {
+        return Err(ApiError::method_not_allowed("POST goes to the collection, not to a named object"));
+    }
+    admission::check_type(t.res, &body)?;
+    let ns = ns_of(t).to_string();
+    if let Some(body_ns) = body.pointer("/metadata/namespace").and_then(Value::as_str) {
+        if t.res.namespaced && !body_ns.is_empty() && body_ns != ns {
+            return Err(ApiError::bad_request(format!(
+                "the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({ns})"
+            )));
+        }
+    }
+    body = admission::normalize(t.res, body)?;
+    admission::prepare_create(t.res, &mut body)?;
+    check_namespace(state, t.res, &ns).await?;
+    if dry_run(q) {
+        let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        if state.store.get(t.res, &ns, name).is_some() {
+            return Err(crate::store::StoreError::AlreadyExists { resource: t.res.resource_name(), name: name.into() }.into());
+        }
+        return Ok(json_response(201, &body));
+    }
+    let o = state.store.create(t.res, &ns, body).await?;
+    Ok(object_response(201, &o, t.res, false))
+}
+
+fn dry_run(q: &Query) -> bool {
+    q.get("dryRun") == Some("All")
+}
+
+fn part_of(t: &Target) -> Result<Part, ApiError> {
+    match t.subresource.as_deref() {
+        None => Ok(Part::Main),
+        Some("status") if t.res.subresources.contains(&"status") => Ok(Part::Status),
+        Some(s) => Err(ApiError::not_found(format!("{} has no subresource {s:?}", t.res.plural))),
+    }
+}
+
+pub async fn update(state: &ApiState, t: &Target, q: &Query, body: Value) -> Result<HttpResponse, ApiError> {
+    let name = require_name(t)?.to_string();
+    let part = part_of(t)?;
+    admission::check_type(t.res, &body)?;
+    if let Some(n) = body.pointer("/metadata/name").and_then(Value::as_str) {
+        if n != name {
+            return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
+        }
+    }
+    let mut body = admission::normalize(t.res, body)?;
+    let ns = ns_of(t).to_string();
+    let old = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
+    admission::prepare_update(t.res, &old.value(), &mut body, part)?;
+    if dry_run(q) {
+        return Ok(json_response(200, &body));
+    }
+    let o = state.store.update(t.res, &ns, &name, body).await?;
+    Ok(object_response(200, &o, t.res, false))
+}
+
+pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content_type: &str) -> Result<HttpResponse, ApiError> {
+    let name = require_name(t)?.to_string();
+    let part = part_of(t)?;
+    let ns = ns_of(t).to_string();
+    let kind = if content_type.starts_with("application/json-patch+json") {
+        PatchKind::Json
+    } else if content_type.starts_with("application/merge-patch+json") {
+        PatchKind::Merge
+    } else if content_type.starts_with("application/strategic-merge-patch+json") {
+        PatchKind::Strategic
+    } else if content_type.starts_with("application/apply-patch+yaml") {
+        PatchKind::Apply
+    } else {
+        return Err(ApiError::unsupported_media(format!(
+            "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+        )));
+    };
+    let patch_doc = decode_body(body, if kind == PatchKind::Apply { "yaml" } else { "json" })?;
+    let Some(old) = state.store.get(t.res, &ns, &name) else {
+        if kind == PatchKind::Apply && part == Part::Main {
+            let mut target = t.clone_named(None);
+            target.name = None;
+            return create(state, &target, q, patch_doc).await;
+        }
+        return Err(not_found(t.res, &name));
+    };
+    let old_value = old.value();
+    let mut new = old_value.clone();
+    match kind {
+        PatchKind::Json => patch::json_patch(&mut new, &patch_doc).map_err(ApiError::bad_request)?,
+        PatchKind::Merge => patch::merge_patch(&mut new, &patch_doc),
+        PatchKind::Strategic | PatchKind::Apply => patch::strategic_merge(&mut new, &patch_doc).map_err(ApiError::bad_request)?,
+    }
+    if !new.is_object() {
+        return Err(ApiError::bad_request("the patch leaves no object"));
+    }
+    // A patch applies to the version read here: pin it so a concurrent write is a conflict,
+    // unless the patch itself names a resourceVersion.
+    if patch_doc.pointer("/metadata/resourceVersion").is_none() {
+        new["metadata"]["resourceVersion"] = json!(old.revision.to_string());
+    }
+    let mut new = admission::normalize(t.res, new)?;
+    admission::prepare_update(t.res, &old_value, &mut new, part)?;
+    if dry_run(q) {
+        return Ok(json_response(200, &new));
+    }
+    let o = state.store.update(t.res, &ns, &name, new).await?;
+    Ok(object_response(200, &o, t.res, false))
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum PatchKind {
+    Json,
+    Merge,
+    Strategic,
+    Apply,
+}
+
+impl Target {
+    fn clone_named(&self, name: Option<String>) -> Target {
+        Target { res: self.res, namespace: self.namespace.clone(), name, subresource: None }
+    }
+}
+
+pub async fn delete(state: &ApiState, t: &Target, q: &Query, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let name = require_name(t)?.to_string();
+    if t.subresource.is_some() {
+        return Err(ApiError::method_not_allowed("subresources cannot be deleted"));
+    }
+    let ns = ns_of(t).to_string();
+    if t.res.kind == "Namespace" && ["default", "kube-system", "kube-public"].contains(&name.as_str()) {
+        return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")));
+    }
+    let opts: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("DeleteOptions are not valid JSON: {e}")))? };
+    let precondition_rv = match opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
+        Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request("preconditions.resourceVersion must be a number"))?),
+        None => None,
+    };
+    let current = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
+    if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
+        if current.value().pointer("/metadata/uid").and_then(Value::as_str) != Some(uid) {
+            return Err(crate::store::StoreError::Conflict { resource: t.res.resource_name(), name }.into());
+        }
+    }
+    if dry_run(q) {
+        return Ok(object_response(200, &current, t.res, false));
+    }
+    if t.res.kind == "Namespace" {
+        delete_namespace_contents(state, &name).await?;
+    }
+    let o = state.store.delete(t.res, &ns, &name, precondition_rv).await?;
+    Ok(object_response(200, &o, t.res, false))
+}
+
+/// Deleting a namespace deletes what is in it.
+async fn delete_namespace_contents(state: &ApiState, ns: &str) -> Result<(), ApiError> {
+    for res in crate::resources::ALL.iter().copied().filter(|r| r.namespaced) {
+        let items = state.store.list(res, Some(ns), &|_| true, None, 0).items;
+        for o in items {
+            let (_, name) = o.namespace_and_name();
+            match state.store.delete(res, ns, name, None).await {
+                Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete_collection(state: &ApiState, t: &Target, q: &Query) -> Result<HttpResponse, ApiError> {
+    let filter = Filter::from_query(t.res, q)?;
+    let items = state.store.list(t.res, t.namespace.as_deref(), &|o| filter.matches(o), None, 0).items;
+    let mut deleted: Vec<Arc<StoredObject>> = Vec::new();
+    for o in items {
+        let (ns, name) = o.namespace_and_name();
+        if dry_run(q) {
+            deleted.push(o.clone());
+            continue;
+        }
+        match state.store.delete(t.res, ns, name, None).await {
+            Ok(d) => deleted.push(d),
+            Err(crate::store::StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let items: Vec<Value> = deleted.iter().map(|o| o.value()).collect();
+    Ok(json_response(200, &json!({"kind": t.res.list_kind, "apiVersion": t.res.api_version(), "metadata": {"resourceVersion": state.store.revision().to_string()}, "items": items})))
+}
+
+/// `POST .../pods/{name}/binding`: sets `spec.nodeName` once.
+pub async fn bind(state: &ApiState, t: &Target, body: Value) -> Result<HttpResponse, ApiError> {
+    let name = require_name(t)?.to_string();
+    let node = body.pointer("/target/name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_request("binding target.name is required"))?;
+    bind_pod(&state.store, ns_of(t), &name, node).await?;
+    Ok(json_response(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+}
+
+/// Binds a pod to a node (used by the binding subresource and by the scheduler).
+pub async fn bind_pod(store: &crate::store::Store, ns: &str, name: &str, node: &str) -> Result<Arc<StoredObject>, ApiError> {
+    let node = node.to_string();
+    let pod_name = name.to_string();
+    let r = store
+        .mutate(&PODS, ns, name, Box::new(move |v| {
+            if let Some(existing) = v.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                return Err(crate::store::StoreError::Invalid(format!("pod {pod_name} is already assigned to node \"{existing}\"")));
+            }
+            let mut v = v.clone();
+            v["spec"]["nodeName"] = json!(node);
+            Ok(Some(v))
+        }))
+        .await;
+    match r {
+        Ok(o) => Ok(o),
+        Err(crate::store::StoreError::Invalid(m)) => Err(ApiError::new(409, "Conflict", m)),
+        Err(e) => Err(e.into()),
+    }
+}

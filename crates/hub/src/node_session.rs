@@ -1,0 +1,349 @@
+//! The hub's side of the QUIC link: the accept loop ([`QuicServer`]), joins, and one
+//! [`NodeSession`] actor per connected agent.
+//!
+//! A session reads the agent's hello, writes the Node object, then streams the node's desired
+//! pods: a delta from the agent's last acknowledged revision when the store's history still
+//! reaches back that far, a full snapshot otherwise, and deltas as the store changes. Pod
+//! status writes do not change a pod's plan, so they are not sent (the session remembers
+//! what it sent).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+use shoal_transport::frame::{self, read_frame, write_frame};
+use shoal_transport::pki::CertAuthority;
+use shoal_transport::token::{secrets_equal, JoinToken};
+use shoal_transport::wire::{AgentHello, AgentMessage, HubMessage, JoinAccepted, JoinRequest, JoinResponse, MqttCredentials, NodeInfo, PodPlan};
+
+use crate::broker::MqttUsers;
+use crate::plan;
+use crate::resources::{NODES, PODS};
+use crate::store::{EventType, Store, StoreError, StoredObject};
+
+/// Largest frame an agent may send (hellos and acks are small).
+const MAX_AGENT_FRAME: usize = 1024 * 1024;
+/// How often an idle session pings the agent with the current revision.
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// Events read from the store per wake-up.
+const EVENT_BATCH: usize = 1024;
+
+/// What every session and join needs.
+pub struct HubLink {
+    pub store: Store,
+    pub ca: CertAuthority,
+    pub join_token: JoinToken,
+    pub mqtt_users: MqttUsers,
+    /// Broker URL handed to agents (`mqtt://:1883` = the host they reached the hub at).
+    pub mqtt_url: String,
+    pub kubelet_version: String,
+}
+
+/// Accepts QUIC connections and hands them to joins or sessions.
+pub struct QuicServer {
+    pub endpoint: quinn::Endpoint,
+    pub link: Arc<HubLink>,
+}
+
+impl Actor for QuicServer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let endpoint = self.endpoint.clone();
+        let link = self.link.clone();
+        let accept = async move {
+            while let Some(incoming) = endpoint.accept().await {
+                let link = link.clone();
+                actix::spawn(async move {
+                    let conn = match incoming.await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "QUIC handshake failed");
+                            return;
+                        }
+                    };
+                    match shoal_transport::quic::peer_node_name(&conn) {
+                        None => handle_join(conn, link).await,
+                        Some(node) => {
+                            NodeSession { node, conn, link }.start();
+                        }
+                    }
+                });
+            }
+        };
+        ctx.spawn(accept.into_actor(self));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.endpoint.close(0u32.into(), b"hub shutting down");
+    }
+}
+
+async fn handle_join(conn: quinn::Connection, link: Arc<HubLink>) {
+    let remote = conn.remote_address();
+    let result = async {
+        let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
+        let req: JoinRequest = read_frame(&mut recv, MAX_AGENT_FRAME).await.map_err(|e| e.to_string())?.ok_or("join stream closed before a request")?;
+        let answer = decide_join(&link, &req);
+        if let JoinResponse::Rejected(reason) = &answer {
+            tracing::warn!(%remote, node = %req.node_name, %reason, "join refused");
+        } else {
+            tracing::info!(%remote, node = %req.node_name, "node joined");
+        }
+        write_frame(&mut send, &answer).await.map_err(|e| e.to_string())?;
+        let _ = send.finish();
+        // Let the agent read the answer before the connection goes.
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
+        Ok::<(), String>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(%remote, error = %e, "join connection ended with an error");
+    }
+}
+
+fn decide_join(link: &HubLink, req: &JoinRequest) -> JoinResponse {
+    if !secrets_equal(&req.token_secret, &link.join_token.secret) {
+        return JoinResponse::Rejected("join token is invalid or expired".into());
+    }
+    if let Err(e) = shoal_transport::names::validate_node_name(&req.node_name) {
+        return JoinResponse::Rejected(format!("invalid node name {:?}: {e}", req.node_name));
+    }
+    let cert = match link.ca.sign_node_csr(&req.csr_pem, &req.node_name) {
+        Ok(c) => c,
+        Err(e) => return JoinResponse::Rejected(format!("cannot sign the certificate request: {e}")),
+    };
+    let (username, password) = match link.mqtt_users.issue_for_node(&req.node_name) {
+        Ok(c) => c,
+        Err(e) => return JoinResponse::Rejected(format!("cannot issue MQTT credentials: {e}")),
+    };
+    JoinResponse::Accepted(JoinAccepted {
+        node_cert_pem: cert,
+        ca_cert_pem: link.ca.cert_pem.clone(),
+        mqtt: MqttCredentials { url: link.mqtt_url.clone(), username, password },
+    })
+}
+
+/// One connected agent.
+pub struct NodeSession {
+    pub node: String,
+    pub conn: quinn::Connection,
+    pub link: Arc<HubLink>,
+}
+
+impl Actor for NodeSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (node, conn, link) = (self.node.clone(), self.conn.clone(), self.link.clone());
+        tracing::info!(%node, remote = %conn.remote_address(), "node connected");
+        let fut = async move {
+            if let Err(e) = run_session(&node, &conn, &link).await {
+                tracing::info!(%node, error = %e, "node session ended");
+            }
+            conn.close(0u32.into(), b"session ended");
+        };
+        ctx.spawn(fut.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("stream: {0}")]
+    Stream(String),
+    #[error("frame: {0}")]
+    Frame(#[from] frame::FrameError),
+    #[error("the agent's hello names node {claimed:?} but its certificate is for {node:?}")]
+    WrongNode { claimed: String, node: String },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn plan_key(p: &PodPlan) -> PodPlan {
+    PodPlan { revision: 0, ..p.clone() }
+}
+
+fn compile(o: &StoredObject) -> Option<PodPlan> {
+    let pod: Pod = serde_json::from_slice(&o.json).ok()?;
+    Some(plan::compile(&pod, o.revision))
+}
+
+async fn run_session(node: &str, conn: &quinn::Connection, link: &HubLink) -> Result<(), SessionError> {
+    let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| SessionError::Stream(e.to_string()))?;
+    let hello: AgentHello = read_frame(&mut recv, MAX_AGENT_FRAME).await?.ok_or_else(|| SessionError::Stream("closed before hello".into()))?;
+    if hello.node.node_name != node {
+        return Err(SessionError::WrongNode { claimed: hello.node.node_name, node: node.to_string() });
+    }
+    upsert_node(&link.store, &hello.node, &link.kubelet_version).await?;
+
+    let store = &link.store;
+    let on_node = |o: &StoredObject| o.field("spec.nodeName") == Some(node);
+    let current = store.list(&PODS, None, &on_node, None, 0);
+    let mut sent: HashMap<String, PodPlan> = HashMap::new();
+    let desired: Vec<PodPlan> = current.items.iter().filter_map(|o| compile(o)).collect();
+    let resume = hello.last_acked_revision;
+    let first = match (resume > 0 && resume <= current.revision).then(|| store.events_after(resume, usize::MAX)) {
+        Some(Ok(events)) => {
+            // The agent holds the set as of `resume`: send what changed since.
+            let mut upserts: HashMap<String, PodPlan> = HashMap::new();
+            let mut deletes = Vec::new();
+            for ev in events.iter().filter(|e| e.revision <= current.revision && e.object.key.starts_with("pods/") && on_node(&e.object)) {
+                let Some(p) = compile(&ev.object) else { continue };
+                if ev.event_type == EventType::Deleted {
+                    upserts.remove(&p.uid);
+                    deletes.push(p.uid);
+                } else {
+                    deletes.retain(|u| u != &p.uid);
+                    upserts.insert(p.uid.clone(), p);
+                }
+            }
+            tracing::info!(%node, from = resume, to = current.revision, upserts = upserts.len(), deletes = deletes.len(), "resuming node sync with a delta");
+            HubMessage::Delta { revision: current.revision, upserts: upserts.into_values().collect(), deletes }
+        }
+        _ => {
+            tracing::info!(%node, revision = current.revision, pods = desired.len(), "sending node a snapshot");
+            HubMessage::Snapshot { revision: current.revision, pods: desired.clone() }
+        }
+    };
+    for p in &desired {
+        sent.insert(p.uid.clone(), plan_key(p));
+    }
+    write_frame(&mut send, &first).await?;
+
+    let acked = Arc::new(AtomicU64::new(resume));
+    let acks = {
+        let acked = acked.clone();
+        async move {
+            loop {
+                match read_frame::<AgentMessage>(&mut recv, MAX_AGENT_FRAME).await {
+                    Ok(Some(AgentMessage::Ack { revision })) => acked.store(revision, Ordering::Relaxed),
+                    Ok(None) => return "agent closed the sync stream".to_string(),
+                    Err(e) => return e.to_string(),
+                }
+            }
+        }
+    };
+    tokio::pin!(acks);
+    let mut cursor = current.revision;
+    let mut changes = store.subscribe();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            why = &mut acks => return Err(SessionError::Stream(why)),
+            _ = ping.tick() => {
+                write_frame(&mut send, &HubMessage::Ping { revision: cursor }).await?;
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                loop {
+                    let events = match store.events_after(cursor, EVENT_BATCH) {
+                        Ok(e) => e,
+                        Err(StoreError::Expired { .. }) => {
+                            // Fell behind the history: start over with a snapshot.
+                            let now = store.list(&PODS, None, &on_node, None, 0);
+                            let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o)).collect();
+                            sent = pods.iter().map(|p| (p.uid.clone(), plan_key(p))).collect();
+                            cursor = now.revision;
+                            write_frame(&mut send, &HubMessage::Snapshot { revision: cursor, pods }).await?;
+                            break;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    if events.is_empty() {
+                        break;
+                    }
+                    let mut upserts = Vec::new();
+                    let mut deletes = Vec::new();
+                    for ev in &events {
+                        cursor = ev.revision;
+                        if !ev.object.key.starts_with("pods/") || !on_node(&ev.object) {
+                            continue;
+                        }
+                        let Some(p) = compile(&ev.object) else { continue };
+                        if ev.event_type == EventType::Deleted {
+                            if sent.remove(&p.uid).is_some() {
+                                deletes.push(p.uid);
+                            }
+                        } else if sent.get(&p.uid) != Some(&plan_key(&p)) {
+                            sent.insert(p.uid.clone(), plan_key(&p));
+                            upserts.push(p);
+                        }
+                    }
+                    if !upserts.is_empty() || !deletes.is_empty() {
+                        write_frame(&mut send, &HubMessage::Delta { revision: cursor, upserts, deletes }).await?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Creates or refreshes the Node object from what the agent reports.
+async fn upsert_node(store: &Store, info: &NodeInfo, kubelet_version: &str) -> Result<(), StoreError> {
+    let mut labels = serde_json::Map::new();
+    labels.insert("kubernetes.io/hostname".into(), json!(info.node_name));
+    labels.insert("kubernetes.io/os".into(), json!(info.operating_system));
+    labels.insert("kubernetes.io/arch".into(), json!(info.architecture));
+    labels.insert("node.shoal.io/edge".into(), json!("true"));
+    for (k, v) in &info.labels {
+        labels.insert(k.clone(), json!(v));
+    }
+    let map = |pairs: &[(String, String)]| -> Value { pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into() };
+    let mut addresses = vec![json!({"type": "InternalIP", "address": info.node_ip})];
+    if !info.hostname.is_empty() {
+        addresses.push(json!({"type": "Hostname", "address": info.hostname}));
+    }
+    let node_info = json!({
+        "machineID": "", "systemUUID": "", "bootID": "",
+        "kernelVersion": info.kernel_version,
+        "osImage": info.os_image,
+        "containerRuntimeVersion": info.container_runtime_version,
+        "kubeletVersion": kubelet_version,
+        "kubeProxyVersion": "",
+        "operatingSystem": info.operating_system,
+        "architecture": info.architecture,
+    });
+    let capacity = map(&info.capacity);
+    let allocatable = map(&info.allocatable);
+    let runtimes = info.runtimes.join(",");
+    if store.get(&NODES, "", &info.node_name).is_none() {
+        let now = shoal_transport::status::rfc3339_from_ms(shoal_transport::status::now_ms());
+        let node = json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": info.node_name, "labels": labels, "annotations": {"node.shoal.io/runtimes": runtimes}},
+            "spec": {},
+            "status": {
+                "capacity": capacity, "allocatable": allocatable, "addresses": addresses, "nodeInfo": node_info,
+                "conditions": [{"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                                "message": "Kubelet never posted node status.", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+            }
+        });
+        match store.create(&NODES, "", node).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    store
+        .mutate(&NODES, "", &info.node_name, Box::new(move |old| {
+            let mut v = old.clone();
+            for (k, val) in labels {
+                v["metadata"]["labels"][k] = val;
+            }
+            v["metadata"]["annotations"]["node.shoal.io/runtimes"] = json!(runtimes);
+            v["status"]["capacity"] = capacity;
+            v["status"]["allocatable"] = allocatable;
+            v["status"]["addresses"] = json!(addresses);
+            v["status"]["nodeInfo"] = node_info;
+            Ok(Some(v))
+        }))
+        .await
+        .map(|_| ())
+}
