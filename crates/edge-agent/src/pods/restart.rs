@@ -84,7 +84,9 @@ impl RestartBook {
             // Design: the first crash is restarted at once, as kubelet does.
             None => 0,
             Some(e) => {
-                let backoff_end = finished_at_ms.max(e.last_restart_ms).saturating_add(e.backoff_ms);
+                let backoff_end = finished_at_ms
+                    .max(e.last_restart_ms)
+                    .saturating_add(e.backoff_ms);
                 let reset_at = e.last_restart_ms.saturating_add(ms(BACKOFF_RESET));
                 backoff_end.min(reset_at)
             }
@@ -107,7 +109,10 @@ impl RestartBook {
         entry.backoff_ms = if first || expired {
             ms(BACKOFF_INITIAL)
         } else {
-            entry.backoff_ms.saturating_mul(2).clamp(ms(BACKOFF_INITIAL), ms(BACKOFF_MAX))
+            entry
+                .backoff_ms
+                .saturating_mul(2)
+                .clamp(ms(BACKOFF_INITIAL), ms(BACKOFF_MAX))
         };
         entry.restarts = entry.restarts.saturating_add(1);
         entry.last_restart_ms = now_ms;
@@ -163,7 +168,10 @@ mod tests {
 
     #[test]
     fn deleting_pod_never_restarts() {
-        let mut plan = PodPlan { restart_policy: RestartPolicy::Always, ..Default::default() };
+        let mut plan = PodPlan {
+            restart_policy: RestartPolicy::Always,
+            ..Default::default()
+        };
         assert_eq!(effective_policy(&plan), RestartPolicy::Always);
         plan.deletion_grace_period_seconds = Some(30);
         assert_eq!(effective_policy(&plan), RestartPolicy::Never);
@@ -200,12 +208,19 @@ mod tests {
         assert_eq!(last.backoff_ms, 300 * S, "back-off grew to the cap");
         // It ran 11 minutes after its last restart, then crashed: restart at once...
         let finished = last.last_restart_ms + 660 * S;
-        assert_eq!(book.restart_due_at("u", "c", finished), last.last_restart_ms + 600 * S);
+        assert_eq!(
+            book.restart_due_at("u", "c", finished),
+            last.last_restart_ms + 600 * S
+        );
         assert!(book.restart_due_at("u", "c", finished) <= finished);
         // ...and the back-off starts over.
         book.record_restart("u", "c", finished);
         assert_eq!(book.entry("u", "c").map(|e| e.backoff_ms), Some(10 * S));
-        assert_eq!(book.restart_count("u", "c"), 7, "the count itself is never reset");
+        assert_eq!(
+            book.restart_count("u", "c"),
+            7,
+            "the count itself is never reset"
+        );
     }
 
     #[test]

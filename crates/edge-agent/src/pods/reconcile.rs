@@ -1,0 +1,482 @@
+//! Reconcile: from the pods this node should run and the pods the runtime reports, the runtime
+//! calls that close the gap.
+//!
+//! Level-triggered (kube-runtime style): [`reconcile`] does not know or care why it was called.
+//! Given the same inputs it returns the same effects, and a node that already matches its
+//! desired state gets none. That is what makes offline convergence safe: after a reboot or a
+//! reconnect the agent simply reconciles, and healthy pods are left running.
+//!
+//! Rules, per desired pod:
+//! - being deleted (`deletion_grace_period_seconds` set): stop it within that grace period if
+//!   anything still runs; never start or restart anything in it;
+//! - absent, or with containers that are missing or never started: [`Effect::StartPod`];
+//! - a container that exited and that the restart policy wants back: [`Effect::RestartContainer`]
+//!   once its back-off (see [`super::restart`]) is over, nothing while it lasts; the caller asks
+//!   [`next_wake_ms`] when to look again.
+//!
+//! Observed pods that are not desired are removed with [`ORPHAN_GRACE`].
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use shoal_transport::wire::PodPlan;
+
+use super::restart::{effective_policy, should_restart, RestartBook};
+use crate::runtime::{ObservedPod, ObservedState};
+
+/// Grace period for stopping a pod that is no longer desired at all (its plan, and with it its
+/// own grace period, is gone). Kubernetes' default `terminationGracePeriodSeconds`.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(30);
+
+/// One runtime call the caller should make.
+///
+/// The caller carries effects out in order, and after each [`Effect::RestartContainer`] that
+/// succeeded calls [`RestartBook::record_restart`]; after [`Effect::RemovePod`] it may
+/// [`RestartBook::forget_pod`]. A failed effect needs no bookkeeping: the next reconcile
+/// returns it again, so failures map to a requeue with the caller's own back-off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// `ContainerRuntime::start_pod(plan)`: create what is missing and start what never ran.
+    StartPod(Box<PodPlan>),
+    /// `ContainerRuntime::restart_container(uid, container)`.
+    RestartContainer { uid: String, container: String },
+    /// `ContainerRuntime::stop_pod(uid, grace)`: the pod is being deleted.
+    StopPod { uid: String, grace: Duration },
+    /// `ContainerRuntime::stop_pod(uid, grace)` then `ContainerRuntime::remove_pod(uid)`: the
+    /// pod is no longer desired on this node.
+    RemovePod { uid: String, grace: Duration },
+}
+
+/// What one exited container of a desired pod needs, given the restart policy and back-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ExitedVerdict {
+    /// The policy does not restart it: it stays terminated.
+    Final,
+    /// Restart now.
+    RestartDue,
+    /// Restart, but not before `until_ms`.
+    BackOff { until_ms: u64 },
+}
+
+/// Judges a container of `plan` that is in `state`; `None` unless it has exited.
+pub(crate) fn exited_verdict(
+    plan: &PodPlan,
+    container: &str,
+    state: &ObservedState,
+    book: &RestartBook,
+    now_ms: u64,
+) -> Option<ExitedVerdict> {
+    let ObservedState::Exited {
+        exit_code,
+        finished_at_ms,
+        ..
+    } = *state
+    else {
+        return None;
+    };
+    if !should_restart(effective_policy(plan), exit_code) {
+        return Some(ExitedVerdict::Final);
+    }
+    let due = book.restart_due_at(&plan.uid, container, finished_at_ms);
+    Some(if now_ms >= due {
+        ExitedVerdict::RestartDue
+    } else {
+        ExitedVerdict::BackOff { until_ms: due }
+    })
+}
+
+/// The effects that bring `observed` to `desired`. Pure: the same inputs give the same output.
+pub fn reconcile(
+    desired: &[PodPlan],
+    observed: &[ObservedPod],
+    book: &RestartBook,
+    now_ms: u64,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    let mut desired_uids = BTreeSet::new();
+    for plan in desired {
+        // Design: a UID listed twice is one pod; the first plan wins, so the output never
+        // contains two competing effects for the same pod.
+        if !desired_uids.insert(plan.uid.as_str()) {
+            continue;
+        }
+        let pod = observed.iter().find(|p| p.uid == plan.uid);
+        reconcile_pod(plan, pod, book, now_ms, &mut effects);
+    }
+    let mut removed = BTreeSet::new();
+    for pod in observed {
+        if !desired_uids.contains(pod.uid.as_str()) && removed.insert(pod.uid.as_str()) {
+            effects.push(Effect::RemovePod {
+                uid: pod.uid.clone(),
+                grace: ORPHAN_GRACE,
+            });
+        }
+    }
+    effects
+}
+
+fn reconcile_pod(
+    plan: &PodPlan,
+    pod: Option<&ObservedPod>,
+    book: &RestartBook,
+    now_ms: u64,
+    effects: &mut Vec<Effect>,
+) {
+    if let Some(grace) = plan.deletion_grace_period_seconds {
+        let anything_runs = pod.is_some_and(|p| p.containers.iter().any(|c| c.state.is_running()));
+        if anything_runs {
+            effects.push(Effect::StopPod {
+                uid: plan.uid.clone(),
+                grace: Duration::from_secs(grace),
+            });
+        }
+        return;
+    }
+    let Some(pod) = pod else {
+        effects.push(Effect::StartPod(Box::new(plan.clone())));
+        return;
+    };
+    let needs_start = plan.containers.iter().any(|c| {
+        pod.container(&c.name)
+            .is_none_or(|o| o.state == ObservedState::Created)
+    });
+    if needs_start {
+        effects.push(Effect::StartPod(Box::new(plan.clone())));
+    }
+    for container in &plan.containers {
+        let Some(observed) = pod.container(&container.name) else {
+            continue;
+        };
+        if exited_verdict(plan, &container.name, &observed.state, book, now_ms)
+            == Some(ExitedVerdict::RestartDue)
+        {
+            effects.push(Effect::RestartContainer {
+                uid: plan.uid.clone(),
+                container: container.name.clone(),
+            });
+        }
+    }
+}
+
+/// The earliest time after `now_ms` at which [`reconcile`] will return something new because a
+/// back-off ends; `None` when no container is waiting. The caller schedules its next reconcile
+/// no later than this (it reconciles on runtime events and desired-state changes anyway).
+pub fn next_wake_ms(
+    desired: &[PodPlan],
+    observed: &[ObservedPod],
+    book: &RestartBook,
+    now_ms: u64,
+) -> Option<u64> {
+    desired
+        .iter()
+        .filter_map(|plan| Some((plan, observed.iter().find(|p| p.uid == plan.uid)?)))
+        .flat_map(|(plan, pod)| {
+            plan.containers.iter().filter_map(move |c| {
+                let observed = pod.container(&c.name)?;
+                match exited_verdict(plan, &c.name, &observed.state, book, now_ms)? {
+                    ExitedVerdict::BackOff { until_ms } => Some(until_ms),
+                    ExitedVerdict::Final | ExitedVerdict::RestartDue => None,
+                }
+            })
+        })
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_transport::wire::{ContainerPlan, RestartPolicy};
+
+    use super::*;
+    use crate::runtime::ObservedContainer;
+
+    const S: u64 = 1000;
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn plan(uid: &str, policy: RestartPolicy, containers: &[&str]) -> PodPlan {
+        PodPlan {
+            uid: uid.into(),
+            namespace: "default".into(),
+            name: format!("pod-{uid}"),
+            restart_policy: policy,
+            termination_grace_period_seconds: 30,
+            containers: containers
+                .iter()
+                .map(|n| ContainerPlan {
+                    name: n.to_string(),
+                    image: "busybox".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn pod(uid: &str, containers: &[(&str, ObservedState)]) -> ObservedPod {
+        ObservedPod {
+            uid: uid.into(),
+            namespace: "default".into(),
+            name: format!("pod-{uid}"),
+            pod_ip: Some("10.88.0.5".into()),
+            created_at_ms: Some(NOW - 100 * S),
+            containers: containers
+                .iter()
+                .map(|(n, state)| ObservedContainer {
+                    name: n.to_string(),
+                    id: format!("fake://{n}"),
+                    image: "busybox".into(),
+                    image_id: "sha256:1".into(),
+                    state: *state,
+                    restart_count: 0,
+                })
+                .collect(),
+        }
+    }
+
+    fn running() -> ObservedState {
+        ObservedState::Running {
+            started_at_ms: NOW - 50 * S,
+        }
+    }
+
+    fn exited(code: i32) -> ObservedState {
+        ObservedState::Exited {
+            exit_code: code,
+            started_at_ms: NOW - 50 * S,
+            finished_at_ms: NOW - 5 * S,
+            oom_killed: false,
+        }
+    }
+
+    fn restart(uid: &str, c: &str) -> Effect {
+        Effect::RestartContainer {
+            uid: uid.into(),
+            container: c.into(),
+        }
+    }
+
+    #[test]
+    fn absent_pod_is_started() {
+        let p = plan("u1", RestartPolicy::Always, &["web"]);
+        let effects = reconcile(std::slice::from_ref(&p), &[], &RestartBook::new(), NOW);
+        assert_eq!(effects, vec![Effect::StartPod(Box::new(p))]);
+    }
+
+    #[test]
+    fn healthy_pod_needs_nothing_and_reconcile_is_idempotent() {
+        let desired = [plan("u1", RestartPolicy::Always, &["web", "side"])];
+        let observed = [pod("u1", &[("web", running()), ("side", running())])];
+        let book = RestartBook::new();
+        assert_eq!(reconcile(&desired, &observed, &book, NOW), vec![]);
+        assert_eq!(
+            reconcile(&desired, &observed, &book, NOW + 3_600 * S),
+            vec![]
+        );
+        assert_eq!(next_wake_ms(&desired, &observed, &book, NOW), None);
+    }
+
+    #[test]
+    fn missing_or_never_started_container_starts_the_pod() {
+        let p = plan("u1", RestartPolicy::Always, &["web", "side"]);
+        for observed in [
+            pod("u1", &[("web", running())]),
+            pod(
+                "u1",
+                &[("web", running()), ("side", ObservedState::Created)],
+            ),
+        ] {
+            let effects = reconcile(
+                std::slice::from_ref(&p),
+                &[observed],
+                &RestartBook::new(),
+                NOW,
+            );
+            assert_eq!(effects, vec![Effect::StartPod(Box::new(p.clone()))]);
+        }
+    }
+
+    #[test]
+    fn every_restart_policy_by_exit_code() {
+        let cases = [
+            (RestartPolicy::Always, 0, true),
+            (RestartPolicy::Always, 1, true),
+            (RestartPolicy::Always, 137, true),
+            (RestartPolicy::OnFailure, 0, false),
+            (RestartPolicy::OnFailure, 1, true),
+            (RestartPolicy::OnFailure, 137, true),
+            (RestartPolicy::Never, 0, false),
+            (RestartPolicy::Never, 1, false),
+            (RestartPolicy::Never, 137, false),
+        ];
+        for (policy, code, restarts) in cases {
+            let desired = [plan("u1", policy, &["web"])];
+            let observed = [pod("u1", &[("web", exited(code))])];
+            let effects = reconcile(&desired, &observed, &RestartBook::new(), NOW);
+            let want = if restarts {
+                vec![restart("u1", "web")]
+            } else {
+                vec![]
+            };
+            assert_eq!(effects, want, "{policy:?} exit {code}");
+            // Running it twice on the same inputs gives the same answer.
+            assert_eq!(
+                reconcile(&desired, &observed, &RestartBook::new(), NOW),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn back_off_holds_restarts_until_due() {
+        let desired = [plan("u1", RestartPolicy::Always, &["web"])];
+        let mut book = RestartBook::new();
+        // Restarted at t0, crashed 2 s later: back-off 10 s from the crash.
+        let t0 = NOW;
+        book.record_restart("u1", "web", t0);
+        let crashed = ObservedState::Exited {
+            exit_code: 1,
+            started_at_ms: t0,
+            finished_at_ms: t0 + 2 * S,
+            oom_killed: false,
+        };
+        let observed = [pod("u1", &[("web", crashed)])];
+        let table = [
+            (t0 + 2 * S, false),
+            (t0 + 11 * S, false),
+            (t0 + 12 * S - 1, false),
+            (t0 + 12 * S, true),
+            (t0 + 60 * S, true),
+        ];
+        for (now, due) in table {
+            let want = if due {
+                vec![restart("u1", "web")]
+            } else {
+                vec![]
+            };
+            assert_eq!(
+                reconcile(&desired, &observed, &book, now),
+                want,
+                "at +{} ms",
+                now - t0
+            );
+            let wake = next_wake_ms(&desired, &observed, &book, now);
+            assert_eq!(wake, if due { None } else { Some(t0 + 12 * S) });
+        }
+        // After the second restart the back-off doubles.
+        book.record_restart("u1", "web", t0 + 12 * S);
+        let crashed = ObservedState::Exited {
+            exit_code: 1,
+            started_at_ms: t0 + 12 * S,
+            finished_at_ms: t0 + 13 * S,
+            oom_killed: false,
+        };
+        let observed = [pod("u1", &[("web", crashed)])];
+        assert_eq!(reconcile(&desired, &observed, &book, t0 + 32 * S), vec![]);
+        assert_eq!(
+            reconcile(&desired, &observed, &book, t0 + 33 * S),
+            vec![restart("u1", "web")]
+        );
+    }
+
+    #[test]
+    fn back_off_is_per_container() {
+        let desired = [plan("u1", RestartPolicy::Always, &["a", "b"])];
+        let mut book = RestartBook::new();
+        book.record_restart("u1", "a", NOW - 6 * S);
+        let observed = [pod("u1", &[("a", exited(1)), ("b", exited(1))])];
+        // "a" crashed 5 s ago after a restart: in back-off. "b" never restarted: due now.
+        assert_eq!(
+            reconcile(&desired, &observed, &book, NOW),
+            vec![restart("u1", "b")]
+        );
+        assert_eq!(
+            next_wake_ms(&desired, &observed, &book, NOW),
+            Some(NOW + 5 * S)
+        );
+    }
+
+    #[test]
+    fn orphans_are_removed_and_foreign_uids_only_once() {
+        let desired = [plan("keep", RestartPolicy::Always, &["web"])];
+        let observed = [
+            pod("keep", &[("web", running())]),
+            pod("gone", &[("web", running())]),
+            pod("gone", &[]),
+        ];
+        let effects = reconcile(&desired, &observed, &RestartBook::new(), NOW);
+        assert_eq!(
+            effects,
+            vec![Effect::RemovePod {
+                uid: "gone".into(),
+                grace: ORPHAN_GRACE
+            }]
+        );
+    }
+
+    #[test]
+    fn deleting_pod_is_stopped_not_restarted() {
+        let mut p = plan("u1", RestartPolicy::Always, &["web", "side"]);
+        p.deletion_grace_period_seconds = Some(7);
+        let stop = vec![Effect::StopPod {
+            uid: "u1".into(),
+            grace: Duration::from_secs(7),
+        }];
+        let table = [
+            (
+                Some(pod("u1", &[("web", running()), ("side", exited(1))])),
+                stop.clone(),
+            ),
+            (
+                Some(pod("u1", &[("web", exited(143)), ("side", exited(1))])),
+                vec![],
+            ),
+            (None, vec![]),
+        ];
+        for (observed, want) in table {
+            let observed: Vec<_> = observed.into_iter().collect();
+            assert_eq!(
+                reconcile(&[p.clone()], &observed, &RestartBook::new(), NOW),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_desired_uid_yields_one_effect() {
+        let a = plan("u1", RestartPolicy::Always, &["web"]);
+        let mut b = a.clone();
+        b.revision = 9;
+        assert_eq!(
+            reconcile(&[a.clone(), b], &[], &RestartBook::new(), NOW),
+            vec![Effect::StartPod(Box::new(a))]
+        );
+    }
+
+    #[test]
+    fn offline_convergence_touches_only_what_is_wrong() {
+        // After a reboot: one pod survived healthy, one is gone, one crashed, one is stale.
+        let desired = [
+            plan("healthy", RestartPolicy::Always, &["web"]),
+            plan("lost", RestartPolicy::Always, &["web"]),
+            plan("crashed", RestartPolicy::OnFailure, &["job"]),
+            plan("done", RestartPolicy::OnFailure, &["job"]),
+        ];
+        let observed = [
+            pod("healthy", &[("web", running())]),
+            pod("crashed", &[("job", exited(2))]),
+            pod("done", &[("job", exited(0))]),
+            pod("stale", &[("web", running())]),
+        ];
+        let effects = reconcile(&desired, &observed, &RestartBook::new(), NOW);
+        assert_eq!(
+            effects,
+            vec![
+                Effect::StartPod(Box::new(desired[1].clone())),
+                restart("crashed", "job"),
+                Effect::RemovePod {
+                    uid: "stale".into(),
+                    grace: ORPHAN_GRACE
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,469 @@
+//! An in-memory [`ContainerRuntime`] for logic tests: it "runs" pods by recording them, lets a
+//! test decide what happens to their containers, and remembers every call it got.
+//!
+//! It is deliberately dumb: containers run until the test says they exit
+//! ([`FakeRuntime::exit_container`]), time is whatever the test sets
+//! ([`FakeRuntime::set_clock_ms`]), and failures happen only when asked for. Scale tests want
+//! the simulated runtime instead (a later piece), which models a whole device.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::FutureExt;
+use shoal_transport::wire::{PodPlan, PullPolicy};
+
+use super::{
+    ContainerRuntime, ObservedContainer, ObservedPod, ObservedState, RuntimeError, RuntimeFuture,
+};
+
+/// A runtime call the fake received, for assertions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FakeCall {
+    StartPod { uid: String },
+    RestartContainer { uid: String, container: String },
+    StopPod { uid: String, grace: Duration },
+    RemovePod { uid: String },
+}
+
+/// In-memory runtime with knobs. Cheap to clone the observations out of; safe to share
+/// (`Arc<FakeRuntime>` coerces to `Arc<dyn ContainerRuntime>`).
+#[derive(Debug, Default)]
+pub struct FakeRuntime {
+    state: Mutex<FakeState>,
+}
+
+#[derive(Debug, Default)]
+struct FakeState {
+    clock_ms: u64,
+    next_id: u64,
+    pods: BTreeMap<String, ObservedPod>,
+    /// Images that are "not on the device" (everything else is).
+    missing_images: BTreeSet<String>,
+    /// Container names whose start fails (they stay `Created`).
+    failing_starts: BTreeSet<String>,
+    calls: Vec<FakeCall>,
+}
+
+impl FakeRuntime {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FakeState> {
+        // Design: a test that panicked while holding the lock has failed already; the data is
+        // still consistent (every mutation is a single step), so keep going.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sets the fake's clock; containers started or exiting from now on carry this time.
+    pub fn set_clock_ms(&self, now_ms: u64) {
+        self.lock().clock_ms = now_ms;
+    }
+
+    /// Makes a running container exit with `exit_code`. Returns false if there is no such
+    /// container.
+    pub fn exit_container(&self, uid: &str, container: &str, exit_code: i32) -> bool {
+        self.finish(uid, container, exit_code, false)
+    }
+
+    /// Makes a container die as if the kernel's OOM killer got it (exit code 137).
+    pub fn oom_kill_container(&self, uid: &str, container: &str) -> bool {
+        self.finish(uid, container, 137, true)
+    }
+
+    fn finish(&self, uid: &str, container: &str, exit_code: i32, oom_killed: bool) -> bool {
+        let mut st = self.lock();
+        let now = st.clock_ms;
+        let Some(c) = st
+            .pods
+            .get_mut(uid)
+            .and_then(|p| p.containers.iter_mut().find(|c| c.name == container))
+        else {
+            return false;
+        };
+        let started_at_ms = match c.state {
+            ObservedState::Running { started_at_ms } => started_at_ms,
+            _ => 0,
+        };
+        c.state = ObservedState::Exited {
+            exit_code,
+            started_at_ms,
+            finished_at_ms: now,
+            oom_killed,
+        };
+        true
+    }
+
+    /// Pretends `image` is not on the device: pull policy `Never` then fails with
+    /// [`RuntimeError::ImageNotPresent`], other policies "pull" it.
+    pub fn remove_image(&self, image: &str) {
+        self.lock().missing_images.insert(image.to_string());
+    }
+
+    /// Makes starting any container called `container` fail (`fail = true`) or work again.
+    pub fn set_fail_start(&self, container: &str, fail: bool) {
+        let mut st = self.lock();
+        if fail {
+            st.failing_starts.insert(container.to_string());
+        } else {
+            st.failing_starts.remove(container);
+        }
+    }
+
+    /// Puts a pod in the runtime as if it had been there all along (e.g. survived a reboot).
+    pub fn insert_pod(&self, pod: ObservedPod) {
+        self.lock().pods.insert(pod.uid.clone(), pod);
+    }
+
+    /// Every call received so far, oldest first.
+    pub fn calls(&self) -> Vec<FakeCall> {
+        self.lock().calls.clone()
+    }
+
+    /// Forgets the recorded calls.
+    pub fn clear_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    fn start_pod_now(&self, plan: &PodPlan) -> Result<(), RuntimeError> {
+        let mut st = self.lock();
+        st.calls.push(FakeCall::StartPod {
+            uid: plan.uid.clone(),
+        });
+        for c in &plan.containers {
+            if c.image_pull_policy == PullPolicy::Never && st.missing_images.contains(&c.image) {
+                return Err(RuntimeError::ImageNotPresent {
+                    image: c.image.clone(),
+                });
+            }
+        }
+        let now = st.clock_ms;
+        let mut failed = None;
+        let FakeState {
+            pods,
+            next_id,
+            failing_starts,
+            missing_images,
+            ..
+        } = &mut *st;
+        for c in &plan.containers {
+            missing_images.remove(&c.image); // "pulled"
+        }
+        let pod = pods.entry(plan.uid.clone()).or_insert_with(|| ObservedPod {
+            uid: plan.uid.clone(),
+            namespace: plan.namespace.clone(),
+            name: plan.name.clone(),
+            pod_ip: Some(format!(
+                "10.88.{}.{}",
+                (*next_id / 250) % 250,
+                *next_id % 250 + 2
+            )),
+            created_at_ms: Some(now),
+            containers: Vec::new(),
+        });
+        for c in &plan.containers {
+            if pod.container(&c.name).is_none() {
+                *next_id += 1;
+                pod.containers.push(ObservedContainer {
+                    name: c.name.clone(),
+                    id: format!("fake://{:016x}", *next_id),
+                    image: c.image.clone(),
+                    image_id: format!("sha256:{:064x}", c.image.len()),
+                    state: ObservedState::Created,
+                    restart_count: 0,
+                });
+            }
+        }
+        for c in &mut pod.containers {
+            if c.state != ObservedState::Created {
+                continue;
+            }
+            if failing_starts.contains(&c.name) {
+                failed.get_or_insert_with(|| c.name.clone());
+            } else {
+                c.state = ObservedState::Running { started_at_ms: now };
+            }
+        }
+        match failed {
+            Some(name) => Err(RuntimeError::Injected {
+                op: format!("start container {name} of pod {}", plan.uid),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn restart_now(&self, uid: &str, container: &str) -> Result<(), RuntimeError> {
+        let mut st = self.lock();
+        st.calls.push(FakeCall::RestartContainer {
+            uid: uid.to_string(),
+            container: container.to_string(),
+        });
+        let now = st.clock_ms;
+        let fail = st.failing_starts.contains(container);
+        let not_found = || RuntimeError::ContainerNotFound {
+            uid: uid.to_string(),
+            container: container.to_string(),
+        };
+        let c = st
+            .pods
+            .get_mut(uid)
+            .and_then(|p| p.containers.iter_mut().find(|c| c.name == container))
+            .ok_or_else(not_found)?;
+        if fail {
+            return Err(RuntimeError::Injected {
+                op: format!("restart container {container} of pod {uid}"),
+            });
+        }
+        c.state = ObservedState::Running { started_at_ms: now };
+        c.restart_count = c.restart_count.saturating_add(1);
+        Ok(())
+    }
+
+    fn stop_now(&self, uid: &str, grace: Duration) {
+        let mut st = self.lock();
+        st.calls.push(FakeCall::StopPod {
+            uid: uid.to_string(),
+            grace,
+        });
+        let now = st.clock_ms;
+        if let Some(pod) = st.pods.get_mut(uid) {
+            for c in &mut pod.containers {
+                if let ObservedState::Running { started_at_ms } = c.state {
+                    // SIGTERM, as a well-behaved process would exit on it.
+                    c.state = ObservedState::Exited {
+                        exit_code: 143,
+                        started_at_ms,
+                        finished_at_ms: now,
+                        oom_killed: false,
+                    };
+                }
+            }
+        }
+    }
+
+    fn remove_now(&self, uid: &str) {
+        let mut st = self.lock();
+        st.calls.push(FakeCall::RemovePod {
+            uid: uid.to_string(),
+        });
+        st.pods.remove(uid);
+    }
+}
+
+impl ContainerRuntime for FakeRuntime {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn version(&self) -> RuntimeFuture<'_, String> {
+        async { Ok(env!("CARGO_PKG_VERSION").to_string()) }.boxed()
+    }
+
+    fn start_pod<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
+        async move { self.start_pod_now(plan) }.boxed()
+    }
+
+    fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {
+        async move { self.restart_now(uid, container) }.boxed()
+    }
+
+    fn stop_pod<'a>(&'a self, uid: &'a str, grace: Duration) -> RuntimeFuture<'a, ()> {
+        async move {
+            self.stop_now(uid, grace);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn remove_pod<'a>(&'a self, uid: &'a str) -> RuntimeFuture<'a, ()> {
+        async move {
+            self.remove_now(uid);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
+        async move { Ok(self.lock().pods.values().cloned().collect()) }.boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use shoal_transport::wire::{ContainerPlan, RestartPolicy};
+
+    use super::*;
+    use crate::pods::{pod_status, reconcile, Effect, RestartBook};
+
+    fn plan() -> PodPlan {
+        PodPlan {
+            uid: "u1".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+            restart_policy: RestartPolicy::Always,
+            containers: vec![ContainerPlan {
+                name: "web".into(),
+                image: "busybox".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Carries out effects the way the PodManager will.
+    async fn apply(
+        rt: &dyn ContainerRuntime,
+        effects: Vec<Effect>,
+        book: &mut RestartBook,
+        now: u64,
+    ) {
+        for e in effects {
+            match e {
+                Effect::StartPod(p) => rt.start_pod(&p).await.expect("start"),
+                Effect::RestartContainer { uid, container } => {
+                    rt.restart_container(&uid, &container)
+                        .await
+                        .expect("restart");
+                    book.record_restart(&uid, &container, now);
+                }
+                Effect::StopPod { uid, grace } => rt.stop_pod(&uid, grace).await.expect("stop"),
+                Effect::RemovePod { uid, grace } => {
+                    rt.stop_pod(&uid, grace).await.expect("stop");
+                    rt.remove_pod(&uid).await.expect("remove");
+                    book.forget_pod(&uid);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn crash_loop_through_the_trait_object() {
+        let fake = Arc::new(FakeRuntime::new());
+        let rt: Arc<dyn ContainerRuntime> = fake.clone();
+        let desired = vec![plan()];
+        let mut book = RestartBook::new();
+        let mut now = 1_000_000;
+        fake.set_clock_ms(now);
+
+        let observed = rt.list_pods().await.expect("list");
+        apply(
+            &*rt,
+            reconcile(&desired, &observed, &book, now),
+            &mut book,
+            now,
+        )
+        .await;
+        let observed = rt.list_pods().await.expect("list");
+        assert_eq!(
+            pod_status(&desired[0], observed.first(), &book, now, "").phase,
+            "Running"
+        );
+        assert!(
+            reconcile(&desired, &observed, &book, now).is_empty(),
+            "converged"
+        );
+
+        // Crash: restarted at once, then the second crash waits 10 s.
+        now += 1000;
+        fake.set_clock_ms(now);
+        assert!(fake.exit_container("u1", "web", 1));
+        let observed = rt.list_pods().await.expect("list");
+        apply(
+            &*rt,
+            reconcile(&desired, &observed, &book, now),
+            &mut book,
+            now,
+        )
+        .await;
+        now += 1000;
+        fake.set_clock_ms(now);
+        assert!(fake.exit_container("u1", "web", 1));
+        let observed = rt.list_pods().await.expect("list");
+        assert!(
+            reconcile(&desired, &observed, &book, now + 9_999).is_empty(),
+            "in back-off"
+        );
+        let st = pod_status(&desired[0], observed.first(), &book, now, "");
+        assert_eq!(
+            st.container_statuses[0]
+                .state
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.as_deref()),
+            Some("CrashLoopBackOff")
+        );
+        assert_eq!(
+            reconcile(&desired, &observed, &book, now + 10_000),
+            vec![Effect::RestartContainer {
+                uid: "u1".into(),
+                container: "web".into()
+            }]
+        );
+
+        // No longer desired: removed.
+        let effects = reconcile(&[], &observed, &book, now);
+        apply(&*rt, effects, &mut book, now).await;
+        assert!(rt.list_pods().await.expect("list").is_empty());
+        assert!(book.is_empty());
+        assert_eq!(
+            fake.calls(),
+            vec![
+                FakeCall::StartPod { uid: "u1".into() },
+                FakeCall::RestartContainer {
+                    uid: "u1".into(),
+                    container: "web".into()
+                },
+                FakeCall::StopPod {
+                    uid: "u1".into(),
+                    grace: crate::pods::ORPHAN_GRACE
+                },
+                FakeCall::RemovePod { uid: "u1".into() },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn knobs_fail_start_and_missing_image() {
+        let fake = FakeRuntime::new();
+        fake.set_fail_start("web", true);
+        assert!(matches!(
+            fake.start_pod(&plan()).await,
+            Err(RuntimeError::Injected { .. })
+        ));
+        let pods = fake.list_pods().await.expect("list");
+        assert_eq!(pods[0].containers[0].state, ObservedState::Created);
+        fake.set_fail_start("web", false);
+        fake.start_pod(&plan()).await.expect("start works again");
+        assert!(fake.list_pods().await.expect("list")[0].containers[0]
+            .state
+            .is_running());
+
+        let mut never = plan();
+        never.uid = "u2".into();
+        never.containers[0].image = "missing:1".into();
+        never.containers[0].image_pull_policy = PullPolicy::Never;
+        fake.remove_image("missing:1");
+        assert!(
+            matches!(fake.start_pod(&never).await, Err(RuntimeError::ImageNotPresent { image }) if image == "missing:1")
+        );
+        assert!(matches!(
+            fake.restart_container("nope", "web").await,
+            Err(RuntimeError::ContainerNotFound { .. })
+        ));
+        assert!(fake.oom_kill_container("u1", "web"));
+        let pods = fake.list_pods().await.expect("list");
+        assert!(matches!(
+            pods[0].containers[0].state,
+            ObservedState::Exited {
+                exit_code: 137,
+                oom_killed: true,
+                ..
+            }
+        ));
+    }
+}
