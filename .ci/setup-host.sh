@@ -6,12 +6,14 @@
 #  - the VM lacks CAP_SYS_RESOURCE, so every OCI runtime's setrlimit fails: we run runc
 #    through a wrapper that strips process.rlimits from the bundle before calling runc.
 #  - cgroups are hybrid here; crun rejects that, runc accepts it.
+#  - catatonit lets Podman build its own pause image for pod infra containers (Debian only
+#    recommends it).
 #  - no registry is reachable: the test image is busybox-static imported as
 #    localhost/busybox:latest.
 set -euo pipefail
 
 need_pkgs=()
-for p in podman runc netavark aardvark-dns iptables busybox-static mosquitto mosquitto-clients jq iproute2 curl python3-venv; do
+for p in podman runc netavark aardvark-dns iptables catatonit busybox-static mosquitto mosquitto-clients jq iproute2 curl python3-venv; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
