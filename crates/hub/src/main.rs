@@ -35,8 +35,12 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // Libraries' own info logs (fjall's flushes, rumqttd's per-connection lines) are noise at
+    // the default level; an explicit filter can still ask for them.
+    let filter = format!("fjall=warn,lsm_tree=warn,rumqttd=warn,actix_server=warn,{}", args.log);
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let result = actix_rt::System::new().block_on(run(args));

@@ -63,7 +63,7 @@ fn columns(kind: &str) -> Vec<Column> {
             col("Message", "string", 0, "A human-readable description of the status of this operation."),
             col("First Seen", "string", 1, "The time at which the event was first recorded."),
             col("Count", "string", 1, "The number of times this event has occurred."),
-            NAME,
+            Column { priority: 1, ..NAME },
         ],
         _ => vec![NAME, AGE],
     }
