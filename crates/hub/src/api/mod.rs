@@ -10,6 +10,7 @@ pub mod auth;
 pub mod discovery;
 pub mod error;
 pub mod handlers;
+pub mod openapi_v2;
 pub mod patch;
 pub mod request;
 pub mod table;
@@ -106,7 +107,7 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
         ["openapi", "v3", rest @ ..] if is_get => {
             return discovery::openapi_v3_doc(&rest.join("/")).map(|d| json_response(200, &d)).ok_or_else(|| ApiError::not_found("no OpenAPI document for that group version"))
         }
-        ["openapi", "v2"] => return Err(ApiError::not_found("OpenAPI v2 is not served; use /openapi/v3")),
+        ["openapi", "v2"] => return openapi_v2::respond(req),
         _ => {}
     }
     let (group, version, rest) = match segs.as_slice() {
