@@ -1,0 +1,383 @@
+//! The agent's durable memory of what it should run: desired [`PodPlan`]s by UID and the last
+//! revision it acknowledged to the hub, in fjall under `DIR/state`.
+//!
+//! This is what makes the agent offline first: at start it loads the plans from here and starts
+//! its pods before (and without) reaching the hub, and after a reconnect it tells the hub the
+//! revision it has so the hub can resume with a delta.
+//!
+//! Layout (fjall 3):
+//! - keyspace `pods`: key = pod UID (UTF-8), value = [`FORMAT_VERSION`] byte + bincode 2 (serde,
+//!   standard config) of the [`PodPlan`];
+//! - keyspace `meta`: `revision` = u64 big-endian.
+//!
+//! Every [`DesiredWrite`] is one batch committed with `PersistMode::SyncAll`, so plans and
+//! revision change together and are on disk before the agent acks. All calls block; async code
+//! uses [`LocalStore::open_async`], [`LocalStore::load_async`] and [`LocalStore::write_async`],
+//! which run them on tokio's blocking pool, never on an async thread.
+
+use std::path::{Path, PathBuf};
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use shoal_transport::wire::PodPlan;
+
+use crate::desired::{DesiredSet, DesiredWrite};
+
+/// Version byte in front of every stored plan; a store written by an incompatible build is
+/// refused with [`StoreError::Format`] instead of being misread.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Largest stored plan the decoder will allocate for (a corrupt length cannot exhaust memory).
+pub const MAX_PLAN_BYTES: usize = 4 * 1024 * 1024;
+
+const PODS_KEYSPACE: &str = "pods";
+const META_KEYSPACE: &str = "meta";
+const REVISION_KEY: &str = "revision";
+
+/// Errors of the local store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("opening the agent's local store at {path} failed (is another agent using this --data-dir?)")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: fjall::Error,
+    },
+    #[error("local store: {op} failed")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: fjall::Error,
+    },
+    #[error("local store: encoding the plan of pod {uid} failed")]
+    Encode {
+        uid: String,
+        #[source]
+        source: bincode::error::EncodeError,
+    },
+    #[error("local store: the plan stored for pod {uid} does not decode; remove {path} to resync from the hub")]
+    Decode {
+        uid: String,
+        path: PathBuf,
+        #[source]
+        source: bincode::error::DecodeError,
+    },
+    #[error("local store: {what} at {path} has format {found}, this agent reads format {FORMAT_VERSION}; remove {path} to resync from the hub")]
+    Format {
+        what: String,
+        path: PathBuf,
+        found: String,
+    },
+    #[error("local store: a blocking task did not complete")]
+    Join {
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+fn bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_PLAN_BYTES>()
+}
+
+/// Handle to the open store. Cheap to clone (fjall handles are reference counted); the
+/// database closes when the last clone is dropped.
+#[derive(Clone)]
+pub struct LocalStore {
+    path: PathBuf,
+    db: Database,
+    pods: Keyspace,
+    meta: Keyspace,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl LocalStore {
+    /// Opens (or creates) the store at `path`. Blocks.
+    pub fn open(path: &Path) -> Result<LocalStore, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let db = Database::builder(path).open().map_err(open_err)?;
+        let pods = db
+            .keyspace(PODS_KEYSPACE, KeyspaceCreateOptions::default)
+            .map_err(open_err)?;
+        let meta = db
+            .keyspace(META_KEYSPACE, KeyspaceCreateOptions::default)
+            .map_err(open_err)?;
+        Ok(LocalStore {
+            path: path.to_path_buf(),
+            db,
+            pods,
+            meta,
+        })
+    }
+
+    /// [`LocalStore::open`] on the blocking pool.
+    pub async fn open_async(path: PathBuf) -> Result<LocalStore, StoreError> {
+        tokio::task::spawn_blocking(move || LocalStore::open(&path))
+            .await
+            .map_err(|source| StoreError::Join { source })?
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The persisted desired set. Blocks.
+    pub fn load(&self) -> Result<DesiredSet, StoreError> {
+        let revision = match self
+            .meta
+            .get(REVISION_KEY)
+            .map_err(|source| StoreError::Io {
+                op: "reading the revision",
+                source,
+            })? {
+            None => 0,
+            Some(bytes) => {
+                let arr: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Format {
+                    what: "the revision".into(),
+                    path: self.path.clone(),
+                    found: format!("{} bytes instead of 8", bytes.len()),
+                })?;
+                u64::from_be_bytes(arr)
+            }
+        };
+        let mut plans = Vec::new();
+        for kv in self.pods.iter() {
+            let (key, value) = kv.into_inner().map_err(|source| StoreError::Io {
+                op: "reading the pod plans",
+                source,
+            })?;
+            let uid = String::from_utf8_lossy(&key).into_owned();
+            plans.push(self.decode_plan(&uid, &value)?);
+        }
+        Ok(DesiredSet::from_parts(revision, plans))
+    }
+
+    /// [`LocalStore::load`] on the blocking pool.
+    pub async fn load_async(&self) -> Result<DesiredSet, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.load())
+            .await
+            .map_err(|source| StoreError::Join { source })?
+    }
+
+    /// Persists one write as a single durable batch (fsync before returning). Blocks.
+    pub fn write(&self, write: &DesiredWrite) -> Result<(), StoreError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for uid in &write.removes {
+            batch.remove(&self.pods, uid.as_bytes());
+        }
+        for plan in &write.puts {
+            batch.insert(&self.pods, plan.uid.as_bytes(), encode_plan(plan)?);
+        }
+        batch.insert(&self.meta, REVISION_KEY, write.revision.to_be_bytes());
+        batch.commit().map_err(|source| StoreError::Io {
+            op: "committing desired pods",
+            source,
+        })
+    }
+
+    /// [`LocalStore::write`] on the blocking pool; hands the write back for
+    /// [`DesiredSet::commit`].
+    pub async fn write_async(&self, write: DesiredWrite) -> Result<DesiredWrite, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write(&write).map(|()| write))
+            .await
+            .map_err(|source| StoreError::Join { source })?
+    }
+
+    fn decode_plan(&self, uid: &str, value: &[u8]) -> Result<PodPlan, StoreError> {
+        let Some((&version, payload)) = value.split_first() else {
+            return Err(StoreError::Format {
+                what: format!("the plan of pod {uid}"),
+                path: self.path.clone(),
+                found: "an empty value".into(),
+            });
+        };
+        if version != FORMAT_VERSION {
+            return Err(StoreError::Format {
+                what: format!("the plan of pod {uid}"),
+                path: self.path.clone(),
+                found: version.to_string(),
+            });
+        }
+        let (plan, _): (PodPlan, usize) =
+            bincode::serde::decode_from_slice(payload, bincode_config()).map_err(|source| {
+                StoreError::Decode {
+                    uid: uid.to_string(),
+                    path: self.path.clone(),
+                    source,
+                }
+            })?;
+        Ok(plan)
+    }
+}
+
+fn encode_plan(plan: &PodPlan) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![FORMAT_VERSION];
+    let payload = bincode::serde::encode_to_vec(plan, bincode_config()).map_err(|source| {
+        StoreError::Encode {
+            uid: plan.uid.clone(),
+            source,
+        }
+    })?;
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_transport::wire::{ContainerPlan, HubMessage, RestartPolicy};
+
+    use super::*;
+
+    fn plan(uid: &str, revision: u64) -> PodPlan {
+        PodPlan {
+            uid: uid.into(),
+            namespace: "default".into(),
+            name: format!("pod-{uid}"),
+            revision,
+            restart_policy: RestartPolicy::OnFailure,
+            containers: vec![ContainerPlan {
+                name: "main".into(),
+                image: "localhost/busybox:latest".into(),
+                command: vec!["sleep".into(), "3600".into()],
+                ..Default::default()
+            }],
+            deletion_grace_period_seconds: Some(3),
+            ..Default::default()
+        }
+    }
+
+    fn persist(store: &LocalStore, set: &mut DesiredSet, msg: HubMessage) {
+        let write = set.plan(msg).expect("a write");
+        store.write(&write).expect("write");
+        set.commit(write);
+    }
+
+    #[test]
+    fn empty_store_is_revision_zero() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(&dir.path().join("state")).expect("open");
+        let set = store.load().expect("load");
+        assert_eq!(set.revision(), 0);
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn plans_and_revision_survive_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state");
+        let mut set = DesiredSet::new();
+        {
+            let store = LocalStore::open(&path).expect("open");
+            persist(
+                &store,
+                &mut set,
+                HubMessage::Snapshot {
+                    revision: 4,
+                    pods: vec![plan("a", 3), plan("b", 4)],
+                },
+            );
+            persist(
+                &store,
+                &mut set,
+                HubMessage::Delta {
+                    revision: 6,
+                    upserts: vec![plan("c", 6)],
+                    deletes: vec!["a".into()],
+                },
+            );
+        }
+        let store = LocalStore::open(&path).expect("reopen");
+        let loaded = store.load().expect("load");
+        assert_eq!(loaded, set, "disk equals memory after reopen");
+        assert_eq!(loaded.revision(), 6);
+        assert_eq!(
+            loaded
+                .plans()
+                .iter()
+                .map(|p| p.uid.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c"]
+        );
+        assert_eq!(
+            loaded.get("c"),
+            Some(&plan("c", 6)),
+            "plans round-trip exactly"
+        );
+
+        // A snapshot that drops everything is persisted as removals.
+        let mut set = loaded;
+        persist(
+            &store,
+            &mut set,
+            HubMessage::Snapshot {
+                revision: 7,
+                pods: vec![],
+            },
+        );
+        drop(store);
+        let loaded = LocalStore::open(&path)
+            .expect("reopen")
+            .load()
+            .expect("load");
+        assert!(loaded.is_empty());
+        assert_eq!(loaded.revision(), 7);
+    }
+
+    #[test]
+    fn corrupt_or_foreign_values_are_errors_not_panics() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(&dir.path().join("state")).expect("open");
+        store
+            .pods
+            .insert("bad", vec![FORMAT_VERSION, 0xff, 0xff])
+            .expect("insert");
+        assert!(matches!(store.load(), Err(StoreError::Decode { uid, .. }) if uid == "bad"));
+        store.pods.insert("bad", vec![99u8, 0]).expect("insert");
+        assert!(matches!(store.load(), Err(StoreError::Format { .. })));
+        store.pods.insert("bad", Vec::<u8>::new()).expect("insert");
+        assert!(matches!(store.load(), Err(StoreError::Format { .. })));
+        store.pods.remove("bad").expect("remove");
+        store
+            .meta
+            .insert(REVISION_KEY, vec![1u8, 2])
+            .expect("insert");
+        assert!(matches!(store.load(), Err(StoreError::Format { .. })));
+    }
+
+    #[test]
+    fn second_open_of_the_same_dir_fails_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state");
+        let _first = LocalStore::open(&path).expect("open");
+        let err = LocalStore::open(&path).expect_err("locked");
+        assert!(err.to_string().contains("another agent"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn async_wrappers_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open_async(dir.path().join("state"))
+            .await
+            .expect("open");
+        let set = DesiredSet::new();
+        let write = set
+            .plan(HubMessage::Snapshot {
+                revision: 2,
+                pods: vec![plan("a", 2)],
+            })
+            .expect("write");
+        let back = store.write_async(write.clone()).await.expect("write");
+        assert_eq!(back, write);
+        assert_eq!(store.load_async().await.expect("load").revision(), 2);
+    }
+}

@@ -1,0 +1,625 @@
+//! PodManager: makes the container runtime run the node's desired pods and reports their
+//! status. The decisions are helper code in [`crate::pods`] (pure); this actor owns the state
+//! and carries the decisions out.
+//!
+//! Data flow:
+//! 1. [`DesiredPods`] arrives (once from the local store at start, then from the HubLink after
+//!    every persisted change) and replaces the desired set.
+//! 2. A *pass* runs on every change, every [`RECONCILE_INTERVAL`] and whenever a pod worker
+//!    finishes: list the runtime's pods, call [`reconcile`] (desired + observed + restart book +
+//!    now -> effects), and hand each pod's effects to a *pod worker*.
+//! 3. A pod worker is one future per pod UID carrying out that pod's effects in order through
+//!    the `Arc<dyn ContainerRuntime>`; a pod has at most one worker at a time (the runtime must
+//!    not see overlapping calls for one pod), at most [`MAX_WORKERS`] run at once, and a pod
+//!    whose calls failed waits a [`crate::backoff::POD_OPERATION`] back-off before the next try.
+//!    Successful restarts and removals update the [`RestartBook`]. A pod that left the desired
+//!    set is stopped with its own grace period (the plan's deletion grace, else its
+//!    `terminationGracePeriodSeconds`) rather than the orphan default of [`reconcile`].
+//! 4. The same pass computes every desired pod's status with [`pod_status`] and sends what
+//!    changed to the StatusReporter ([`PodStatuses`]), with the last runtime error of a pod in
+//!    its status `message`.
+//!
+//! Design: an observation is thrown away when a worker finished while it was being taken (it
+//! may predate that worker's restart and would restart the container twice); the pass simply
+//! runs again. Stopping the agent stops this actor but never the pods: they keep running
+//! and are adopted by the next agent start (offline first).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use shoal_actors::DesiredPods;
+use shoal_transport::status::{now_ms, PodStatus};
+use shoal_transport::wire::PodPlan;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::backoff::{Backoff, POD_OPERATION};
+use crate::error_chain;
+use crate::pods::{pod_status, reconcile, Effect, RestartBook};
+use crate::runtime::{ContainerRuntime, ObservedPod, RuntimeError};
+use crate::status_reporter::{PodRef, PodStatusUpdate, PodStatuses};
+
+/// Period of the level-triggered reconcile pass.
+pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
+/// Most pod workers running at once.
+pub const MAX_WORKERS: usize = 8;
+
+/// A pod whose runtime calls failed.
+#[derive(Debug)]
+struct PodFailure {
+    backoff: Backoff,
+    retry_at_ms: u64,
+    message: String,
+}
+
+/// What was last sent to the reporter for a pod.
+#[derive(Debug)]
+struct Reported {
+    namespace: String,
+    name: String,
+    status: PodStatus,
+}
+
+/// The pod manager actor.
+pub struct PodManager {
+    runtime: Arc<dyn ContainerRuntime>,
+    host_ip: String,
+    /// Desired plans, unique by UID, ordered by UID.
+    desired: Vec<PodPlan>,
+    revision: u64,
+    book: RestartBook,
+    workers: HashSet<String>,
+    failures: HashMap<String, PodFailure>,
+    /// A `list_pods` is in flight.
+    observing: bool,
+    /// Another pass was asked for while observing.
+    again: bool,
+    /// Bumped whenever a worker finishes.
+    completions: u64,
+    /// Grace periods of pods that left the desired set and may still run: their removal uses
+    /// the pod's own grace, not the orphan default.
+    departed: HashMap<String, Duration>,
+    reporter: Option<Recipient<PodStatuses>>,
+    reported: HashMap<String, Reported>,
+    reported_running: Option<u32>,
+    last_list_error: Option<String>,
+    shutdown: CancellationToken,
+}
+
+impl PodManager {
+    /// A manager running `initial` on `runtime`; `host_ip` is the node's address (pods'
+    /// `hostIP`). Statuses go to `reporter` when there is one. Stops when `shutdown` fires.
+    pub fn new(
+        runtime: Arc<dyn ContainerRuntime>,
+        host_ip: String,
+        initial: DesiredPods,
+        reporter: Option<Recipient<PodStatuses>>,
+        shutdown: CancellationToken,
+    ) -> PodManager {
+        let mut manager = PodManager {
+            runtime,
+            host_ip,
+            desired: Vec::new(),
+            revision: 0,
+            book: RestartBook::new(),
+            workers: HashSet::new(),
+            failures: HashMap::new(),
+            observing: false,
+            again: false,
+            completions: 0,
+            departed: HashMap::new(),
+            reporter,
+            reported: HashMap::new(),
+            reported_running: None,
+            last_list_error: None,
+            shutdown,
+        };
+        manager.set_desired(initial);
+        manager
+    }
+
+    fn set_desired(&mut self, msg: DesiredPods) {
+        let mut pods = msg.pods;
+        pods.sort_by(|a, b| a.uid.cmp(&b.uid));
+        pods.dedup_by(|a, b| a.uid == b.uid);
+        for old in &self.desired {
+            if !pods.iter().any(|p| p.uid == old.uid) {
+                self.departed.insert(old.uid.clone(), grace_of(old));
+            }
+        }
+        for plan in &pods {
+            self.departed.remove(&plan.uid);
+        }
+        self.desired = pods;
+        self.revision = msg.revision;
+    }
+
+    /// Runs a pass now, or right after the one in flight.
+    fn request_pass(&mut self, ctx: &mut Context<Self>) {
+        if self.observing {
+            self.again = true;
+            return;
+        }
+        self.observing = true;
+        let runtime = self.runtime.clone();
+        let epoch = self.completions;
+        ctx.spawn(
+            async move { runtime.list_pods().await }
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    act.observing = false;
+                    match result {
+                        Ok(observed) if epoch == act.completions => {
+                            act.last_list_error = None;
+                            act.on_observed(&observed, ctx);
+                        }
+                        Ok(_) => act.again = true,
+                        Err(e) => act.list_failed(&e),
+                    }
+                    if std::mem::take(&mut act.again) {
+                        act.request_pass(ctx);
+                    }
+                }),
+        );
+    }
+
+    fn list_failed(&mut self, e: &RuntimeError) {
+        let text = error_chain(e);
+        if self.last_list_error.as_deref() != Some(text.as_str()) {
+            warn!(error = %text, "listing the runtime's pods failed; will retry");
+        } else {
+            debug!(error = %text, "listing the runtime's pods failed again");
+        }
+        self.last_list_error = Some(text);
+    }
+
+    fn on_observed(&mut self, observed: &[ObservedPod], ctx: &mut Context<Self>) {
+        let now = now_ms();
+        // Forget failures of pods that are neither desired nor present any more.
+        let desired = &self.desired;
+        self.failures.retain(|uid, _| {
+            desired.iter().any(|p| &p.uid == uid) || observed.iter().any(|p| &p.uid == uid)
+        });
+        self.departed
+            .retain(|uid, _| observed.iter().any(|p| &p.uid == uid));
+
+        let mut groups: Vec<(String, Vec<Effect>)> = Vec::new();
+        for mut effect in reconcile(&self.desired, observed, &self.book, now) {
+            if let Effect::RemovePod { uid, grace } = &mut effect {
+                if let Some(own) = self.departed.get(uid) {
+                    *grace = *own;
+                }
+            }
+            let uid = effect_uid(&effect).to_string();
+            match groups.iter_mut().find(|(u, _)| *u == uid) {
+                Some((_, effects)) => effects.push(effect),
+                None => groups.push((uid, vec![effect])),
+            }
+        }
+        for (uid, effects) in groups {
+            if self.workers.len() >= MAX_WORKERS {
+                break;
+            }
+            let backing_off = self.failures.get(&uid).is_some_and(|f| f.retry_at_ms > now);
+            if self.workers.contains(&uid) || backing_off {
+                continue;
+            }
+            self.spawn_worker(uid, effects, ctx);
+        }
+        self.report(observed, now);
+    }
+
+    fn spawn_worker(&mut self, uid: String, effects: Vec<Effect>, ctx: &mut Context<Self>) {
+        debug!(%uid, ?effects, "pod worker starting");
+        self.workers.insert(uid.clone());
+        let runtime = self.runtime.clone();
+        ctx.spawn(
+            async move {
+                let mut done = Vec::with_capacity(effects.len());
+                for effect in effects {
+                    let result = execute(&*runtime, &effect).await;
+                    let failed = result.is_err();
+                    done.push((effect, result, now_ms()));
+                    if failed {
+                        break;
+                    }
+                }
+                done
+            }
+            .into_actor(self)
+            .map(move |done, act, ctx| {
+                act.workers.remove(&uid);
+                act.completions += 1;
+                let mut failure = None;
+                for (effect, result, at_ms) in done {
+                    match (&effect, result) {
+                        (Effect::RestartContainer { uid, container }, Ok(())) => {
+                            info!(%uid, %container, "restarted container");
+                            act.book.record_restart(uid, container, at_ms);
+                        }
+                        (Effect::RemovePod { uid, .. }, Ok(())) => {
+                            info!(%uid, "removed pod");
+                            act.book.forget_pod(uid);
+                        }
+                        (Effect::StartPod(plan), Ok(())) => {
+                            info!(uid = %plan.uid, pod = %format!("{}/{}", plan.namespace, plan.name), "started pod");
+                        }
+                        (Effect::StopPod { uid, .. }, Ok(())) => info!(%uid, "stopped pod"),
+                        (effect, Err(e)) => {
+                            failure = Some(format!("{}: {}", describe(effect), error_chain(&e)));
+                        }
+                    }
+                }
+                match failure {
+                    Some(message) => act.note_failure(&uid, message),
+                    None => {
+                        act.failures.remove(&uid);
+                    }
+                }
+                act.request_pass(ctx);
+            }),
+        );
+    }
+
+    fn note_failure(&mut self, uid: &str, message: String) {
+        let now = now_ms();
+        let failure = self
+            .failures
+            .entry(uid.to_string())
+            .or_insert_with(|| PodFailure {
+                backoff: Backoff::new(POD_OPERATION),
+                retry_at_ms: 0,
+                message: String::new(),
+            });
+        let delay = failure.backoff.next_delay();
+        failure.retry_at_ms = now.saturating_add(delay.as_millis() as u64);
+        warn!(%uid, error = %message, retry_in = ?delay, "pod operation failed");
+        failure.message = message;
+    }
+
+    /// Sends the statuses that changed since the last successful send.
+    fn report(&mut self, observed: &[ObservedPod], now: u64) {
+        let Some(reporter) = &self.reporter else {
+            return;
+        };
+        let mut changed = Vec::new();
+        let mut running = 0u32;
+        for plan in &self.desired {
+            let pod = observed.iter().find(|p| p.uid == plan.uid);
+            if pod.is_some_and(|p| p.containers.iter().any(|c| c.state.is_running())) {
+                running = running.saturating_add(1);
+            }
+            let mut status = pod_status(plan, pod, &self.book, now, &self.host_ip);
+            if let Some(failure) = self.failures.get(&plan.uid) {
+                status.message = Some(failure.message.clone());
+            }
+            if self.reported.get(&plan.uid).map(|r| &r.status) != Some(&status) {
+                changed.push(PodStatusUpdate {
+                    pod: PodRef {
+                        uid: plan.uid.clone(),
+                        namespace: plan.namespace.clone(),
+                        name: plan.name.clone(),
+                    },
+                    status,
+                });
+            }
+        }
+        let removed: Vec<PodRef> = self
+            .reported
+            .iter()
+            .filter(|(uid, _)| !self.desired.iter().any(|p| &p.uid == *uid))
+            .map(|(uid, r)| PodRef {
+                uid: uid.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            })
+            .collect();
+        if changed.is_empty() && removed.is_empty() && self.reported_running == Some(running) {
+            return;
+        }
+        let msg = PodStatuses {
+            changed: changed.clone(),
+            removed: removed.clone(),
+            running_pods: running,
+        };
+        match reporter.try_send(msg) {
+            Ok(()) => {
+                for update in changed {
+                    self.reported.insert(
+                        update.pod.uid,
+                        Reported {
+                            namespace: update.pod.namespace,
+                            name: update.pod.name,
+                            status: update.status,
+                        },
+                    );
+                }
+                for pod in removed {
+                    self.reported.remove(&pod.uid);
+                }
+                self.reported_running = Some(running);
+            }
+            Err(SendError::Full(_)) => {
+                debug!("status reporter is busy; statuses go out with the next pass");
+            }
+            Err(SendError::Closed(_)) => {
+                debug!("status reporter is gone; no more status reports");
+                self.reporter = None;
+            }
+        }
+    }
+}
+
+/// The grace period a pod asked for: the deletion's when it is being deleted, its
+/// `terminationGracePeriodSeconds` otherwise.
+fn grace_of(plan: &PodPlan) -> Duration {
+    Duration::from_secs(
+        plan.deletion_grace_period_seconds
+            .unwrap_or(plan.termination_grace_period_seconds),
+    )
+}
+
+/// The UID an effect is about.
+fn effect_uid(effect: &Effect) -> &str {
+    match effect {
+        Effect::StartPod(plan) => &plan.uid,
+        Effect::RestartContainer { uid, .. }
+        | Effect::StopPod { uid, .. }
+        | Effect::RemovePod { uid, .. } => uid,
+    }
+}
+
+/// Short description of an effect for logs and pod status messages.
+fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::StartPod(_) => "starting the pod".to_string(),
+        Effect::RestartContainer { container, .. } => format!("restarting container {container}"),
+        Effect::StopPod { .. } => "stopping the pod".to_string(),
+        Effect::RemovePod { .. } => "removing the pod".to_string(),
+    }
+}
+
+/// Carries out one effect.
+async fn execute(runtime: &dyn ContainerRuntime, effect: &Effect) -> Result<(), RuntimeError> {
+    match effect {
+        Effect::StartPod(plan) => runtime.start_pod(plan).await,
+        Effect::RestartContainer { uid, container } => {
+            runtime.restart_container(uid, container).await
+        }
+        Effect::StopPod { uid, grace } => runtime.stop_pod(uid, *grace).await,
+        Effect::RemovePod { uid, grace } => {
+            runtime.stop_pod(uid, *grace).await?;
+            runtime.remove_pod(uid).await
+        }
+    }
+}
+
+impl Actor for PodManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        info!(
+            pods = self.desired.len(),
+            revision = self.revision,
+            runtime = self.runtime.name(),
+            "pod manager started"
+        );
+        ctx.run_interval(RECONCILE_INTERVAL, |act, ctx| act.request_pass(ctx));
+        let shutdown = self.shutdown.clone();
+        ctx.spawn(
+            async move { shutdown.cancelled().await }
+                .into_actor(self)
+                .map(|(), _act, ctx| ctx.stop()),
+        );
+        self.request_pass(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        debug!(
+            workers_cancelled = self.workers.len(),
+            "pod manager stopped; pods keep running"
+        );
+    }
+}
+
+impl Handler<DesiredPods> for PodManager {
+    type Result = ();
+
+    fn handle(&mut self, msg: DesiredPods, ctx: &mut Context<Self>) {
+        debug!(
+            revision = msg.revision,
+            pods = msg.pods.len(),
+            "desired pods changed"
+        );
+        self.set_desired(msg);
+        self.request_pass(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use shoal_transport::wire::{ContainerPlan, RestartPolicy};
+
+    use super::*;
+    use crate::runtime::fake::FakeCall;
+    use crate::runtime::FakeRuntime;
+
+    fn plan(uid: &str) -> PodPlan {
+        PodPlan {
+            uid: uid.into(),
+            namespace: "default".into(),
+            name: format!("pod-{uid}"),
+            restart_policy: RestartPolicy::Always,
+            termination_grace_period_seconds: 7,
+            containers: vec![ContainerPlan {
+                name: "main".into(),
+                image: "busybox".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// Collects what the manager reports.
+    #[derive(Default)]
+    struct Sink {
+        got: Vec<PodStatuses>,
+    }
+
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<PodStatuses> for Sink {
+        type Result = ();
+        fn handle(&mut self, msg: PodStatuses, _ctx: &mut Context<Self>) {
+            self.got.push(msg);
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "Vec<PodStatuses>")]
+    struct Take;
+
+    impl Handler<Take> for Sink {
+        type Result = MessageResult<Take>;
+        fn handle(&mut self, _msg: Take, _ctx: &mut Context<Self>) -> Self::Result {
+            MessageResult(std::mem::take(&mut self.got))
+        }
+    }
+
+    async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[actix_rt::test]
+    async fn starts_desired_pods_reports_them_and_removes_undesired_ones() {
+        let fake = Arc::new(FakeRuntime::new());
+        let sink = Sink::default().start();
+        let shutdown = CancellationToken::new();
+        let manager = PodManager::new(
+            fake.clone(),
+            "127.0.0.2".into(),
+            DesiredPods {
+                revision: 1,
+                pods: vec![plan("a")],
+            },
+            Some(sink.clone().recipient()),
+            shutdown.clone(),
+        )
+        .start();
+
+        wait_for("pod a to start", || {
+            fake.calls()
+                .contains(&FakeCall::StartPod { uid: "a".into() })
+        })
+        .await;
+        let mut reports = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !reports.iter().any(|r: &PodStatuses| {
+            r.changed
+                .iter()
+                .any(|u| u.pod.uid == "a" && u.status.phase == "Running")
+        }) {
+            assert!(Instant::now() < deadline, "no Running report: {reports:?}");
+            reports.extend(sink.send(Take).await.expect("sink"));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let running = reports
+            .iter()
+            .flat_map(|r| &r.changed)
+            .rfind(|u| u.pod.uid == "a")
+            .expect("report");
+        assert_eq!(running.status.host_ip.as_deref(), Some("127.0.0.2"));
+
+        manager
+            .send(DesiredPods {
+                revision: 2,
+                pods: vec![],
+            })
+            .await
+            .expect("manager alive");
+        wait_for("pod a to be removed", || {
+            fake.calls()
+                .contains(&FakeCall::RemovePod { uid: "a".into() })
+        })
+        .await;
+        assert!(
+            fake.calls().contains(&FakeCall::StopPod {
+                uid: "a".into(),
+                grace: Duration::from_secs(7)
+            }),
+            "a pod the hub dropped stops with its own grace: {:?}",
+            fake.calls()
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = sink.send(Take).await.expect("sink");
+            if got
+                .iter()
+                .any(|r| r.removed.iter().any(|p| p.uid == "a" && p.name == "pod-a"))
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no removal report");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Healthy and converged: no further runtime calls.
+        fake.clear_calls();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+
+        shutdown.cancel();
+        wait_for("manager to stop", || !manager.connected()).await;
+    }
+
+    #[actix_rt::test]
+    async fn failing_start_backs_off_and_shows_in_status() {
+        let fake = Arc::new(FakeRuntime::new());
+        fake.set_fail_start("main", true);
+        let sink = Sink::default().start();
+        let shutdown = CancellationToken::new();
+        let _manager = PodManager::new(
+            fake.clone(),
+            "127.0.0.1".into(),
+            DesiredPods {
+                revision: 1,
+                pods: vec![plan("a")],
+            },
+            Some(sink.clone().recipient()),
+            shutdown.clone(),
+        )
+        .start();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let message = loop {
+            let got = sink.send(Take).await.expect("sink");
+            if let Some(m) = got
+                .iter()
+                .flat_map(|r| &r.changed)
+                .find_map(|u| u.status.message.clone())
+            {
+                break m;
+            }
+            assert!(Instant::now() < deadline, "no failure in status");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(message.contains("starting the pod"), "{message}");
+        // The back-off (2 s) holds the next attempt: only one start so far.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let starts = fake
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, FakeCall::StartPod { .. }))
+            .count();
+        assert_eq!(starts, 1, "{:?}", fake.calls());
+        shutdown.cancel();
+    }
+}

@@ -1,0 +1,811 @@
+//! StatusReporter: publishes the node's and its pods' status over MQTT (rumqttc, plain TCP).
+//!
+//! Data flow: the PodManager sends [`PodStatuses`] (only what changed, plus the running-pod
+//! count); the reporter folds them into its [`Outbox`] and publishes retained, QoS 1 messages
+//! under `shoal/v1/nodes/<node>/...` (see `shoal_transport::status`):
+//!
+//! - `.../online`: `{"online":true}` after every ConnAck; the broker publishes the last will
+//!   `{"online":false}` (retained, QoS 1) when the connection dies without a DISCONNECT, which
+//!   is also how a stopping agent goes offline (it just drops the connection).
+//! - `.../status`: a [`NodeStatusReport`] every [`NODE_STATUS_INTERVAL`] and when the pod count
+//!   changes.
+//! - `.../pods/<ns>/<pod>/status`: a [`PodStatusReport`] when the pod's status changes and at
+//!   least every [`POD_REFRESH`]; an empty payload once the pod is gone.
+//!
+//! Bounds: rumqttc's request channel holds [`REQUEST_CAPACITY`] publishes; the reporter only
+//! ever `try_publish`es, so it never blocks. What does not fit waits in the outbox (one entry per
+//! topic, capped at [`MAX_PENDING`]; past that the oldest unsent pod report is dropped and
+//! re-sent by the next refresh, see [`crate::report_outbox`]). While disconnected nothing is
+//! handed to rumqttc at all; after the ConnAck everything is queued again.
+//!
+//! The connection is driven by polling rumqttc's `EventLoop` as an actor stream; after an
+//! error the next poll (which reconnects) waits a [`crate::backoff::LINK`] back-off.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use shoal_transport::status::{
+    now_ms, online_topic, rfc3339_from_ms, Condition, NodeAddress, NodeStatusReport, OnlineMarker,
+    PodStatus, PodStatusReport, MAX_STATUS_PAYLOAD,
+};
+use shoal_transport::wire::{MqttCredentials, NodeInfo};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::backoff::{Backoff, LINK};
+use crate::error_chain;
+use crate::node_info::quantities;
+use crate::report_outbox::{Outbox, Pending};
+
+/// Capacity of rumqttc's request channel (publishes handed over but not yet written).
+pub const REQUEST_CAPACITY: usize = 1024;
+/// Most topics waiting in the outbox.
+pub const MAX_PENDING: usize = 4096;
+/// Node status period.
+pub const NODE_STATUS_INTERVAL: Duration = Duration::from_secs(10);
+/// Longest time between two publishes of one pod's status.
+pub const POD_REFRESH: Duration = Duration::from_secs(60);
+/// MQTT keep-alive; the broker declares the node offline about 1.5 x this after it vanishes.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How often the outbox is retried while the request channel was full.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Headroom for topic and header on top of the largest payload.
+const PACKET_OVERHEAD: usize = 4096;
+/// Mailbox size: PodManager `try_send`s and retries on its next pass when this is full.
+const MAILBOX_CAPACITY: usize = 64;
+
+/// Errors of setting the reporter up.
+#[derive(Debug, thiserror::Error)]
+pub enum ReporterError {
+    #[error("MQTT URL {url:?} is invalid: {reason}")]
+    Url { url: String, reason: String },
+}
+
+/// Changed pod statuses, from the PodManager.
+#[derive(Clone, Debug, PartialEq, Message)]
+#[rtype(result = "()")]
+pub struct PodStatuses {
+    /// Pods whose status differs from the last one sent.
+    pub changed: Vec<PodStatusUpdate>,
+    /// Pods no longer on this node.
+    pub removed: Vec<PodRef>,
+    /// Desired pods with at least one running container.
+    pub running_pods: u32,
+}
+
+/// One pod's new status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodStatusUpdate {
+    pub pod: PodRef,
+    pub status: PodStatus,
+}
+
+/// Identity of a pod on this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodRef {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Where the broker is, parsed from `mqtt.json`'s URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Parses `mqtt://HOST:PORT` (also `tcp://`); an empty host means `hub_host`. `Ok(None)` for
+/// an empty URL: status reporting is off.
+pub fn parse_broker_url(url: &str, hub_host: &str) -> Result<Option<BrokerAddr>, ReporterError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let bad = |reason: &str| ReporterError::Url {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let rest = match url.split_once("://") {
+        Some(("mqtt" | "tcp", rest)) => rest,
+        Some(("mqtts" | "ssl" | "wss" | "ws", _)) => {
+            return Err(bad(
+                "only plain mqtt:// is supported by this agent build (no TLS or websockets)",
+            ))
+        }
+        Some(_) => return Err(bad("the scheme must be mqtt://")),
+        None => return Err(bad("expected mqtt://HOST:PORT")),
+    };
+    let authority = rest.trim_end_matches('/');
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected mqtt://HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| bad("the port must be 1-65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { hub_host } else { host };
+    if host.is_empty() {
+        return Err(bad("no host, and the hub's host is unknown"));
+    }
+    Ok(Some(BrokerAddr {
+        host: host.to_string(),
+        port,
+    }))
+}
+
+/// MQTT client options for a node: client id `shoal-node-<node>`, persistent session, 5 s
+/// keep-alive, retained QoS 1 last will `{"online":false}`.
+pub fn mqtt_options(node: &str, broker: &BrokerAddr, creds: &MqttCredentials) -> MqttOptions {
+    let mut opts = MqttOptions::new(format!("shoal-node-{node}"), &broker.host, broker.port);
+    opts.set_keep_alive(KEEP_ALIVE);
+    opts.set_clean_session(false);
+    if !creds.username.is_empty() {
+        opts.set_credentials(&creds.username, &creds.password);
+    }
+    opts.set_last_will(LastWill::new(
+        online_topic(node),
+        marker(false),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    let max = MAX_STATUS_PAYLOAD + PACKET_OVERHEAD;
+    opts.set_max_packet_size(max, max);
+    opts.set_request_channel_capacity(REQUEST_CAPACITY);
+    opts
+}
+
+fn marker(online: bool) -> Vec<u8> {
+    serde_json::to_vec(&OnlineMarker { online }).unwrap_or_default()
+}
+
+/// The parts of the node status that do not change while the agent runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeBase {
+    pub node_name: String,
+    pub node_ip: String,
+    pub hostname: String,
+    pub capacity: Vec<(String, String)>,
+    pub allocatable: Vec<(String, String)>,
+    pub runtimes: Vec<String>,
+    pub agent_version: String,
+    /// When the agent started (the conditions' `lastTransitionTime`).
+    pub started_ms: u64,
+}
+
+impl NodeBase {
+    pub fn from_info(info: &NodeInfo, started_ms: u64) -> NodeBase {
+        NodeBase {
+            node_name: info.node_name.clone(),
+            node_ip: info.node_ip.clone(),
+            hostname: info.hostname.clone(),
+            capacity: info.capacity.clone(),
+            allocatable: info.allocatable.clone(),
+            runtimes: info.runtimes.clone(),
+            agent_version: info.agent_version.clone(),
+            started_ms,
+        }
+    }
+}
+
+/// The node status report at `now_ms`: Ready, no pressure, addresses InternalIP + Hostname.
+pub fn node_status_report(base: &NodeBase, running_pods: u32, now_ms: u64) -> NodeStatusReport {
+    let heartbeat = rfc3339_from_ms(now_ms);
+    let since = rfc3339_from_ms(base.started_ms);
+    let condition = |type_: &str, status: &str, reason: &str, message: &str| Condition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        last_heartbeat_time: Some(heartbeat.clone()),
+        last_transition_time: Some(since.clone()),
+        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+    };
+    NodeStatusReport {
+        node_name: base.node_name.clone(),
+        observed_at_ms: now_ms,
+        conditions: vec![
+            condition(
+                "Ready",
+                "True",
+                "KubeletReady",
+                "shoal agent is posting ready status",
+            ),
+            condition(
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "shoal agent has sufficient memory available",
+            ),
+            condition(
+                "DiskPressure",
+                "False",
+                "KubeletHasNoDiskPressure",
+                "shoal agent has no disk pressure",
+            ),
+            condition(
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "shoal agent has sufficient PID available",
+            ),
+        ],
+        addresses: vec![
+            NodeAddress {
+                type_: "InternalIP".to_string(),
+                address: base.node_ip.clone(),
+            },
+            NodeAddress {
+                type_: "Hostname".to_string(),
+                address: base.hostname.clone(),
+            },
+        ],
+        capacity: quantities(&base.capacity),
+        allocatable: quantities(&base.allocatable),
+        runtimes: base.runtimes.clone(),
+        agent_version: base.agent_version.clone(),
+        pods: running_pods,
+    }
+}
+
+/// The reporter actor. Start it with [`StatusReporter::start_with`].
+pub struct StatusReporter {
+    client: AsyncClient,
+    eventloop: Option<EventLoop>,
+    broker: String,
+    outbox: Outbox,
+    base: NodeBase,
+    running_pods: u32,
+    connected: bool,
+    shutdown: CancellationToken,
+}
+
+impl StatusReporter {
+    /// Starts a reporter publishing to `broker` with `creds`; it stops when `shutdown` fires.
+    pub fn start_with(
+        base: NodeBase,
+        broker: &BrokerAddr,
+        creds: &MqttCredentials,
+        shutdown: CancellationToken,
+    ) -> Addr<StatusReporter> {
+        let opts = mqtt_options(&base.node_name, broker, creds);
+        let (client, eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
+        let reporter = StatusReporter {
+            client,
+            eventloop: Some(eventloop),
+            broker: format!("{}:{}", broker.host, broker.port),
+            outbox: Outbox::new(&base.node_name, MAX_PENDING),
+            base,
+            running_pods: 0,
+            connected: false,
+            shutdown,
+        };
+        reporter.start()
+    }
+
+    /// Hands as much of the outbox to rumqttc as its request channel takes.
+    fn flush(&mut self) {
+        if !self.connected {
+            return;
+        }
+        let now = now_ms();
+        while let Some((topic, kind)) = self.outbox.peek() {
+            let payload = match kind {
+                Pending::Online => marker(true),
+                Pending::Clear => Vec::new(),
+                Pending::Node => json(&node_status_report(&self.base, self.running_pods, now)),
+                Pending::Pod => match self.outbox.pod(&topic) {
+                    Some(entry) => json(&PodStatusReport {
+                        uid: entry.uid.clone(),
+                        namespace: entry.namespace.clone(),
+                        name: entry.name.clone(),
+                        node_name: self.base.node_name.clone(),
+                        observed_at_ms: now,
+                        status: entry.status.clone(),
+                    }),
+                    None => Vec::new(),
+                },
+            };
+            if payload.len() > MAX_STATUS_PAYLOAD || !rumqttc::valid_topic(&topic) {
+                warn!(%topic, bytes = payload.len(), "status not published: payload too large or topic invalid");
+                self.outbox.sent(&topic, now);
+                continue;
+            }
+            match self
+                .client
+                .try_publish(topic.clone(), QoS::AtLeastOnce, true, payload)
+            {
+                Ok(()) => self.outbox.sent(&topic, now),
+                Err(_) => {
+                    debug!(
+                        waiting = self.outbox.pending_len(),
+                        "MQTT request queue is full; status reports wait in the outbox"
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+impl Actor for StatusReporter {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if let Some(eventloop) = self.eventloop.take() {
+            ctx.add_stream(mqtt_events(eventloop));
+        }
+        ctx.run_interval(NODE_STATUS_INTERVAL, |act, _ctx| {
+            act.outbox.mark_node();
+            act.outbox
+                .mark_stale(now_ms(), POD_REFRESH.as_millis() as u64);
+            act.flush();
+        });
+        ctx.run_interval(FLUSH_INTERVAL, |act, _ctx| act.flush());
+        let shutdown = self.shutdown.clone();
+        ctx.spawn(
+            async move { shutdown.cancelled().await }
+                .into_actor(self)
+                .map(|(), _act, ctx| ctx.stop()),
+        );
+        info!(broker = %self.broker, "status reporter started");
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        debug!("status reporter stopped");
+    }
+}
+
+impl Handler<PodStatuses> for StatusReporter {
+    type Result = ();
+
+    fn handle(&mut self, msg: PodStatuses, _ctx: &mut Context<Self>) {
+        for update in msg.changed {
+            let pod = update.pod;
+            self.outbox
+                .update_pod(&pod.uid, &pod.namespace, &pod.name, update.status);
+        }
+        for pod in msg.removed {
+            self.outbox.remove_pod(&pod.uid, &pod.namespace, &pod.name);
+        }
+        if msg.running_pods != self.running_pods {
+            self.running_pods = msg.running_pods;
+            self.outbox.mark_node();
+        }
+        self.flush();
+    }
+}
+
+impl StreamHandler<Result<Event, ConnectionError>> for StatusReporter {
+    fn handle(&mut self, item: Result<Event, ConnectionError>, _ctx: &mut Context<Self>) {
+        match item {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                info!(broker = %self.broker, "connected to the MQTT broker");
+                self.connected = true;
+                self.outbox.mark_all();
+                self.flush();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if self.connected {
+                    warn!(broker = %self.broker, error = %error_chain(&e), "lost the MQTT connection; reconnecting");
+                } else {
+                    warn!(broker = %self.broker, error = %error_chain(&e), "cannot reach the MQTT broker; retrying");
+                }
+                self.connected = false;
+            }
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        debug!("MQTT event stream ended");
+    }
+}
+
+/// rumqttc's event loop as a stream; after an error the next poll (a reconnect) is delayed by
+/// a back-off that resets on every ConnAck.
+fn mqtt_events(
+    eventloop: EventLoop,
+) -> impl futures::Stream<Item = Result<Event, ConnectionError>> {
+    struct State {
+        eventloop: EventLoop,
+        backoff: Backoff,
+        wait: Option<Duration>,
+    }
+    let state = State {
+        eventloop,
+        backoff: Backoff::new(LINK),
+        wait: None,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        if let Some(wait) = st.wait.take() {
+            tokio::time::sleep(wait).await;
+        }
+        let event = st.eventloop.poll().await;
+        match &event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => st.backoff.reset(),
+            Ok(_) => {}
+            Err(_) => st.wait = Some(st.backoff.next_delay()),
+        }
+        Some((event, st))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use bytes::BytesMut;
+    use rumqttc::{ConnAck, ConnectReturnCode, PubAck};
+    use shoal_transport::status::pod_status_topic;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// What the fake broker saw.
+    #[derive(Debug)]
+    enum Seen {
+        Connect(rumqttc::Connect),
+        Publish(rumqttc::Publish),
+        Disconnect,
+        Closed,
+    }
+
+    /// A one-connection MQTT 3.1.1 broker on 127.0.0.1: acks CONNECT, QoS 1 PUBLISH and
+    /// PINGREQ, and reports every packet. Ends when the client goes.
+    async fn fake_broker() -> (
+        u16,
+        mpsc::UnboundedReceiver<Seen>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = BytesMut::new();
+            loop {
+                let packet = match rumqttc::Packet::read(&mut buf, 1 << 20) {
+                    Ok(p) => p,
+                    Err(rumqttc::Error::InsufficientBytes(_)) => {
+                        if matches!(sock.read_buf(&mut buf).await, Ok(0) | Err(_)) {
+                            let _ = tx.send(Seen::Closed);
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(e) => panic!("bad packet from the agent: {e:?}"),
+                };
+                let mut out = BytesMut::new();
+                match packet {
+                    rumqttc::Packet::Connect(c) => {
+                        rumqttc::Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false))
+                            .write(&mut out, 1 << 20)
+                            .expect("connack");
+                        let _ = tx.send(Seen::Connect(c));
+                    }
+                    rumqttc::Packet::Publish(p) => {
+                        if p.qos == QoS::AtLeastOnce {
+                            rumqttc::Packet::PubAck(PubAck::new(p.pkid))
+                                .write(&mut out, 1 << 20)
+                                .expect("puback");
+                        }
+                        let _ = tx.send(Seen::Publish(p));
+                    }
+                    rumqttc::Packet::PingReq => {
+                        rumqttc::Packet::PingResp
+                            .write(&mut out, 1 << 20)
+                            .expect("pingresp");
+                    }
+                    rumqttc::Packet::Disconnect => {
+                        let _ = tx.send(Seen::Disconnect);
+                    }
+                    _ => {}
+                }
+                if !out.is_empty() && sock.write_all(&out).await.is_err() {
+                    let _ = tx.send(Seen::Closed);
+                    return;
+                }
+            }
+        });
+        (port, rx, task)
+    }
+
+    fn base() -> NodeBase {
+        NodeBase {
+            node_name: "edge-1".into(),
+            node_ip: "127.0.0.2".into(),
+            hostname: "dev1".into(),
+            capacity: vec![("cpu".into(), "2".into())],
+            allocatable: vec![("cpu".into(), "2".into())],
+            runtimes: vec!["fake".into()],
+            agent_version: "shoal-agent/test".into(),
+            started_ms: 0,
+        }
+    }
+
+    fn creds() -> MqttCredentials {
+        MqttCredentials {
+            url: "mqtt://:1883".into(),
+            username: "node-edge-1".into(),
+            password: "pw".into(),
+        }
+    }
+
+    fn pod(uid: &str, name: &str) -> PodRef {
+        PodRef {
+            uid: uid.into(),
+            namespace: "default".into(),
+            name: name.into(),
+        }
+    }
+
+    /// Publishes seen until `pred` matches one; returns it.
+    async fn until_publish(
+        rx: &mut mpsc::UnboundedReceiver<Seen>,
+        mut pred: impl FnMut(&rumqttc::Publish) -> bool,
+    ) -> rumqttc::Publish {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Seen::Publish(p))) if pred(&p) => return p,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("the expected publish never came"),
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn publishes_online_node_and_pod_status_retained_and_clears_removed_pods() {
+        let (port, mut rx, broker) = fake_broker().await;
+        let shutdown = CancellationToken::new();
+        let broker_addr = BrokerAddr {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let reporter = StatusReporter::start_with(base(), &broker_addr, &creds(), shutdown.clone());
+
+        let Some(Seen::Connect(connect)) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a connect")
+        else {
+            panic!("first packet must be CONNECT");
+        };
+        assert_eq!(connect.client_id, "shoal-node-edge-1");
+        assert!(!connect.clean_session);
+        assert_eq!(connect.keep_alive, 5);
+        let will = connect.last_will.expect("a last will");
+        assert_eq!(will.topic, "shoal/v1/nodes/edge-1/online");
+        assert_eq!(&will.message[..], br#"{"online":false}"#);
+        assert!(will.retain && will.qos == QoS::AtLeastOnce);
+        assert_eq!(
+            connect.login.map(|l| l.username).as_deref(),
+            Some("node-edge-1")
+        );
+
+        let online = until_publish(&mut rx, |p| p.topic.ends_with("/online")).await;
+        assert_eq!(&online.payload[..], br#"{"online":true}"#);
+        assert!(online.retain && online.qos == QoS::AtLeastOnce);
+
+        reporter
+            .send(PodStatuses {
+                changed: vec![PodStatusUpdate {
+                    pod: pod("u1", "web"),
+                    status: PodStatus {
+                        phase: "Running".into(),
+                        ..Default::default()
+                    },
+                }],
+                removed: vec![],
+                running_pods: 1,
+            })
+            .await
+            .expect("reporter alive");
+        let topic = pod_status_topic("edge-1", "default", "web");
+        let p = until_publish(&mut rx, |p| p.topic == topic).await;
+        assert!(p.retain && p.qos == QoS::AtLeastOnce);
+        let report: PodStatusReport = serde_json::from_slice(&p.payload).expect("pod report");
+        assert_eq!(report.uid, "u1");
+        assert_eq!(report.node_name, "edge-1");
+        assert_eq!(report.status.phase, "Running");
+        let n = until_publish(&mut rx, |p| {
+            p.topic == "shoal/v1/nodes/edge-1/status"
+                && serde_json::from_slice::<NodeStatusReport>(&p.payload).is_ok_and(|r| r.pods == 1)
+        })
+        .await;
+        assert!(n.retain);
+
+        reporter
+            .send(PodStatuses {
+                changed: vec![],
+                removed: vec![pod("u1", "web")],
+                running_pods: 0,
+            })
+            .await
+            .expect("reporter alive");
+        let cleared = until_publish(&mut rx, |p| p.topic == topic).await;
+        assert!(
+            cleared.payload.is_empty() && cleared.retain,
+            "empty retained payload clears"
+        );
+
+        // Stopping drops the connection without DISCONNECT, so the broker fires the will.
+        shutdown.cancel();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reporter.connected() {
+            assert!(Instant::now() < deadline, "reporter did not stop");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut saw_disconnect = false;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+                Ok(Some(Seen::Disconnect)) => saw_disconnect = true,
+                Ok(Some(Seen::Closed)) | Ok(None) => break,
+                Ok(Some(_)) => {}
+                Err(_) => panic!("the connection was not closed"),
+            }
+        }
+        assert!(!saw_disconnect, "no clean DISCONNECT: the will must fire");
+        broker.await.expect("broker task");
+    }
+
+    #[actix_rt::test]
+    async fn an_unreachable_broker_never_blocks_the_reporter() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let shutdown = CancellationToken::new();
+        let broker = BrokerAddr {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let reporter = StatusReporter::start_with(base(), &broker, &creds(), shutdown.clone());
+        let started = Instant::now();
+        for round in 0..20u32 {
+            let changed = (0..500u32)
+                .map(|i| PodStatusUpdate {
+                    pod: pod(&format!("u{i}"), &format!("p{i}")),
+                    status: PodStatus {
+                        phase: format!("round-{round}"),
+                        ..Default::default()
+                    },
+                })
+                .collect();
+            reporter
+                .send(PodStatuses {
+                    changed,
+                    removed: vec![],
+                    running_pods: round,
+                })
+                .await
+                .expect("reporter alive");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "handing statuses over must not wait for the broker"
+        );
+        shutdown.cancel();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reporter.connected() {
+            assert!(Instant::now() < deadline, "reporter did not stop");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[test]
+    fn broker_urls() {
+        let ok = |url: &str| parse_broker_url(url, "hub.local").expect("valid");
+        assert_eq!(ok(""), None);
+        assert_eq!(
+            ok("mqtt://:1883"),
+            Some(BrokerAddr {
+                host: "hub.local".into(),
+                port: 1883
+            })
+        );
+        assert_eq!(
+            ok("mqtt://127.0.0.1:1884/"),
+            Some(BrokerAddr {
+                host: "127.0.0.1".into(),
+                port: 1884
+            })
+        );
+        assert_eq!(
+            ok("tcp://[::1]:1883").map(|b| b.host),
+            Some("::1".to_string())
+        );
+        for bad in [
+            "mqtts://h:8883",
+            "http://h:1",
+            "h:1883",
+            "mqtt://h",
+            "mqtt://h:0",
+        ] {
+            assert!(parse_broker_url(bad, "hub").is_err(), "{bad}");
+        }
+        assert!(parse_broker_url("mqtt://:1883", "").is_err());
+    }
+
+    #[test]
+    fn options_carry_identity_session_and_will() {
+        let creds = MqttCredentials {
+            url: "mqtt://:1883".into(),
+            username: "edge-1".into(),
+            password: "pw".into(),
+        };
+        let broker = BrokerAddr {
+            host: "127.0.0.1".into(),
+            port: 1883,
+        };
+        let opts = mqtt_options("edge-1", &broker, &creds);
+        assert_eq!(opts.client_id(), "shoal-node-edge-1");
+        assert!(!opts.clean_session());
+        assert_eq!(opts.keep_alive(), Duration::from_secs(5));
+        let will = opts.last_will().expect("will");
+        assert_eq!(will.topic, "shoal/v1/nodes/edge-1/online");
+        assert_eq!(&will.message[..], br#"{"online":false}"#);
+        assert!(will.retain);
+        assert_eq!(will.qos, QoS::AtLeastOnce);
+        assert_eq!(
+            opts.credentials().map(|l| l.username),
+            Some("edge-1".into())
+        );
+        assert_eq!(opts.request_channel_capacity(), REQUEST_CAPACITY);
+    }
+
+    #[test]
+    fn node_status_is_ready_with_addresses() {
+        let base = NodeBase {
+            node_name: "edge-1".into(),
+            node_ip: "127.0.0.2".into(),
+            hostname: "dev1".into(),
+            capacity: vec![("cpu".into(), "2".into())],
+            allocatable: vec![("cpu".into(), "2".into())],
+            runtimes: vec!["podman".into()],
+            agent_version: "shoal-agent/0.1.0".into(),
+            started_ms: 0,
+        };
+        let r = node_status_report(&base, 3, 951_782_400_000);
+        let types: Vec<(&str, &str)> = r
+            .conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("Ready", "True"),
+                ("MemoryPressure", "False"),
+                ("DiskPressure", "False"),
+                ("PIDPressure", "False")
+            ]
+        );
+        assert_eq!(r.conditions[0].reason.as_deref(), Some("KubeletReady"));
+        assert_eq!(
+            r.conditions[0].message.as_deref(),
+            Some("shoal agent is posting ready status")
+        );
+        assert_eq!(
+            r.conditions[0].last_heartbeat_time.as_deref(),
+            Some("2000-02-29T00:00:00Z")
+        );
+        assert_eq!(r.addresses[0].type_, "InternalIP");
+        assert_eq!(r.addresses[0].address, "127.0.0.2");
+        assert_eq!(r.addresses[1].type_, "Hostname");
+        assert_eq!(r.pods, 3);
+        assert_eq!(r.capacity.get("cpu").map(String::as_str), Some("2"));
+    }
+}
