@@ -244,12 +244,14 @@ impl Drop for PodmanService {
     }
 }
 
-/// Container names (running or not) that belong to `node`'s agent.
+/// Names of the containers that belong to `node`'s agent: running ones, or all with `all`.
 pub fn podman_containers(node: &str, all: bool) -> Vec<String> {
     let mut cmd = Command::new("podman");
-    cmd.arg("ps").arg("--filter").arg(format!("label=io.shoal.node={node}")).arg("--format").arg("{{.Names}} {{.State}}");
+    cmd.arg("ps").arg("--filter").arg(format!("label=io.shoal.node={node}")).arg("--format").arg("{{.Names}}");
     if all {
         cmd.arg("-a");
+    } else {
+        cmd.arg("--filter").arg("status=running");
     }
     let out = cmd.output().expect("podman ps");
     text(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()

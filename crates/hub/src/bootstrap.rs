@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! DIR/pki/ca.crt, ca.key     the hub CA (signs the API/QUIC server cert and node certs)
+//! DIR/pki/quic-reset.key     keys QUIC stateless resets, so agents see a restart at once
 //! DIR/tokens.csv             API bearer tokens (Kubernetes static token file format)
 //! DIR/admin.kubeconfig       kubeconfig for the cluster admin (kubectl, shoalctl, Python)
 //! DIR/join-token             shoal1.<ca-hash>.<secret>: what agents join with
@@ -42,6 +43,8 @@ pub struct Material {
     pub tokens_file: PathBuf,
     pub mqtt_users_file: PathBuf,
     pub kubeconfig: PathBuf,
+    /// Keys QUIC stateless resets; stable across restarts.
+    pub quic_reset_key: Vec<u8>,
 }
 
 fn write(path: &Path, contents: &str, private: bool) -> Result<(), BootstrapError> {
@@ -69,6 +72,15 @@ pub fn prepare(dir: &Path, api_addr: SocketAddr, quic_addr: SocketAddr) -> Resul
     let pki_dir = dir.join("pki");
     std::fs::create_dir_all(&pki_dir).map_err(|source| BootstrapError::CreateDir { path: pki_dir.clone(), source })?;
     let ca = CertAuthority::load_or_generate(&pki_dir)?;
+    let reset_path = pki_dir.join("quic-reset.key");
+    let quic_reset_key = match std::fs::read(&reset_path) {
+        Ok(k) if k.len() == 32 => k,
+        _ => {
+            let k: [u8; 32] = rand::random();
+            pki::write_private(&reset_path, &k)?;
+            k.to_vec()
+        }
+    };
 
     let mut ips: Vec<IpAddr> = vec![api_addr.ip(), quic_addr.ip(), IpAddr::from([127, 0, 0, 1])];
     ips.retain(|ip| !ip.is_unspecified());
@@ -126,7 +138,7 @@ pub fn prepare(dir: &Path, api_addr: SocketAddr, quic_addr: SocketAddr) -> Resul
     if !has_mqtt_role(&mqtt_users_file, "hub")? {
         append_mqtt_user(&mqtt_users_file, "shoal-hub", &random_secret(32), "hub")?;
     }
-    Ok(Material { ca, server_cert, join_token, tokens_file, mqtt_users_file, kubeconfig })
+    Ok(Material { ca, server_cert, join_token, tokens_file, mqtt_users_file, kubeconfig, quic_reset_key })
 }
 
 /// Appends `user:password:role` to the MQTT user file.

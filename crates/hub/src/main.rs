@@ -28,6 +28,12 @@ struct Args {
     /// Also run an edge agent in this process (a one-machine cluster).
     #[arg(long)]
     with_agent: bool,
+    /// Node name of the `--with-agent` agent (default: this host's name).
+    #[arg(long, env = "SHOAL_AGENT_NODE_NAME")]
+    agent_node_name: Option<String>,
+    /// Podman API socket for the `--with-agent` agent.
+    #[arg(long, env = "SHOAL_PODMAN_SOCKET", default_value = "unix:///run/podman/podman.sock")]
+    podman_socket: String,
     /// Log filter (tracing env-filter syntax), e.g. "info" or "shoal_hub=debug".
     #[arg(long, env = "SHOAL_LOG", default_value = "info")]
     log: String,
@@ -70,11 +76,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
         hub.join_token_file.display(),
         hub.kubeconfig.display()
     );
-    if args.with_agent {
-        anyhow::bail!("--with-agent is not wired yet");
-    }
+    let agent_stop = shoal_edge_agent::ShutdownToken::new();
+    let agent = if args.with_agent {
+        let node = args.agent_node_name.clone().unwrap_or_else(shoal_hub::bootstrap::hostname);
+        let node = if node.is_empty() { "shoal-node".to_string() } else { node.to_lowercase() };
+        let mut cfg = shoal_edge_agent::AgentConfig::new(hub.quic_addr.to_string(), hub.join_token_file.clone(), node.clone(), args.data_dir.join("agent"));
+        cfg.podman_socket = args.podman_socket.clone();
+        eprintln!("  agent:      node {node}, Podman at {}", cfg.podman_socket);
+        let stop = agent_stop.clone();
+        Some(actix_rt::spawn(async move {
+            if let Err(e) = shoal_edge_agent::run(cfg, stop).await {
+                eprintln!("shoal-hub: the local agent stopped: {e:#}");
+            }
+        }))
+    } else {
+        None
+    };
     shutdown_signal().await;
     eprintln!("shoal-hub: shutting down");
+    agent_stop.cancel();
+    if let Some(a) = agent {
+        let _ = a.await;
+    }
     hub.stop().await;
     Ok(())
 }

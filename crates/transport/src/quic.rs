@@ -112,13 +112,27 @@ pub fn server_config(
 
 /// Binds the hub's QUIC endpoint on `addr` (port 0 picks a free port; read it back with
 /// `endpoint.local_addr()`). Must run inside a tokio runtime.
+///
+/// `reset_secret` keys QUIC stateless resets. Design: the hub keeps it across restarts (in its
+/// data directory), so after a crash the restarted hub's reset for an old connection is one
+/// the agent can verify, and the agent reconnects at once instead of waiting for its idle
+/// timeout.
 pub fn server_endpoint(
     addr: SocketAddr,
     ca_cert_der: &[u8],
     server: &IssuedCert,
+    reset_secret: &[u8],
 ) -> Result<quinn::Endpoint, QuicError> {
     let config = server_config(ca_cert_der, server)?;
-    quinn::Endpoint::server(config, addr).map_err(|source| QuicError::Bind { addr, source })
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_secret);
+    let endpoint_config = quinn::EndpointConfig::new(Arc::new(key));
+    let socket = std::net::UdpSocket::bind(addr).map_err(|source| QuicError::Bind { addr, source })?;
+    let runtime = quinn::default_runtime().ok_or_else(|| QuicError::Bind {
+        addr,
+        source: std::io::Error::other("no async runtime found for QUIC"),
+    })?;
+    quinn::Endpoint::new(endpoint_config, Some(config), socket, runtime)
+        .map_err(|source| QuicError::Bind { addr, source })
 }
 
 /// The node name of an mTLS peer (CN of its verified node certificate), or `None` for a

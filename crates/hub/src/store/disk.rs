@@ -136,9 +136,6 @@ impl Disk {
         self.db.persist(PersistMode::SyncAll).map_err(|source| DiskError::Io { op: "persisting", source })
     }
 
-    pub fn disk_space(&self) -> u64 {
-        self.db.disk_space().unwrap_or(0)
-    }
 }
 
 fn be_u64(b: &[u8]) -> Option<u64> {
