@@ -116,7 +116,7 @@ fn bad_input_gets_clear_errors() {
     let hub = Hub::start(&tmp.path().join("hub"));
 
     // An invalid name: 422 with the field and the rule.
-    let out = hub.kubectl_stdin(&["apply", "-f", "-"], &pod_yaml("n", "Bad_Name"));
+    let out = hub.kubectl_stdin(&["apply", "-f", "-"], &pod_yaml("node-x", "Bad_Name"));
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("is invalid") && err.contains("metadata.name") && err.contains("RFC 1123"), "{err}");
@@ -127,7 +127,7 @@ fn bad_input_gets_clear_errors() {
     assert!(text(&out.stderr).to_lowercase().contains("yaml") || text(&out.stderr).contains("error"), "{}", text(&out.stderr));
 
     // A namespace that does not exist.
-    let out = hub.kubectl_stdin(&["apply", "-n", "nowhere", "-f", "-"], &pod_yaml("n", "p1"));
+    let out = hub.kubectl_stdin(&["apply", "-n", "nowhere", "-f", "-"], &pod_yaml("node-x", "p1"));
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("namespaces \"nowhere\" not found"), "{}", text(&out.stderr));
 
@@ -137,7 +137,8 @@ fn bad_input_gets_clear_errors() {
     assert!(text(&out.stderr).contains("Unauthorized"), "{}", text(&out.stderr));
 
     // A stale resourceVersion: 409 Conflict.
-    hub.kubectl_ok(&["create", "namespace", "stale"]);
+    let ns = hub.kubectl_stdin(&["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: stale\n");
+    assert!(ns.status.success(), "{}", text(&ns.stderr));
     let old = hub.kubectl_ok(&["get", "namespace", "stale", "-o", "json"]);
     hub.kubectl_ok(&["label", "namespace", "stale", "touched=yes"]);
     let out = hub.kubectl_stdin(&["replace", "-f", "-"], &old);

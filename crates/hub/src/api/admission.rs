@@ -19,13 +19,67 @@ pub enum Part {
     Status,
 }
 
-/// Decodes into the Kubernetes type (so field types are checked) and back.
-pub fn normalize(res: &ResourceInfo, mut v: Value) -> Result<Value, ApiError> {
+/// The `fieldValidation` query parameter: what to do about fields the kind does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    /// The API server's default: accept, and warn in a `Warning` header.
+    Warn,
+    /// What kubectl sends: refuse with 400.
+    Strict,
+}
+
+impl FieldValidation {
+    pub fn parse(v: Option<&str>) -> Result<FieldValidation, ApiError> {
+        match v {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(ApiError::bad_request(format!("fieldValidation must be Ignore, Warn or Strict, not {other:?}"))),
+        }
+    }
+}
+
+/// Decodes into the Kubernetes type (so field types are checked) and back. Returns the
+/// normalized object and warnings about unknown fields (which are dropped, or refused with
+/// `Strict`).
+pub fn normalize(res: &ResourceInfo, mut v: Value, fv: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
     if let Some(o) = v.as_object_mut() {
         o.insert("apiVersion".into(), json!(res.api_version()));
         o.insert("kind".into(), json!(res.kind));
     }
-    (res.normalize)(v).map_err(|e| ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind)))
+    let normalized = (res.normalize)(v.clone()).map_err(|e| ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind)))?;
+    let mut unknown = Vec::new();
+    if fv != FieldValidation::Ignore {
+        unknown_fields(&v, &normalized, "", &mut unknown);
+    }
+    if fv == FieldValidation::Strict && !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
+    }
+    Ok((normalized, unknown.into_iter().map(|f| format!("unknown field \"{f}\"")).collect()))
+}
+
+/// Paths of fields present in `input` that the typed round trip dropped.
+fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, typed) {
+        (Value::Object(i), Value::Object(t)) => {
+            for (k, v) in i {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match t.get(k) {
+                    Some(tv) => unknown_fields(v, tv, &p, out),
+                    None if v.is_null() => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(t)) => {
+            for (n, (iv, tv)) in i.iter().zip(t.iter()).enumerate() {
+                unknown_fields(iv, tv, &format!("{path}[{n}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Checks the body's `apiVersion`/`kind` (when given) match the endpoint.
@@ -228,6 +282,18 @@ fn random_suffix() -> String {
 mod tests {
     use super::*;
     use crate::resources::{NAMESPACES, PODS};
+
+    #[test]
+    fn unknown_fields_warn_or_fail() {
+        let pod = json!({"metadata": {"name": "p", "bogus": 1}, "spec": {"containers": [{"name": "a", "image": "x", "colour": "red"}], "nodeName": null}});
+        let (_, warnings) = normalize(&PODS, pod.clone(), FieldValidation::Warn).expect("warn accepts");
+        assert_eq!(warnings, vec!["unknown field \"metadata.bogus\"", "unknown field \"spec.containers[0].colour\""]);
+        let e = normalize(&PODS, pod.clone(), FieldValidation::Strict).expect_err("strict refuses");
+        assert_eq!(e.code, 400);
+        assert!(e.message.starts_with("strict decoding error: unknown field \"metadata.bogus\""), "{}", e.message);
+        assert!(normalize(&PODS, pod, FieldValidation::Ignore).expect("ignore").1.is_empty());
+        assert!(FieldValidation::parse(Some("Sometimes")).is_err());
+    }
 
     #[test]
     fn pods_get_kubernetes_defaults() {

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::admission::{self, Part};
+use super::admission::{self, FieldValidation, Part};
 use super::error::ApiError;
 use super::patch;
 use super::request::{Query, Target};
@@ -50,6 +50,17 @@ fn object_response(code: u16, o: &StoredObject, res: &ResourceInfo, as_table: bo
     HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK))
         .content_type("application/json")
         .body(o.json.clone())
+}
+
+/// Adds `Warning: 299 - "..."` headers, as the Kubernetes API server reports unknown fields.
+fn with_warnings(mut resp: HttpResponse, warnings: &[String]) -> HttpResponse {
+    for w in warnings {
+        let value = format!("299 - \"{}\"", w.replace('"', "\\\""));
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
+            resp.headers_mut().append(actix_web::http::header::WARNING, v);
+        }
+    }
+    resp
 }
 
 fn require_name(t: &Target) -> Result<&str, ApiError> {
@@ -140,6 +151,11 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty"));
     }
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return Err(ApiError::unsupported_media(
+            "the request body is protobuf (application/vnd.kubernetes.protobuf), which this server does not accept yet; send JSON or YAML",
+        ));
+    }
     if content_type.contains("yaml") {
         serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
     } else {
@@ -176,7 +192,8 @@ pub async fn create(state: &ApiState, t: &Target, q: &Query, mut body: Value) ->
             )));
         }
     }
-    body = admission::normalize(t.res, body)?;
+    let (normalized, warnings) = admission::normalize(t.res, body, FieldValidation::parse(q.get("fieldValidation"))?)?;
+    body = normalized;
     admission::prepare_create(t.res, &mut body)?;
     check_namespace(state, t.res, &ns).await?;
     if dry_run(q) {
@@ -184,10 +201,10 @@ pub async fn create(state: &ApiState, t: &Target, q: &Query, mut body: Value) ->
         if state.store.get(t.res, &ns, name).is_some() {
             return Err(crate::store::StoreError::AlreadyExists { resource: t.res.resource_name(), name: name.into() }.into());
         }
-        return Ok(json_response(201, &body));
+        return Ok(with_warnings(json_response(201, &body), &warnings));
     }
     let o = state.store.create(t.res, &ns, body).await?;
-    Ok(object_response(201, &o, t.res, false))
+    Ok(with_warnings(object_response(201, &o, t.res, false), &warnings))
 }
 
 fn dry_run(q: &Query) -> bool {
@@ -211,15 +228,15 @@ pub async fn update(state: &ApiState, t: &Target, q: &Query, body: Value) -> Res
             return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
         }
     }
-    let mut body = admission::normalize(t.res, body)?;
+    let (mut body, warnings) = admission::normalize(t.res, body, FieldValidation::parse(q.get("fieldValidation"))?)?;
     let ns = ns_of(t).to_string();
     let old = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
     admission::prepare_update(t.res, &old.value(), &mut body, part)?;
     if dry_run(q) {
-        return Ok(json_response(200, &body));
+        return Ok(with_warnings(json_response(200, &body), &warnings));
     }
     let o = state.store.update(t.res, &ns, &name, body).await?;
-    Ok(object_response(200, &o, t.res, false))
+    Ok(with_warnings(object_response(200, &o, t.res, false), &warnings))
 }
 
 pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content_type: &str) -> Result<HttpResponse, ApiError> {
@@ -263,13 +280,13 @@ pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content
     if patch_doc.pointer("/metadata/resourceVersion").is_none() {
         new["metadata"]["resourceVersion"] = json!(old.revision.to_string());
     }
-    let mut new = admission::normalize(t.res, new)?;
+    let (mut new, warnings) = admission::normalize(t.res, new, FieldValidation::parse(q.get("fieldValidation"))?)?;
     admission::prepare_update(t.res, &old_value, &mut new, part)?;
     if dry_run(q) {
-        return Ok(json_response(200, &new));
+        return Ok(with_warnings(json_response(200, &new), &warnings));
     }
     let o = state.store.update(t.res, &ns, &name, new).await?;
-    Ok(object_response(200, &o, t.res, false))
+    Ok(with_warnings(object_response(200, &o, t.res, false), &warnings))
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
