@@ -30,7 +30,8 @@ pub use object::{list_prefix, object_key, EventType, StoredObject, WatchEvent};
 
 use crate::resources::ResourceInfo;
 
-/// How many changes the store keeps for watches to resume from (in memory and on disk).
+/// How many changes the store keeps by default for watches to resume from (in memory and on
+/// disk).
 pub const HISTORY_LEN: usize = 50_000;
 /// Writes waiting for the writer thread; callers wait (back-pressure) beyond this.
 const WRITE_QUEUE: usize = 4096;
@@ -87,6 +88,7 @@ struct State {
 struct Inner {
     state: RwLock<State>,
     revision_tx: watch::Sender<u64>,
+    history_len: usize,
 }
 
 /// Handle to the store; cheap to clone.
@@ -106,6 +108,12 @@ impl Store {
     /// Opens (or creates) the store under `dir` and starts its writer thread. Blocking: call
     /// it before the async runtime starts or from `spawn_blocking`.
     pub fn open(dir: &Path, resources: &'static [&'static ResourceInfo]) -> Result<Store, StoreError> {
+        Self::open_with_history(dir, resources, HISTORY_LEN)
+    }
+
+    /// [`Store::open`] keeping `history_len` changes for watches (at least 1).
+    pub fn open_with_history(dir: &Path, resources: &'static [&'static ResourceInfo], history_len: usize) -> Result<Store, StoreError> {
+        let history_len = history_len.max(1);
         let disk = Disk::open(dir)?;
         let revision = disk.revision()?;
         let field_paths = |key: &str| -> &'static [&'static str] {
@@ -119,8 +127,8 @@ impl Store {
             let fp = field_paths(&key);
             objects.insert(key.clone(), Arc::new(StoredObject::from_parts(key, rev, json, &value, fp)));
         }
-        let mut history = VecDeque::with_capacity(HISTORY_LEN);
-        for rec in disk.load_history(HISTORY_LEN)? {
+        let mut history = VecDeque::with_capacity(history_len.min(HISTORY_LEN));
+        for rec in disk.load_history(history_len)? {
             let value: Value = serde_json::from_slice(&rec.json).unwrap_or(Value::Null);
             let fp = field_paths(&rec.key);
             let object = Arc::new(StoredObject::from_parts(rec.key, rec.revision, rec.json, &value, fp));
@@ -140,6 +148,7 @@ impl Store {
         let inner = Arc::new(Inner {
             state: RwLock::new(State { objects, revision, history }),
             revision_tx,
+            history_len,
         });
         let writer_inner = inner.clone();
         std::thread::Builder::new()
@@ -307,7 +316,7 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
         return;
     }
     batch.revision = next;
-    let keep_from = (next + 1).saturating_sub(HISTORY_LEN as u64);
+    let keep_from = (next + 1).saturating_sub(inner.history_len as u64);
     batch.history_drop_from = history_first.unwrap_or(keep_from).min(keep_from);
     batch.history_drop_below = keep_from;
     if let Err(e) = disk.commit(&batch) {
@@ -331,7 +340,7 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
             }
         }
         for ev in events {
-            if state.history.len() >= HISTORY_LEN {
+            if state.history.len() >= inner.history_len {
                 state.history.pop_front();
             }
             state.history.push_back(ev);

@@ -110,6 +110,34 @@ async fn watch_history_resumes_and_expires() {
 }
 
 #[tokio::test]
+async fn watches_past_the_history_expire_and_disk_history_stays_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_with_history(dir.path(), resources::ALL, 4).expect("open");
+    for i in 0..10 {
+        store.create(&PODS, "default", pod(&format!("p{i}"))).await.expect("create");
+    }
+    // Revisions 7..=10 are kept: resuming after 6 works, after 5 does not.
+    assert_eq!(store.events_after(6, 100).expect("in history").len(), 4);
+    match store.events_after(5, 100) {
+        Err(StoreError::Expired { requested: 5, oldest: 6 }) => {}
+        other => panic!("expected Expired, got {:?}", other.map(|e| e.len())),
+    }
+    drop(store);
+    let mut reopened = None;
+    for _ in 0..100 {
+        if let Ok(s) = Store::open_with_history(dir.path(), resources::ALL, 100) {
+            reopened = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let store = reopened.expect("reopens");
+    // Only the 4 kept on disk come back, even with a larger window.
+    assert!(matches!(store.events_after(5, 100), Err(StoreError::Expired { .. })));
+    assert_eq!(store.events_after(6, 100).expect("kept").len(), 4);
+}
+
+#[tokio::test]
 async fn concurrent_writers_get_distinct_revisions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
