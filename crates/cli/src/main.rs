@@ -1,1 +1,88 @@
-fn main() {}
+//! `shoalctl`: shoal's command line, with kubectl's grammar and output conventions.
+//!
+//! ```text
+//! main ── clap ──> cmd::<verb>::run(global flags, stdout)
+//!                    ├─ kubeconfig: which hub, which CA, which token, which namespace
+//!                    ├─ client:     HTTPS requests; errors as a person can act on them
+//!                    ├─ resource:   `po` -> pods, from the hub's discovery documents
+//!                    ├─ manifest:   -f files split into objects
+//!                    └─ output:     tables, JSON, YAML, names
+//! ```
+//!
+//! Errors end the process with status 1 and one line on stderr; usage errors with status 2.
+
+mod client;
+mod cmd;
+mod kubeconfig;
+mod manifest;
+mod output;
+mod resource;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use cmd::{CmdError, GlobalArgs, Outcome};
+
+/// shoalctl controls a shoal hub (kubectl's grammar: shoalctl VERB TYPE [NAME] [flags]).
+#[derive(Debug, Parser)]
+#[command(name = "shoalctl", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the client and hub versions.
+    Version(cmd::version::Version),
+    /// Display one or many resources.
+    Get(cmd::get::Get),
+    /// Create or update resources from manifests.
+    Apply(cmd::apply::Apply),
+    /// Create resources from manifests.
+    Create(cmd::create::Create),
+    /// Delete resources by type and name, by selector, or from manifests.
+    Delete(cmd::delete::Delete),
+}
+
+fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let g = &cli.global;
+    let outcome = match &cli.command {
+        Command::Version(c) => c.run(g, out),
+        Command::Get(c) => c.run(g, out),
+        Command::Apply(c) => c.run(g, out),
+        Command::Create(c) => c.run(g, out),
+        Command::Delete(c) => c.run(g, out),
+    }?;
+    out.flush().map_err(CmdError::from)?;
+    Ok(outcome)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(&cli, &mut out) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            let _ = out.flush();
+            match e.downcast_ref::<CmdError>() {
+                // The reader went away (`| head`): nothing more to say.
+                Some(ce) if ce.is_broken_pipe() => ExitCode::SUCCESS,
+                Some(ce) => {
+                    eprintln!("{}", ce.render());
+                    ExitCode::from(1)
+                }
+                None => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
