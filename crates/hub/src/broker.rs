@@ -110,5 +110,20 @@ pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<(), BrokerError> {
             }
         })
         .map_err(BrokerError::Thread)?;
+    // Return once it accepts connections, so the hub's own subscriber connects first time.
+    for _ in 0..50 {
+        if std::net::TcpStream::connect_timeout(&addr_for_connect(addr), std::time::Duration::from_millis(100)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     Ok(())
+}
+
+fn addr_for_connect(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    }
 }
