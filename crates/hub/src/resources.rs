@@ -5,7 +5,9 @@
 //! stored, so what the store holds (and every client reads) is exactly the Kubernetes schema;
 //! unknown fields are dropped the way the Kubernetes API server prunes them.
 
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, ReplicationController, Secret, Service};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -140,8 +142,68 @@ pub static EVENTS: ResourceInfo = ResourceInfo {
     normalize: normalize_as::<Event>,
 };
 
+/// A namespaced kind with the usual shape (selectable by name and namespace only).
+macro_rules! namespaced {
+    ($static:ident, $group:expr, $version:expr, $kind:expr, $plural:expr, $singular:expr, $short:expr, $key:expr, $subs:expr, $ty:ty) => {
+        pub static $static: ResourceInfo = ResourceInfo {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            list_kind: concat!($kind, "List"),
+            plural: $plural,
+            singular: $singular,
+            namespaced: true,
+            short_names: $short,
+            key_prefix: $key,
+            field_paths: &[],
+            subresources: $subs,
+            normalize: normalize_as::<$ty>,
+        };
+    };
+}
+
+namespaced!(REPLICATIONCONTROLLERS, "", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", &["rc"], "replicationcontrollers", &["status", "scale"], ReplicationController);
+namespaced!(SERVICES, "", "v1", "Service", "services", "service", &["svc"], "services", &["status"], Service);
+namespaced!(ENDPOINTS, "", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], "endpoints", &[], Endpoints);
+namespaced!(CONFIGMAPS, "", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], "configmaps", &[], ConfigMap);
+namespaced!(REPLICASETS, "apps", "v1", "ReplicaSet", "replicasets", "replicaset", &["rs"], "replicasets.apps", &["status", "scale"], ReplicaSet);
+namespaced!(DEPLOYMENTS, "apps", "v1", "Deployment", "deployments", "deployment", &["deploy"], "deployments.apps", &["status", "scale"], Deployment);
+namespaced!(DAEMONSETS, "apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], "daemonsets.apps", &["status"], DaemonSet);
+namespaced!(CONTROLLERREVISIONS, "apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", &[], "controllerrevisions.apps", &[], ControllerRevision);
+namespaced!(JOBS, "batch", "v1", "Job", "jobs", "job", &[], "jobs.batch", &["status"], Job);
+
+pub static SECRETS: ResourceInfo = ResourceInfo {
+    group: "",
+    version: "v1",
+    kind: "Secret",
+    list_kind: "SecretList",
+    plural: "secrets",
+    singular: "secret",
+    namespaced: true,
+    short_names: &[],
+    key_prefix: "secrets",
+    field_paths: &["type"],
+    subresources: &[],
+    normalize: normalize_as::<Secret>,
+};
+
 /// Every kind the hub serves.
-pub static ALL: &[&ResourceInfo] = &[&NAMESPACES, &NODES, &PODS, &EVENTS];
+pub static ALL: &[&ResourceInfo] = &[
+    &NAMESPACES,
+    &NODES,
+    &PODS,
+    &EVENTS,
+    &REPLICATIONCONTROLLERS,
+    &SERVICES,
+    &ENDPOINTS,
+    &CONFIGMAPS,
+    &SECRETS,
+    &REPLICASETS,
+    &DEPLOYMENTS,
+    &DAEMONSETS,
+    &CONTROLLERREVISIONS,
+    &JOBS,
+];
 
 /// Looks a resource up by group and plural name.
 pub fn find(group: &str, plural: &str) -> Option<&'static ResourceInfo> {
