@@ -49,7 +49,7 @@ impl FakeHub {
             .issue_server_cert(&[], &["127.0.0.1".parse().expect("ip")])
             .expect("server cert");
         let endpoint =
-            quic::server_endpoint("127.0.0.1:0".parse().expect("addr"), &ca.cert_der, &server)
+            quic::server_endpoint("127.0.0.1:0".parse().expect("addr"), &ca.cert_der, &server, &[7u8; 32])
                 .expect("server endpoint");
         let addr = endpoint.local_addr().expect("local addr");
         FakeHub { ca, endpoint, addr }

@@ -37,6 +37,33 @@ impl LabelSelector {
         self.requirements.is_empty()
     }
 
+    /// From a Kubernetes `LabelSelector` object (`matchLabels` and `matchExpressions` with
+    /// In, NotIn, Exists, DoesNotExist), or a plain map as ReplicationControllers use.
+    pub fn from_k8s(v: &serde_json::Value) -> Result<LabelSelector, String> {
+        let mut requirements = Vec::new();
+        let Some(obj) = v.as_object() else { return Ok(LabelSelector::default()) };
+        let is_structured = obj.contains_key("matchLabels") || obj.contains_key("matchExpressions");
+        let labels = if is_structured { obj.get("matchLabels").and_then(|m| m.as_object()) } else { Some(obj) };
+        for (k, val) in labels.into_iter().flatten() {
+            requirements.push(Requirement::Eq(k.clone(), val.as_str().unwrap_or_default().to_string()));
+        }
+        for e in obj.get("matchExpressions").and_then(|m| m.as_array()).into_iter().flatten() {
+            let key = e.get("key").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+            let values: Vec<String> = e.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+            let op = e.get("operator").and_then(|o| o.as_str()).unwrap_or_default();
+            requirements.push(match op {
+                "In" if !values.is_empty() => Requirement::In(key, values),
+                "NotIn" if !values.is_empty() => Requirement::NotIn(key, values),
+                "Exists" if values.is_empty() => Requirement::Exists(key),
+                "DoesNotExist" if values.is_empty() => Requirement::NotExists(key),
+                "In" | "NotIn" => return Err(format!("{op} requires at least one value")),
+                "Exists" | "DoesNotExist" => return Err(format!("{op} takes no values")),
+                other => return Err(format!("{other:?} is not a valid label selector operator")),
+            });
+        }
+        Ok(LabelSelector { requirements })
+    }
+
     pub fn matches_fn<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.requirements.iter().all(|r| match r {
             Requirement::Eq(k, v) => get(k) == Some(v.as_str()),
@@ -208,6 +235,18 @@ mod tests {
             let s = LabelSelector::parse(sel).unwrap_or_else(|e| panic!("{sel}: {e}"));
             assert_eq!(s.matches_map(&l), *want, "selector {sel:?}");
         }
+    }
+
+    #[test]
+    fn from_kubernetes_selectors() {
+        let l = labels(&[("app", "web"), ("tier", "front")]);
+        let s = LabelSelector::from_k8s(&serde_json::json!({"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]}, {"key": "legacy", "operator": "DoesNotExist"}]})).expect("ok");
+        assert!(s.matches_map(&l));
+        let rc = LabelSelector::from_k8s(&serde_json::json!({"app": "db"})).expect("ok");
+        assert!(!rc.matches_map(&l));
+        assert!(LabelSelector::from_k8s(&serde_json::json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})).is_err());
+        assert!(LabelSelector::from_k8s(&serde_json::json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})).is_err());
     }
 
     #[test]

@@ -15,10 +15,10 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn invalid(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
         FieldError { field: field.into(), reason: "FieldValueInvalid", message: format!("Invalid value: \"{value}\": {}", detail.into()) }
     }
-    fn required(field: impl Into<String>) -> Self {
+    pub fn required(field: impl Into<String>) -> Self {
         FieldError { field: field.into(), reason: "FieldValueRequired", message: "Required value".into() }
     }
 }
@@ -168,6 +168,85 @@ pub fn pod_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
+/// Workload kinds: a selector that selects the template's labels, a valid template, and
+/// non-negative counts.
+pub fn workload(kind: &str, v: &Value, errs: &mut Vec<FieldError>) {
+    let spec = v.get("spec");
+    let Some(spec) = spec else {
+        errs.push(FieldError::required("spec"));
+        return;
+    };
+    for f in ["replicas", "minReadySeconds", "revisionHistoryLimit", "completions", "parallelism", "backoffLimit"] {
+        if let Some(n) = spec.get(f).and_then(Value::as_i64) {
+            if n < 0 {
+                errs.push(FieldError::invalid(format!("spec.{f}"), &n.to_string(), "must be greater than or equal to 0"));
+            }
+        }
+    }
+    let tpl = spec.get("template");
+    if tpl.is_none() {
+        errs.push(FieldError::required("spec.template"));
+        return;
+    }
+    pod_spec(tpl.and_then(|t| t.get("spec")), "spec.template.spec", errs);
+    let tpl_labels: std::collections::BTreeMap<String, String> = tpl
+        .and_then(|t| t.pointer("/metadata/labels"))
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    match spec.get("selector") {
+        None => errs.push(FieldError::required("spec.selector")),
+        Some(sel) => match crate::selector::LabelSelector::from_k8s(sel) {
+            Err(e) => errs.push(FieldError::invalid("spec.selector", &sel.to_string(), e)),
+            Ok(s) if s.is_empty() => errs.push(FieldError::invalid("spec.selector", "{}", "empty selector is invalid for deployment")),
+            Ok(s) if !s.matches_map(&tpl_labels) => errs.push(FieldError::invalid(
+                "spec.template.metadata.labels",
+                &format!("{tpl_labels:?}"),
+                "`selector` does not match template `labels`",
+            )),
+            Ok(_) => {}
+        },
+    }
+    let rp = tpl.and_then(|t| t.pointer("/spec/restartPolicy")).and_then(Value::as_str).unwrap_or("Always");
+    if kind == "Job" && rp == "Always" {
+        errs.push(FieldError { field: "spec.template.spec.restartPolicy".into(), reason: "FieldValueNotSupported", message: "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"".into() });
+    }
+    if kind != "Job" && rp != "Always" {
+        errs.push(FieldError { field: "spec.template.spec.restartPolicy".into(), reason: "FieldValueNotSupported", message: format!("Unsupported value: \"{rp}\": supported values: \"Always\"") });
+    }
+}
+
+/// Services: ports (unless headless or ExternalName), valid port numbers.
+pub fn service(v: &Value, errs: &mut Vec<FieldError>) {
+    let spec = v.get("spec").cloned().unwrap_or_default();
+    let type_ = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&type_) {
+        errs.push(FieldError { field: "spec.type".into(), reason: "FieldValueNotSupported", message: format!("Unsupported value: \"{type_}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"") });
+    }
+    let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
+    let ports = spec.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    if ports.is_empty() && !headless && type_ != "ExternalName" {
+        errs.push(FieldError::required("spec.ports"));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, p) in ports.iter().enumerate() {
+        if let Some(n) = p.get("port").and_then(Value::as_i64) {
+            if !(1..=65535).contains(&n) {
+                errs.push(FieldError::invalid(format!("spec.ports[{i}].port"), &n.to_string(), "must be between 1 and 65535, inclusive"));
+            }
+        } else {
+            errs.push(FieldError::required(format!("spec.ports[{i}].port")));
+        }
+        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+        if ports.len() > 1 && name.is_empty() {
+            errs.push(FieldError::required(format!("spec.ports[{i}].name")));
+        }
+        if !name.is_empty() && !names.insert(name.to_string()) {
+            errs.push(FieldError { field: format!("spec.ports[{i}].name"), reason: "FieldValueDuplicate", message: format!("Duplicate value: \"{name}\"") });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +266,34 @@ mod tests {
         assert!(label_key("Bad_Prefix/x").is_err());
         assert!(label_value("").is_ok());
         assert!(label_value("-x").is_err());
+    }
+
+    #[test]
+    fn workloads_need_a_matching_selector() {
+        let ok = json!({"spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "a", "image": "x"}]}}}});
+        let mut errs = Vec::new();
+        workload("Deployment", &ok, &mut errs);
+        assert!(errs.is_empty(), "{errs:?}");
+        let mismatch = json!({"spec": {"selector": {"matchLabels": {"app": "db"}}, "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "a", "image": "x"}]}}}});
+        workload("ReplicaSet", &mismatch, &mut errs);
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].message.contains("does not match template"));
+        let mut errs = Vec::new();
+        workload("Job", &ok, &mut errs);
+        assert_eq!(errs[0].field, "spec.template.spec.restartPolicy", "jobs cannot restart Always");
+    }
+
+    #[test]
+    fn services_need_ports() {
+        let mut errs = Vec::new();
+        service(&json!({"spec": {"ports": [{"port": 80}, {"port": 70000, "name": "x"}]}}), &mut errs);
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["spec.ports[0].name", "spec.ports[1].port"]);
+        let mut errs = Vec::new();
+        service(&json!({"spec": {"clusterIP": "None"}}), &mut errs);
+        assert!(errs.is_empty());
     }
 
     #[test]

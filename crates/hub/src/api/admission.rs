@@ -115,6 +115,9 @@ pub fn prepare_create(res: &ResourceInfo, v: &mut Value) -> Result<(), ApiError>
     }
     match res.kind {
         "Pod" => default_pod(v),
+        "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => default_workload(res.kind, v),
+        "Service" => default_service(v),
+        "Secret" => default_secret(v),
         "Namespace" => {
             let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
             v["status"] = json!({"phase": "Active"});
@@ -139,6 +142,18 @@ pub fn prepare_update(res: &ResourceInfo, old: &Value, new: &mut Value, part: Pa
             }
             if res.kind == "Pod" {
                 check_pod_update(old, new)?;
+            }
+            if matches!(res.kind, "ReplicaSet" | "Deployment" | "DaemonSet" | "Job") && old.pointer("/spec/selector") != new.pointer("/spec/selector") {
+                let name = new.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let shown = new.pointer("/spec/selector").map(|s| s.to_string()).unwrap_or_default();
+                return Err(ApiError::invalid(
+                    res.kind,
+                    name,
+                    &[FieldError { field: "spec.selector".into(), reason: "FieldValueInvalid", message: format!("Invalid value: {shown}: field is immutable") }],
+                ));
+            }
+            if res.kind == "Secret" {
+                default_secret(new);
             }
         }
         Part::Status => {
@@ -171,10 +186,13 @@ pub fn prepare_update(res: &ResourceInfo, old: &Value, new: &mut Value, part: Pa
 
 fn validate(res: &ResourceInfo, v: &Value) -> Result<(), ApiError> {
     let mut errs: Vec<FieldError> = Vec::new();
-    let label_names = res.kind == "Namespace";
+    let label_names = matches!(res.kind, "Namespace" | "Service");
     validation::metadata(v, label_names, &mut errs);
-    if res.kind == "Pod" {
-        validation::pod_spec(v.get("spec"), "spec", &mut errs);
+    match res.kind {
+        "Pod" => validation::pod_spec(v.get("spec"), "spec", &mut errs),
+        "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => validation::workload(res.kind, v, &mut errs),
+        "Service" => validation::service(v, &mut errs),
+        _ => {}
     }
     if errs.is_empty() {
         Ok(())
@@ -221,18 +239,17 @@ fn check_pod_update(old: &Value, new: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn default_pod(v: &mut Value) {
-    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
-    let set = |o: &mut serde_json::Map<String, Value>, k: &str, d: Value| {
-        o.entry(k.to_string()).or_insert(d);
-    };
+fn set(o: &mut serde_json::Map<String, Value>, k: &str, d: Value) {
+    o.entry(k.to_string()).or_insert(d);
+}
+
+/// `SetDefaults_PodSpec` and its containers, for pods and pod templates alike.
+fn default_pod_spec(spec: &mut serde_json::Map<String, Value>) {
     set(spec, "restartPolicy", json!("Always"));
     set(spec, "terminationGracePeriodSeconds", json!(30));
     set(spec, "dnsPolicy", json!("ClusterFirst"));
     set(spec, "schedulerName", json!("default-scheduler"));
     set(spec, "securityContext", json!({}));
-    set(spec, "enableServiceLinks", json!(true));
-    set(spec, "priority", json!(0));
     for list in ["initContainers", "containers"] {
         if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs.iter_mut().filter_map(Value::as_object_mut) {
@@ -250,6 +267,13 @@ fn default_pod(v: &mut Value) {
             }
         }
     }
+}
+
+fn default_pod(v: &mut Value) {
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    default_pod_spec(spec);
+    set(spec, "enableServiceLinks", json!(true));
+    set(spec, "priority", json!(0));
     // Like the DefaultTolerationSeconds admission plugin: 300 s for not-ready/unreachable.
     let tolerations = spec.entry("tolerations").or_insert(json!([]));
     if let Some(ts) = tolerations.as_array_mut() {
@@ -260,6 +284,132 @@ fn default_pod(v: &mut Value) {
         }
     }
     v["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+}
+
+/// Defaults of the workload kinds (replicas, strategies, history limits) and their templates.
+fn default_workload(kind: &str, v: &mut Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if !v.get("spec").is_some_and(Value::is_object) {
+        return;
+    }
+    if kind == "ReplicationController" {
+        // An RC without a selector selects its template's labels (and vice versa).
+        let tpl_labels = v.pointer("/spec/template/metadata/labels").cloned();
+        let selector = v.pointer("/spec/selector").cloned();
+        match (selector.filter(|s| s.as_object().is_some_and(|m| !m.is_empty())), tpl_labels.filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))) {
+            (None, Some(l)) => v["spec"]["selector"] = l,
+            (Some(s), None) if v.pointer("/spec/template").is_some() => v["spec"]["template"]["metadata"]["labels"] = s,
+            _ => {}
+        }
+    }
+    if kind == "Job" {
+        let uid = uuid::Uuid::new_v4().to_string();
+        v["metadata"]["uid"] = json!(uid);
+        let name = v.pointer("/metadata/name").cloned().unwrap_or_default();
+        let manual = v.pointer("/spec/manualSelector").and_then(Value::as_bool).unwrap_or(false);
+        if !manual {
+            v["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            if v.pointer("/spec/template").is_some() {
+                for (k, val) in [
+                    ("batch.kubernetes.io/controller-uid", json!(uid)),
+                    ("batch.kubernetes.io/job-name", name.clone()),
+                    ("controller-uid", json!(uid)),
+                    ("job-name", name.clone()),
+                ] {
+                    v["spec"]["template"]["metadata"]["labels"][k] = val;
+                }
+            }
+        }
+    }
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    match kind {
+        "ReplicationController" | "ReplicaSet" => set(spec, "replicas", json!(1)),
+        "Deployment" => {
+            set(spec, "replicas", json!(1));
+            set(spec, "revisionHistoryLimit", json!(10));
+            set(spec, "progressDeadlineSeconds", json!(600));
+            let strategy = spec.entry("strategy").or_insert(json!({}));
+            if let Some(st) = strategy.as_object_mut() {
+                set(st, "type", json!("RollingUpdate"));
+                if st.get("type") == Some(&json!("RollingUpdate")) {
+                    let ru = st.entry("rollingUpdate").or_insert(json!({}));
+                    if let Some(ru) = ru.as_object_mut() {
+                        set(ru, "maxUnavailable", json!("25%"));
+                        set(ru, "maxSurge", json!("25%"));
+                    }
+                }
+            }
+        }
+        "DaemonSet" => {
+            set(spec, "revisionHistoryLimit", json!(10));
+            let strategy = spec.entry("updateStrategy").or_insert(json!({}));
+            if let Some(st) = strategy.as_object_mut() {
+                set(st, "type", json!("RollingUpdate"));
+                if st.get("type") == Some(&json!("RollingUpdate")) {
+                    let ru = st.entry("rollingUpdate").or_insert(json!({}));
+                    if let Some(ru) = ru.as_object_mut() {
+                        set(ru, "maxUnavailable", json!(1));
+                        set(ru, "maxSurge", json!(0));
+                    }
+                }
+            }
+        }
+        "Job" => {
+            let (c, p) = (spec.get("completions").cloned(), spec.get("parallelism").cloned());
+            if c.is_none() && p.is_none() {
+                spec.insert("completions".into(), json!(1));
+                spec.insert("parallelism".into(), json!(1));
+            } else {
+                set(spec, "parallelism", json!(1));
+            }
+            set(spec, "backoffLimit", json!(6));
+            set(spec, "completionMode", json!("NonIndexed"));
+            set(spec, "suspend", json!(false));
+        }
+        _ => {}
+    }
+    if let Some(tspec) = spec.get_mut("template").and_then(|t| t.get_mut("spec")).and_then(Value::as_object_mut) {
+        default_pod_spec(tspec);
+    }
+}
+
+fn default_service(v: &mut Value) {
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    set(spec, "type", json!("ClusterIP"));
+    set(spec, "sessionAffinity", json!("None"));
+    set(spec, "internalTrafficPolicy", json!("Cluster"));
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            set(p, "protocol", json!("TCP"));
+            if let Some(port) = p.get("port").cloned() {
+                set(p, "targetPort", port);
+            }
+        }
+    }
+    if v.get("status").is_none() {
+        v["status"] = json!({"loadBalancer": {}});
+    }
+}
+
+/// `stringData` is write-only: merged into `data` (base64) on the way in.
+fn default_secret(v: &mut Value) {
+    use base64::Engine;
+    if let Some(o) = v.as_object_mut() {
+        if !o.contains_key("type") {
+            o.insert("type".into(), json!("Opaque"));
+        }
+        if let Some(Value::Object(sd)) = o.remove("stringData") {
+            let data = o.entry("data").or_insert(json!({}));
+            if let Some(d) = data.as_object_mut() {
+                for (k, val) in sd {
+                    let s = val.as_str().unwrap_or_default();
+                    d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(s)));
+                }
+            }
+        }
+    }
 }
 
 /// The tag of an image reference, if it has one (digests count as pinned).

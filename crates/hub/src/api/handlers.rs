@@ -368,6 +368,82 @@ pub async fn delete_collection(state: &ApiState, t: &Target, q: &Query) -> Resul
     Ok(json_response(200, &json!({"kind": t.res.list_kind, "apiVersion": t.res.api_version(), "metadata": {"resourceVersion": state.store.revision().to_string()}, "items": items})))
 }
 
+/// The `autoscaling/v1` `Scale` view of a workload.
+fn scale_of(o: &StoredObject) -> Value {
+    let v = o.value();
+    let selector = match v.pointer("/spec/selector") {
+        Some(sel) => match crate::selector::LabelSelector::from_k8s(sel) {
+            Ok(s) => s
+                .requirements
+                .iter()
+                .map(|r| match r {
+                    crate::selector::Requirement::Eq(k, val) => format!("{k}={val}"),
+                    crate::selector::Requirement::NotEq(k, val) => format!("{k}!={val}"),
+                    crate::selector::Requirement::In(k, vs) => format!("{k} in ({})", vs.join(",")),
+                    crate::selector::Requirement::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
+                    crate::selector::Requirement::Exists(k) => k.clone(),
+                    crate::selector::Requirement::NotExists(k) => format!("!{k}"),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(_) => String::new(),
+        },
+        None => String::new(),
+    };
+    let meta = &v["metadata"];
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+                     "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": v.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {"replicas": v.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector},
+    })
+}
+
+/// `GET`, `PUT` and `PATCH` on `.../{name}/scale` (Deployments, ReplicaSets, RCs).
+pub async fn scale(state: &ApiState, t: &Target, q: &Query, method: &str, body: &[u8], content_type: &str) -> Result<HttpResponse, ApiError> {
+    let name = require_name(t)?.to_string();
+    if !t.res.subresources.contains(&"scale") {
+        return Err(ApiError::not_found(format!("{} has no scale subresource", t.res.plural)));
+    }
+    let ns = ns_of(t).to_string();
+    let current = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
+    let before = scale_of(&current);
+    if method == "GET" {
+        return Ok(json_response(200, &before));
+    }
+    let wanted = if method == "PUT" {
+        decode_body(body, content_type)?
+    } else {
+        let doc = decode_body(body, "application/json")?;
+        let mut s = before.clone();
+        if content_type.starts_with("application/json-patch+json") {
+            patch::json_patch(&mut s, &doc).map_err(ApiError::bad_request)?;
+        } else {
+            patch::merge_patch(&mut s, &doc);
+        }
+        s
+    };
+    let replicas = wanted
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .filter(|r| (0..=i32::MAX as i64).contains(r))
+        .ok_or_else(|| ApiError::invalid("Scale", &name, &[crate::validation::FieldError { field: "spec.replicas".into(), reason: "FieldValueInvalid", message: "Invalid value: must be a non-negative integer".into() }]))?;
+    let mut new = current.value();
+    new["spec"]["replicas"] = json!(replicas);
+    // A Scale that names a resourceVersion guards the write like any update.
+    match wanted.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        Some(rv) => new["metadata"]["resourceVersion"] = json!(rv),
+        None => new["metadata"]["resourceVersion"] = json!(current.revision.to_string()),
+    }
+    if dry_run(q) {
+        return Ok(json_response(200, &scale_of(&StoredObject::from_value(current.key.clone(), current.revision, &new, &[]))));
+    }
+    let o = state.store.update(t.res, &ns, &name, new).await?;
+    Ok(json_response(200, &scale_of(&o)))
+}
+
 /// `POST .../pods/{name}/binding`: sets `spec.nodeName` once.
 pub async fn bind(state: &ApiState, t: &Target, body: Value) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?.to_string();

@@ -125,6 +125,7 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
     match (method, target.name.is_some(), target.subresource.as_deref()) {
         ("GET", false, _) if query.flag("watch") => watch::watch(state, &target, &query, as_table, Box::new(|_| true)),
         ("GET", false, _) => handlers::list(state, &target, &query, as_table, &|_| true),
+        ("GET" | "PUT" | "PATCH", true, Some("scale")) => handlers::scale(state, &target, &query, method, body, ct).await,
         ("GET", true, None | Some("status")) => handlers::get(state, &target, as_table),
         ("POST", false, None) => handlers::create(state, &target, &query, handlers::decode_body(body, ct)?).await,
         ("POST", true, Some("binding")) if target.res.kind == "Pod" => handlers::bind(state, &target, handlers::decode_body(body, ct)?).await,

@@ -53,6 +53,67 @@ fn columns(kind: &str) -> Vec<Column> {
             col("Container-Runtime", "string", 1, "Container Runtime Version reported by the node."),
         ],
         "Namespace" => vec![NAME, col("Status", "string", 0, "The status of the namespace"), AGE],
+        "ReplicationController" | "ReplicaSet" => vec![
+            NAME,
+            col("Desired", "integer", 0, "Number of desired pods."),
+            col("Current", "integer", 0, "Number of actual replicas."),
+            col("Ready", "integer", 0, "The number of ready replicas for this replica set."),
+            AGE,
+            col("Containers", "string", 1, "Names of each container in the template."),
+            col("Images", "string", 1, "Images referenced by each container in the template."),
+            col("Selector", "string", 1, "Label selector for pods."),
+        ],
+        "Deployment" => vec![
+            NAME,
+            col("Ready", "string", 0, "Number of the pod with ready state"),
+            col("Up-to-date", "string", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+            col("Available", "string", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+            AGE,
+            col("Containers", "string", 1, "Names of each container in the template."),
+            col("Images", "string", 1, "Images referenced by each container in the template."),
+            col("Selector", "string", 1, "Label selector for pods."),
+        ],
+        "DaemonSet" => vec![
+            NAME,
+            col("Desired", "integer", 0, "The total number of nodes that should be running the daemon pod."),
+            col("Current", "integer", 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
+            col("Ready", "integer", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready."),
+            col("Up-to-date", "integer", 0, "The total number of nodes that are running updated daemon pod"),
+            col("Available", "integer", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available."),
+            col("Node Selector", "string", 0, "NodeSelector is a selector which must be true for the pod to fit on a node."),
+            AGE,
+            col("Containers", "string", 1, "Names of each container in the template."),
+            col("Images", "string", 1, "Images referenced by each container in the template."),
+            col("Selector", "string", 1, "A label query over pods that are managed by the daemon set."),
+        ],
+        "Job" => vec![
+            NAME,
+            col("Status", "string", 0, "Status of the job."),
+            col("Completions", "string", 0, "The desired number of successfully finished pods the job should be run with."),
+            col("Duration", "string", 0, "Time required to complete the job."),
+            AGE,
+            col("Containers", "string", 1, "Names of each container in the template."),
+            col("Images", "string", 1, "Images referenced by each container in the template."),
+            col("Selector", "string", 1, "A label query over pods that should match the pod count."),
+        ],
+        "Service" => vec![
+            NAME,
+            col("Type", "string", 0, "type determines how the Service is exposed."),
+            col("Cluster-IP", "string", 0, "clusterIP is the IP address of the service."),
+            col("External-IP", "string", 0, "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
+            col("Port(s)", "string", 0, "The list of ports that are exposed by this service."),
+            AGE,
+            col("Selector", "string", 1, "Route service traffic to pods with label keys and values matching this selector."),
+        ],
+        "Endpoints" => vec![NAME, col("Endpoints", "string", 0, "Endpoints of the service"), AGE],
+        "ConfigMap" => vec![NAME, col("Data", "string", 0, "Data contains the configuration data."), AGE],
+        "Secret" => vec![NAME, col("Type", "string", 0, "The type of the secret"), col("Data", "string", 0, "The number of entries in the secret data"), AGE],
+        "ControllerRevision" => vec![
+            NAME,
+            col("Controller", "string", 0, "Controller of the object"),
+            col("Revision", "string", 0, "Revision number"),
+            AGE,
+        ],
         "Event" => vec![
             col("Last Seen", "string", 0, "Time when this Event was last observed."),
             col("Type", "string", 0, "Type of this event (Normal, Warning)."),
@@ -105,7 +166,7 @@ pub fn row(res: &ResourceInfo, obj: &Value, now_ms: u64) -> Value {
                 json!(s("/metadata/name")),
             ]
         }
-        _ => vec![json!(s("/metadata/name")), json!(age("/metadata/creationTimestamp"))],
+        _ => workload_cells(res.kind, obj, now_ms),
     };
     let metadata = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
     json!({
@@ -127,6 +188,192 @@ pub fn table(res: &ResourceInfo, rows: Vec<Value>, resource_version: &str, cont:
         "columnDefinitions": column_definitions(res),
         "rows": rows,
     })
+}
+
+fn int(v: &Value, ptr: &str) -> i64 {
+    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// `app=web,tier in (a,b)` for a label selector (or an RC's plain map).
+fn selector_string(sel: Option<&Value>) -> String {
+    let Some(sel) = sel.and_then(Value::as_object) else { return "<none>".into() };
+    let structured = sel.contains_key("matchLabels") || sel.contains_key("matchExpressions");
+    let mut parts: Vec<String> = Vec::new();
+    let labels = if structured { sel.get("matchLabels").and_then(Value::as_object) } else { Some(sel) };
+    for (k, v) in labels.into_iter().flatten() {
+        parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
+    }
+    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or_default();
+        let vals: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", vals.join(",")),
+            "NotIn" => format!("{key} notin ({})", vals.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    if parts.is_empty() { "<none>".into() } else { parts.join(",") }
+}
+
+fn template_containers(v: &Value) -> (String, String) {
+    let cs = v.pointer("/spec/template/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
+    let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
+    (names.join(","), images.join(","))
+}
+
+fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = json!(s("/metadata/name"));
+    let age = json!(age_since(&s("/metadata/creationTimestamp"), now_ms));
+    let (containers, images) = template_containers(v);
+    let selector = selector_string(v.pointer("/spec/selector"));
+    match kind {
+        "ReplicationController" | "ReplicaSet" => vec![
+            name,
+            json!(int(v, "/spec/replicas")),
+            json!(int(v, "/status/replicas")),
+            json!(int(v, "/status/readyReplicas")),
+            age,
+            json!(containers),
+            json!(images),
+            json!(selector),
+        ],
+        "Deployment" => vec![
+            name,
+            json!(format!("{}/{}", int(v, "/status/readyReplicas"), int(v, "/spec/replicas"))),
+            json!(int(v, "/status/updatedReplicas")),
+            json!(int(v, "/status/availableReplicas")),
+            age,
+            json!(containers),
+            json!(images),
+            json!(selector),
+        ],
+        "DaemonSet" => {
+            let ns: Vec<String> = v
+                .pointer("/spec/template/spec/nodeSelector")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or_default())).collect())
+                .unwrap_or_default();
+            vec![
+                name,
+                json!(int(v, "/status/desiredNumberScheduled")),
+                json!(int(v, "/status/currentNumberScheduled")),
+                json!(int(v, "/status/numberReady")),
+                json!(int(v, "/status/updatedNumberScheduled")),
+                json!(int(v, "/status/numberAvailable")),
+                json!(if ns.is_empty() { "<none>".to_string() } else { ns.join(",") }),
+                age,
+                json!(containers),
+                json!(images),
+                json!(selector),
+            ]
+        }
+        "Job" => {
+            let conds = v.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+            let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+            let status = if has("Complete") {
+                "Complete"
+            } else if has("Failed") {
+                "Failed"
+            } else if v.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
+                "Suspended"
+            } else {
+                "Running"
+            };
+            let completions = match v.pointer("/spec/completions").and_then(Value::as_i64) {
+                Some(c) => format!("{}/{c}", int(v, "/status/succeeded")),
+                None => format!("{}/1 of {}", int(v, "/status/succeeded"), int(v, "/spec/parallelism")),
+            };
+            let start = parse_rfc3339_ms(&s("/status/startTime"));
+            let end = parse_rfc3339_ms(&s("/status/completionTime")).unwrap_or(now_ms);
+            let duration = start.map(|st| human_duration(end.saturating_sub(st) / 1000)).unwrap_or_default();
+            vec![name, json!(status), json!(completions), json!(duration), age, json!(containers), json!(images), json!(selector)]
+        }
+        "Service" => {
+            let ports: Vec<String> = v
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let proto = p["protocol"].as_str().unwrap_or("TCP");
+                    match p["nodePort"].as_i64() {
+                        Some(np) => format!("{}:{np}/{proto}", p["port"]),
+                        None => format!("{}/{proto}", p["port"]),
+                    }
+                })
+                .collect();
+            let mut external: Vec<String> = v.pointer("/spec/externalIPs").and_then(Value::as_array).into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            for ing in v.pointer("/status/loadBalancer/ingress").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(ip) = ing["ip"].as_str() {
+                    external.push(ip.to_string());
+                }
+            }
+            let type_ = s("/spec/type");
+            let external = if !external.is_empty() {
+                external.join(",")
+            } else if type_ == "LoadBalancer" {
+                "<pending>".into()
+            } else if type_ == "ExternalName" {
+                s("/spec/externalName")
+            } else {
+                "<none>".into()
+            };
+            let cip = s("/spec/clusterIP");
+            vec![
+                name,
+                json!(type_),
+                json!(if cip.is_empty() { "<none>".to_string() } else { cip }),
+                json!(external),
+                json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }),
+                age,
+                json!(selector_string(v.pointer("/spec/selector"))),
+            ]
+        }
+        "Endpoints" => {
+            let mut eps: Vec<String> = Vec::new();
+            for subset in v.pointer("/subsets").and_then(Value::as_array).into_iter().flatten() {
+                let ports: Vec<i64> = subset["ports"].as_array().into_iter().flatten().filter_map(|p| p["port"].as_i64()).collect();
+                for a in subset["addresses"].as_array().into_iter().flatten() {
+                    let ip = a["ip"].as_str().unwrap_or_default();
+                    if ports.is_empty() {
+                        eps.push(ip.to_string());
+                    }
+                    for p in &ports {
+                        eps.push(format!("{ip}:{p}"));
+                    }
+                }
+            }
+            let shown = if eps.is_empty() {
+                "<none>".to_string()
+            } else if eps.len() > 3 {
+                format!("{} + {} more...", eps[..3].join(","), eps.len() - 3)
+            } else {
+                eps.join(",")
+            };
+            vec![name, json!(shown), age]
+        }
+        "ConfigMap" => {
+            let n = v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0) + v.get("binaryData").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+            vec![name, json!(n), age]
+        }
+        "Secret" => {
+            let n = v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+            vec![name, json!(s("/type")), json!(n), age]
+        }
+        "ControllerRevision" => {
+            let owner = v
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .and_then(|o| o.iter().find(|r| r["controller"] == true))
+                .map(|r| format!("{}/{}", r["kind"].as_str().unwrap_or_default().to_lowercase(), r["name"].as_str().unwrap_or_default()))
+                .unwrap_or_else(|| "<none>".into());
+            vec![name, json!(owner), json!(int(v, "/revision")), age]
+        }
+        _ => vec![name, age],
+    }
 }
 
 fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
@@ -273,6 +520,19 @@ mod tests {
         let r = row(&PODS, &pod, now);
         assert_eq!(r["cells"], json!(["web", "1/2", "CrashLoopBackOff", "3", "30s", "10.0.0.2", "n1", "<none>", "<none>"]));
         assert_eq!(r["object"]["metadata"]["name"], "web");
+    }
+
+    #[test]
+    fn workload_rows() {
+        use crate::resources::{DEPLOYMENTS, SERVICES};
+        let d = json!({"metadata": {"name": "web", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
+            "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
+        let now = parse_rfc3339_ms("2026-01-01T00:00:10Z").expect("ts");
+        assert_eq!(row(&DEPLOYMENTS, &d, now)["cells"], json!(["web", "2/3", 3, 2, "10s", "c", "busybox", "app=web"]));
+        let svc = json!({"metadata": {"name": "web", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"type": "NodePort", "clusterIP": "10.43.0.10", "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}], "selector": {"app": "web"}}});
+        assert_eq!(row(&SERVICES, &svc, now)["cells"], json!(["web", "NodePort", "10.43.0.10", "<none>", "80:30080/TCP", "10s", "app=web"]));
     }
 
     #[test]

@@ -446,7 +446,11 @@ fn set_create_meta(value: &mut Value, res: &ResourceInfo, namespace: &str, revis
     } else {
         m.remove("namespace");
     }
-    m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    // The API strips client-sent uids; one present here was chosen by the hub (a Job's
+    // selector names its own uid).
+    if !m.get("uid").and_then(Value::as_str).is_some_and(|u| !u.is_empty()) {
+        m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    }
     m.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
     m.insert("resourceVersion".into(), Value::String(revision.to_string()));
     if has_spec {
