@@ -107,7 +107,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     });
     let quic = QuicServer { endpoint, link }.start();
 
-    let auth = Arc::new(Authenticator::load(&material.tokens_file)?);
+    let auth = Arc::new(Authenticator::load(&material.tokens_file)?.with_store(store.clone()));
     let listener = TcpListener::bind(cfg.api_addr).with_context(|| format!("listening for the API on {}", cfg.api_addr))?;
     let api_addr = listener.local_addr()?;
     let tls = shoal_transport::tls::https_server_config(&material.ca.cert_der, &material.server_cert)?;

@@ -1,8 +1,16 @@
 //! Bearer-token authentication.
 //!
-//! Tokens live in `DATA/tokens.csv` in the Kubernetes static token file format
-//! (`token,user,uid,"group1,group2"`). Only SHA-256 digests of tokens are held in memory and
-//! looked up, so request timing reveals nothing about a token's bytes.
+//! Two sources:
+//! - `DATA/tokens.csv` in the Kubernetes static token file format
+//!   (`token,user,uid,"group1,group2"`): the admin token written at first start.
+//! - User tokens issued at run time (`shoalctl token create`), kept in the store as Secrets of
+//!   type `shoal.io/user-token` in `kube-system` (only cluster admins can reach that
+//!   namespace). A Secret holds the token's SHA-256, never the token, and is named after the
+//!   digest, so a lookup is one store read; deleting it revokes the token, and an
+//!   `expires-at` in the past makes it fail as expired.
+//!
+//! Only SHA-256 digests of tokens are compared, so request timing reveals nothing about a
+//! token's bytes.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,9 +39,34 @@ pub enum AuthFileError {
     Parse { path: String, line: usize, problem: String },
 }
 
+/// Secret type of run-time user tokens.
+pub const TOKEN_SECRET_TYPE: &str = "shoal.io/user-token";
+/// Namespace holding the token Secrets.
+pub const TOKEN_NAMESPACE: &str = "kube-system";
+
+/// Name of the Secret for a token with this SHA-256 (hex).
+pub fn token_secret_name(digest_hex: &str) -> String {
+    format!("shoal-token-{}", &digest_hex[..digest_hex.len().min(20)])
+}
+
+/// SHA-256 of a token, hex.
+pub fn token_digest_hex(token: &str) -> String {
+    digest(token).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No bearer token, or an unknown one.
+    Unknown,
+    /// A known token past its expiry.
+    Expired,
+}
+
 #[derive(Default)]
 pub struct Authenticator {
     by_digest: RwLock<HashMap<[u8; 32], User>>,
+    store: Option<crate::store::Store>,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -56,18 +89,64 @@ impl Authenticator {
         Ok(auth)
     }
 
+    /// Also accept the user tokens kept in `store`.
+    pub fn with_store(mut self, store: crate::store::Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     pub fn add(&self, token: &str, user: User) {
         self.by_digest.write().unwrap_or_else(|e| e.into_inner()).insert(digest(token), user);
     }
 
     /// The user for an `Authorization` header value, if it carries a known bearer token.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Option<User> {
-        let token = authorization?.strip_prefix("Bearer ")?.trim();
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<User, AuthFailure> {
+        let token = authorization.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
         if token.is_empty() {
-            return None;
+            return Err(AuthFailure::Unknown);
         }
-        self.by_digest.read().unwrap_or_else(|e| e.into_inner()).get(&digest(token)).cloned()
+        let d = digest(token);
+        if let Some(u) = self.by_digest.read().unwrap_or_else(|e| e.into_inner()).get(&d) {
+            return Ok(u.clone());
+        }
+        let Some(store) = &self.store else { return Err(AuthFailure::Unknown) };
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        let secret = store.get(&crate::resources::SECRETS, TOKEN_NAMESPACE, &token_secret_name(&hex)).ok_or(AuthFailure::Unknown)?;
+        user_from_secret(&secret.value(), &hex, shoal_transport::status::now_ms())
     }
+}
+
+/// Reads a token Secret: its type and digest must match, and it must not have expired.
+fn user_from_secret(v: &serde_json::Value, digest_hex: &str, now_ms: u64) -> Result<User, AuthFailure> {
+    use base64::Engine;
+    if v.get("type").and_then(|t| t.as_str()) != Some(TOKEN_SECRET_TYPE) {
+        return Err(AuthFailure::Unknown);
+    }
+    let field = |k: &str| -> String {
+        v.pointer(&format!("/data/{k}"))
+            .and_then(|x| x.as_str())
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    if !secrets_match(&field("token-sha256"), digest_hex) {
+        return Err(AuthFailure::Unknown);
+    }
+    if let Ok(exp) = field("expires-at").parse::<u64>() {
+        if exp > 0 && exp <= now_ms {
+            return Err(AuthFailure::Expired);
+        }
+    }
+    let user = field("user");
+    if user.is_empty() {
+        return Err(AuthFailure::Unknown);
+    }
+    let groups = field("groups").split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect();
+    Ok(User { uid: user.clone(), name: user, groups })
+}
+
+fn secrets_match(a: &str, b: &str) -> bool {
+    shoal_transport::token::secrets_equal(a, b)
 }
 
 /// `token,user,uid,"g1,g2"` (groups optional).
@@ -114,9 +193,27 @@ mod tests {
         assert_eq!(u.name, "admin");
         assert!(u.is_admin());
         assert_eq!(u.groups, vec!["system:masters", "ops"]);
-        assert!(auth.authenticate(Some("Bearer wrong")).is_none());
-        assert!(auth.authenticate(Some("Basic abcdefghijklmnop1234")).is_none());
-        assert!(auth.authenticate(None).is_none());
+        assert_eq!(auth.authenticate(Some("Bearer wrong")), Err(AuthFailure::Unknown));
+        assert!(auth.authenticate(Some("Basic abcdefghijklmnop1234")).is_err());
+        assert!(auth.authenticate(None).is_err());
+    }
+
+    #[test]
+    fn token_secrets_carry_users_and_expire() {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let hex = token_digest_hex("secret-token-value-1234");
+        let secret = |exp: &str| serde_json::json!({"type": TOKEN_SECRET_TYPE, "data": {
+            "token-sha256": b(&hex), "user": b("alice"), "groups": b("shoal:ns:a:edit"), "expires-at": b(exp)}});
+        let u = user_from_secret(&secret(""), &hex, 1000).expect("valid");
+        assert_eq!(u.name, "alice");
+        assert_eq!(u.groups, vec!["shoal:ns:a:edit"]);
+        assert_eq!(user_from_secret(&secret("999"), &hex, 1000), Err(AuthFailure::Expired));
+        assert!(user_from_secret(&secret("2000"), &hex, 1000).is_ok());
+        assert_eq!(user_from_secret(&secret(""), &token_digest_hex("other"), 1000), Err(AuthFailure::Unknown));
+        let mut wrong_type = secret("");
+        wrong_type["type"] = serde_json::json!("Opaque");
+        assert_eq!(user_from_secret(&wrong_type, &hex, 1000), Err(AuthFailure::Unknown));
     }
 
     #[test]

@@ -93,7 +93,7 @@ struct ContinueToken {
     start: String,
 }
 
-pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &dyn Fn(&str) -> bool) -> Result<HttpResponse, ApiError> {
+pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &dyn Fn(&StoredObject) -> bool) -> Result<HttpResponse, ApiError> {
     let filter = Filter::from_query(t.res, q)?;
     let limit = q.u64("limit")?.unwrap_or(0) as usize;
     let cont = match q.get("continue").filter(|c| !c.is_empty()) {
@@ -110,7 +110,7 @@ pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &d
     let result = state.store.list(
         t.res,
         namespace,
-        &|o| filter.matches(o) && visible(o.namespace_and_name().0),
+        &|o| filter.matches(o) && visible(o),
         cont.as_ref().map(|c| c.start.as_str()),
         limit,
     );

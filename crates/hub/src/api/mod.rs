@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod authz;
 pub mod discovery;
 pub mod error;
 pub mod handlers;
@@ -23,7 +24,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use futures::StreamExt;
 
 use crate::store::Store;
-use auth::{Authenticator, User};
+use auth::Authenticator;
 use error::ApiError;
 use handlers::json_response;
 use request::{parse_target, Query};
@@ -95,7 +96,11 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
         ["version"] => return Ok(json_response(200, &discovery::version())),
         _ => {}
     }
-    let user = state.auth.authenticate(req.headers().get("authorization").and_then(|v| v.to_str().ok())).ok_or_else(ApiError::unauthorized)?;
+    let user = match state.auth.authenticate(req.headers().get("authorization").and_then(|v| v.to_str().ok())) {
+        Ok(u) => u,
+        Err(auth::AuthFailure::Unknown) => return Err(ApiError::unauthorized()),
+        Err(auth::AuthFailure::Expired) => return Err(ApiError::new(401, "Unauthorized", "Unauthorized: the token has expired; ask for a new one (shoalctl token create)")),
+    };
 
     match segs.as_slice() {
         ["api"] if is_get => return Ok(json_response(200, &discovery::core_versions(&state.server_address))),
@@ -118,13 +123,27 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
     let target = parse_target(group, version, rest)?;
     let query = Query::parse(req.query_string());
     let as_table = header(req, "accept").contains("as=Table");
-    authorize(&user, &target, req.method())?;
+    let perms = authz::Permissions::of(&user);
+    authz::authorize(&user, &perms, &target, authz::verb(req.method().as_str(), &target, query.flag("watch")))?;
+    // Design: lists and watches only ever contain namespaces the user can read.
+    let visible = {
+        let perms = perms.clone();
+        let is_namespace_kind = target.res.kind == "Namespace";
+        move |o: &crate::store::StoredObject| {
+            let (ns, name) = o.namespace_and_name();
+            if is_namespace_kind {
+                perms.can_read_namespace(name)
+            } else {
+                ns.is_empty() || perms.can_read_namespace(ns)
+            }
+        }
+    };
 
     let ct = header(req, "content-type");
     let method = req.method().as_str();
     match (method, target.name.is_some(), target.subresource.as_deref()) {
-        ("GET", false, _) if query.flag("watch") => watch::watch(state, &target, &query, as_table, Box::new(|_| true)),
-        ("GET", false, _) => handlers::list(state, &target, &query, as_table, &|_| true),
+        ("GET", false, _) if query.flag("watch") => watch::watch(state, &target, &query, as_table, Box::new(visible)),
+        ("GET", false, _) => handlers::list(state, &target, &query, as_table, &visible),
         ("GET" | "PUT" | "PATCH", true, Some("scale")) => handlers::scale(state, &target, &query, method, body, ct).await,
         ("GET", true, None | Some("status")) => handlers::get(state, &target, as_table),
         ("POST", false, None) => handlers::create(state, &target, &query, handlers::decode_body(body, ct)?).await,
@@ -137,18 +156,3 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
     }
 }
 
-/// Authorization. Cluster admins may do anything; finer roles come with per-namespace users.
-fn authorize(user: &User, t: &request::Target, method: &actix_web::http::Method) -> Result<(), ApiError> {
-    if user.is_admin() {
-        return Ok(());
-    }
-    let verb = method.as_str().to_lowercase();
-    Err(ApiError::forbidden(format!(
-        "{} is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\"{}",
-        t.res.plural,
-        user.name,
-        t.res.plural,
-        t.res.group,
-        t.namespace.as_deref().map(|n| format!(" in the namespace \"{n}\"")).unwrap_or_default()
-    )))
-}

@@ -34,7 +34,7 @@ struct WatchState {
     res: &'static ResourceInfo,
     prefix: String,
     filter: Filter,
-    visible: Box<dyn Fn(&str) -> bool + Send>,
+    visible: Box<dyn Fn(&StoredObject) -> bool + Send>,
     cursor: u64,
     as_table: bool,
     bookmarks: bool,
@@ -45,7 +45,7 @@ struct WatchState {
     done: bool,
 }
 
-pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: Box<dyn Fn(&str) -> bool + Send>) -> Result<HttpResponse, ApiError> {
+pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: Box<dyn Fn(&StoredObject) -> bool + Send>) -> Result<HttpResponse, ApiError> {
     let filter = Filter::from_query(t.res, q)?;
     let timeout = q.u64("timeoutSeconds")?.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
     let rx = state.store.subscribe();
@@ -55,7 +55,7 @@ pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: B
     let cursor = match q.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
         Some(rv) => rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
         None => {
-            let list = state.store.list(t.res, t.namespace.as_deref(), &|o| filter.matches(o) && visible(o.namespace_and_name().0), None, 0);
+            let list = state.store.list(t.res, t.namespace.as_deref(), &|o| filter.matches(o) && visible(o), None, 0);
             for o in &list.items {
                 pending.push_back(event_line(t.res, EventType::Added, o, as_table));
             }
@@ -132,7 +132,7 @@ pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: B
 
 impl WatchState {
     fn matches(&self, o: &StoredObject) -> bool {
-        o.key.starts_with(&self.prefix) && self.filter.matches(o) && (self.visible)(o.namespace_and_name().0)
+        o.key.starts_with(&self.prefix) && self.filter.matches(o) && (self.visible)(o)
     }
 
     /// The line to send for one change, if this watch sees it.
