@@ -1,5 +1,5 @@
 //! Starting and stopping the hub: bootstrap material, store, API server, QUIC server, MQTT
-//! broker (embedded) or client (external), scheduler and status ingest.
+//! broker (embedded) or client (external), scheduler, controllers and status ingest.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::api::{self, auth::Authenticator, ApiState};
 use crate::bootstrap;
+use crate::controllers;
 use crate::broker::{self, MqttUsers};
 use crate::node_session::{HubLink, QuicServer};
 use crate::resources::{self, NAMESPACES};
@@ -93,6 +94,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     let (hub_user, hub_pass) = users.for_role("hub").context("the MQTT user file has no hub credentials")?;
     StatusIngest { store: store.clone(), host: mqtt_host, port: mqtt_port, username: hub_user, password: hub_pass, heartbeats: Default::default() }.start();
     Scheduler { store: store.clone() }.start();
+    controllers::start_all(&store);
 
     let endpoint = shoal_transport::quic::server_endpoint(cfg.quic_addr, &material.ca.cert_der, &material.server_cert, &material.quic_reset_key)
         .with_context(|| format!("listening for agents (QUIC) on {}", cfg.quic_addr))?;

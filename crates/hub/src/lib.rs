@@ -5,6 +5,8 @@
 //! - [`resources`]: the Kubernetes kinds served.
 //! - [`api`]: the Kubernetes-compatible HTTPS API.
 //! - [`scheduler`]: binds pending pods to nodes.
+//! - [`controllers`]: ReplicaSet, ReplicationController, Deployment, DaemonSet, Job, garbage
+//!   collection: workloads turned into pods.
 //! - [`node_session`]: joins and one session actor per connected agent, over QUIC.
 //! - [`status_ingest`]: folds MQTT status from agents into the store.
 //! - [`broker`]: the embedded MQTT broker.
@@ -14,6 +16,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod broker;
+pub mod controllers;
 pub mod hub;
 pub mod node_session;
 pub mod plan;
