@@ -74,4 +74,10 @@ if ! podman image exists localhost/busybox:latest; then
   podman import --change 'CMD ["/bin/sh"]' "$root.tar" localhost/busybox:latest >/dev/null
   rm -rf "$root" "$root.tar"
 fi
-echo "host setup done: $(podman --version), $(runc --version | head -1)"
+# The official Python Kubernetes client, for the API compatibility tests.
+pyenv_dir=/opt/shoal-pyenv
+if ! "$pyenv_dir/bin/python" -c 'import kubernetes' 2>/dev/null; then
+  python3 -m venv "$pyenv_dir"
+  "$pyenv_dir/bin/pip" install -q --disable-pip-version-check 'kubernetes==37.0.2'
+fi
+echo "host setup done: $(podman --version), $(runc --version | head -1), python kubernetes $("$pyenv_dir/bin/python" -c 'import kubernetes; print(kubernetes.__version__)')"
