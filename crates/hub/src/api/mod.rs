@@ -13,6 +13,8 @@ pub mod error;
 pub mod handlers;
 pub mod openapi_v2;
 pub mod patch;
+pub mod protobuf;
+pub mod protobuf_schema;
 pub mod request;
 pub mod table;
 pub mod watch;
