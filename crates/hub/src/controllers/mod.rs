@@ -19,6 +19,7 @@
 //! The shared helpers here are pure: selectors, owner references, pod readiness, and the
 //! pod built from a template.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod gc;
 pub mod replicaset;
@@ -142,6 +143,7 @@ pub fn start_all(store: &Store) {
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicaSet)).start();
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicationController)).start();
     ControllerActor::new(store.clone(), deployment::DeploymentController::default()).start();
+    ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
 }
 
