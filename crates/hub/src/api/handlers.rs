@@ -164,10 +164,17 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
             }
         });
     }
-    if content_type.contains("yaml") {
-        serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
-    } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    match media {
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "yaml" => {
+            serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+        }
+        "" | "application/json" | "json" | "*/*" => {
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+        }
+        other => Err(ApiError::unsupported_media(format!(
+            "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        ))),
     }
 }
 
@@ -264,7 +271,7 @@ pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content
             "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
         )));
     };
-    let patch_doc = decode_body(body, if kind == PatchKind::Apply { "yaml" } else { "json" })?;
+    let patch_doc = decode_body(body, if kind == PatchKind::Apply { "application/yaml" } else { "application/json" })?;
     let Some(old) = state.store.get(t.res, &ns, &name) else {
         if kind == PatchKind::Apply && part == Part::Main {
             let mut target = t.clone_named(None);
