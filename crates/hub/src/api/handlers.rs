@@ -338,14 +338,99 @@ pub async fn delete(state: &ApiState, t: &Target, q: &Query, body: &[u8]) -> Res
             return Err(crate::store::StoreError::Conflict { resource: t.res.resource_name(), name }.into());
         }
     }
+    let policy = match q.get("propagationPolicy").or_else(|| opts.get("propagationPolicy").and_then(Value::as_str)) {
+        None | Some("") | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => return Err(ApiError::bad_request(format!("propagationPolicy must be Background, Foreground or Orphan, not {other:?}"))),
+    };
+    let policy = if opts.get("orphanDependents").and_then(Value::as_bool) == Some(true) { Propagation::Orphan } else { policy };
     if dry_run(q) {
         return Ok(object_response(200, &current, t.res, false));
     }
     if t.res.kind == "Namespace" {
         delete_namespace_contents(state, &name).await?;
     }
+    let uid = current.value().pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+    match policy {
+        // Background: the garbage collector removes dependents once the owner is gone.
+        Propagation::Background => {}
+        Propagation::Orphan => orphan_dependents(&state.store, &ns, &uid).await?,
+        Propagation::Foreground => delete_dependents(&state.store, &ns, &uid, 0).await?,
+    }
     let o = state.store.delete(t.res, &ns, &name, precondition_rv).await?;
     Ok(object_response(200, &o, t.res, false))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+/// Objects in `namespace` (any namespaced kind) with an ownerReference to `owner_uid`.
+fn dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str) -> Vec<(&'static ResourceInfo, String)> {
+    if owner_uid.is_empty() {
+        return Vec::new();
+    }
+    let needle = format!("\"uid\":\"{owner_uid}\"");
+    let mut out = Vec::new();
+    for res in crate::resources::ALL.iter().copied().filter(|r| r.namespaced) {
+        // Cheap byte test first; parse only candidates.
+        let items = store.list(res, Some(namespace), &|o| o.json.windows(needle.len()).any(|w| w == needle.as_bytes()), None, 0).items;
+        for o in items {
+            let v = o.value();
+            let owned = v.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid));
+            if owned {
+                out.push((res, o.namespace_and_name().1.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Orphan propagation: dependents lose their ownerReference to the owner and stay.
+async fn orphan_dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str) -> Result<(), ApiError> {
+    for (res, name) in dependents(store, namespace, owner_uid) {
+        let uid = owner_uid.to_string();
+        let r = store
+            .mutate(res, namespace, &name, Box::new(move |v| {
+                let mut v = v.clone();
+                if let Some(refs) = v.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                    refs.retain(|r| r["uid"] != uid.as_str());
+                    if refs.is_empty() {
+                        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.remove("ownerReferences");
+                        }
+                    }
+                }
+                Ok(Some(v))
+            }))
+            .await;
+        match r {
+            Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Foreground propagation: dependents (and theirs, a few levels deep) go before the owner.
+async fn delete_dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str, depth: usize) -> Result<(), ApiError> {
+    if depth > 8 {
+        return Ok(());
+    }
+    for (res, name) in dependents(store, namespace, owner_uid) {
+        let Some(o) = store.get(res, namespace, &name) else { continue };
+        let uid = o.value().pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+        Box::pin(delete_dependents(store, namespace, &uid, depth + 1)).await?;
+        match store.delete(res, namespace, &name, None).await {
+            Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Deleting a namespace deletes what is in it.
