@@ -95,6 +95,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     StatusIngest { store: store.clone(), host: mqtt_host, port: mqtt_port, username: hub_user, password: hub_pass, heartbeats: Default::default() }.start();
     Scheduler { store: store.clone() }.start();
     controllers::start_all(&store);
+    crate::event_gc::EventGc { store: store.clone(), ttl: crate::event_gc::EVENT_TTL }.start();
 
     let endpoint = shoal_transport::quic::server_endpoint(cfg.quic_addr, &material.ca.cert_der, &material.server_cert, &material.quic_reset_key)
         .with_context(|| format!("listening for agents (QUIC) on {}", cfg.quic_addr))?;

@@ -17,6 +17,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod broker;
 pub mod controllers;
+pub mod event_gc;
 pub mod hub;
 pub mod node_session;
 pub mod plan;
