@@ -47,6 +47,8 @@ enum Command {
     Create(cmd::create::Create),
     /// Delete resources by type and name, by selector, or from manifests.
     Delete(cmd::delete::Delete),
+    /// Issue, list and revoke user tokens (cluster admins only).
+    Token(cmd::token::Token),
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -57,6 +59,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Apply(c) => c.run(g, out),
         Command::Create(c) => c.run(g, out),
         Command::Delete(c) => c.run(g, out),
+        Command::Token(c) => c.run(g, out),
     }?;
     out.flush().map_err(CmdError::from)?;
     Ok(outcome)
@@ -84,5 +87,49 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn token_create_takes_several_namespaces() {
+        let cli = parse(&[
+            "shoalctl",
+            "token",
+            "create",
+            "--user",
+            "alice",
+            "--role",
+            "edit",
+            "--namespace",
+            "a",
+            "-n",
+            "b",
+        ]);
+        let dbg = format!("{:?}", cli.command);
+        assert!(dbg.contains(r#"namespaces: ["a", "b"]"#), "{dbg}");
+        // A -n before the verb counts too.
+        let cli = parse(&[
+            "shoalctl", "-n", "a", "token", "create", "--user", "alice", "--role", "view",
+        ]);
+        let dbg = format!("{:?}", cli.command);
+        assert!(dbg.contains(r#"namespaces: ["a"]"#), "{dbg}");
+        // Other verbs keep one namespace.
+        let cli = parse(&["shoalctl", "get", "pods", "-n", "x"]);
+        assert_eq!(cli.global.namespace.as_deref(), Some("x"));
+        assert!(Cli::try_parse_from(["shoalctl", "get", "pods", "-n", "x", "-n", "y"]).is_err());
     }
 }

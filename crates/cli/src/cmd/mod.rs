@@ -9,6 +9,7 @@ pub mod apply;
 pub mod create;
 pub mod delete;
 pub mod get;
+pub mod token;
 pub mod version;
 
 use std::cell::OnceCell;
@@ -83,6 +84,11 @@ pub enum CmdError {
     Output(#[from] OutputError),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot write {path}")]
+    WriteFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write the output")]
     Stdout(#[from] std::io::Error),
 }
