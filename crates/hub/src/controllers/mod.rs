@@ -22,6 +22,7 @@
 pub mod daemonset;
 pub mod deployment;
 pub mod gc;
+pub mod job;
 pub mod replicaset;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -144,6 +145,7 @@ pub fn start_all(store: &Store) {
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicationController)).start();
     ControllerActor::new(store.clone(), deployment::DeploymentController::default()).start();
     ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
+    ControllerActor::new(store.clone(), job::JobController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
 }
 
