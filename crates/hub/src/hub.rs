@@ -92,9 +92,10 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         }
     };
     let (hub_user, hub_pass) = users.for_role("hub").context("the MQTT user file has no hub credentials")?;
-    StatusIngest { store: store.clone(), host: mqtt_host, port: mqtt_port, username: hub_user, password: hub_pass, heartbeats: Default::default() }.start();
+    let heartbeats: crate::status_ingest::Heartbeats = Default::default();
+    StatusIngest { store: store.clone(), host: mqtt_host, port: mqtt_port, username: hub_user, password: hub_pass, heartbeats: heartbeats.clone() }.start();
     Scheduler { store: store.clone() }.start();
-    controllers::start_all(&store);
+    controllers::start_all(&store, heartbeats);
     crate::event_gc::EventGc { store: store.clone(), ttl: crate::event_gc::EVENT_TTL }.start();
 
     let endpoint = shoal_transport::quic::server_endpoint(cfg.quic_addr, &material.ca.cert_der, &material.server_cert, &material.quic_reset_key)

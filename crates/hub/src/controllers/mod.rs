@@ -23,6 +23,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod gc;
 pub mod job;
+pub mod node_lifecycle;
 pub mod replicaset;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -139,7 +140,7 @@ impl WorkQueue {
 }
 
 /// Starts every controller on the current actix System.
-pub fn start_all(store: &Store) {
+pub fn start_all(store: &Store, heartbeats: crate::status_ingest::Heartbeats) {
     use replicaset::{ReplicaController, ReplicaKind};
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicaSet)).start();
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicationController)).start();
@@ -147,6 +148,7 @@ pub fn start_all(store: &Store) {
     ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
     ControllerActor::new(store.clone(), job::JobController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
+    node_lifecycle::NodeLifecycle { store: store.clone(), heartbeats, config: Default::default(), started: shoal_transport::status::now_ms() }.start();
 }
 
 /// Back-off after `failures` consecutive failures.

@@ -120,6 +120,14 @@ impl Cluster {
     }
 }
 
+impl Agent {
+    /// Stops the agent (its MQTT last will marks the node offline).
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}
+
 pub fn is_ready(p: &Value) -> bool {
     p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
