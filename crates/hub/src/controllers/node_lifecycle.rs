@@ -115,7 +115,7 @@ pub fn assess(nodes: &[NodeObs], now: Millis, started: Millis, cfg: &LifecycleCo
 
 /// Pods eviction may remove: not owned by a DaemonSet.
 pub fn evictable(pod: &Value) -> bool {
-    !controller_of(pod).is_some_and(|(k, _, _)| k == "DaemonSet")
+    controller_of(pod).is_none_or(|(k, _, _)| k != "DaemonSet")
 }
 
 /// The node lifecycle actor.
