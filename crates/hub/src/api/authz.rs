@@ -6,6 +6,9 @@
 //!   update, patch, delete) or `admin` (as edit; reserved for managing the namespace's users):
 //!   that namespace only.
 //!
+//! `kube-system` (which holds the token Secrets) belongs to cluster admins alone: a role
+//! granted there is ignored, so no namespace user can mint a token for themselves.
+//!
 //! Namespaced users may also read nodes (fleet visibility) and the namespaces they have a
 //! role in. Lists and watches across namespaces are filtered to the namespaces a user can
 //! read, so they never see another namespace's objects; a request into another namespace,
@@ -59,6 +62,9 @@ impl Permissions {
         for g in &user.groups {
             if let Some(rest) = g.strip_prefix("shoal:ns:") {
                 if let Some((ns, role)) = rest.rsplit_once(':') {
+                    if ns == super::auth::TOKEN_NAMESPACE {
+                        continue;
+                    }
                     if let Some(r) = Role::parse(role) {
                         let e = namespaces.entry(ns.to_string()).or_insert(r);
                         if r > *e {
@@ -176,6 +182,14 @@ mod tests {
             assert_eq!(got, *want, "{verb} {} ns={ns:?} name={name:?}", res.plural);
         }
         assert!(p.can_read_namespace("a") && p.can_read_namespace("b") && !p.can_read_namespace("c"));
+    }
+
+    #[test]
+    fn kube_system_is_for_cluster_admins_only() {
+        let u = user(&["shoal:ns:kube-system:admin"]);
+        let p = Permissions::of(&u);
+        assert!(authorize(&u, &p, &target(&crate::resources::SECRETS, Some("kube-system"), None), "create").is_err());
+        assert!(authorize(&u, &p, &target(&crate::resources::SECRETS, Some("kube-system"), None), "list").is_err());
     }
 
     #[test]
