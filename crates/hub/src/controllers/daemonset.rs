@@ -487,6 +487,7 @@ impl Controller for DaemonSetController {
         let mut first_error: Option<ControllerError> = None;
         for a in plan.actions {
             let r = match a {
+                Action::Create { .. } if !super::namespace_open(store, &key.0) => Ok(()),
                 Action::Create { node } => match daemon_pod(&ds, &hash, &node) {
                     Ok(p) => store.create(&PODS, &key.0, p).await.map(|_| ()).map_err(ControllerError::from),
                     Err(e) => Err(e),

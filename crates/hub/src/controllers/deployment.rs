@@ -475,7 +475,8 @@ async fn execute(store: &Store, d: &Value, plan: Plan) -> Result<Option<Duration
     let mut first_error: Option<ControllerError> = None;
     for a in plan.actions {
         let r = match a {
-            Action::CreateReplicaSet(rs) => store.create(&REPLICASETS, &ns, rs).await.map(|_| ()),
+            Action::CreateReplicaSet(rs) if super::namespace_open(store, &ns) => store.create(&REPLICASETS, &ns, rs).await.map(|_| ()),
+            Action::CreateReplicaSet(_) => Ok(()),
             Action::UpdateReplicaSet { name, replicas, min_ready_seconds, annotations } => {
                 let r = store
                     .mutate(&REPLICASETS, &ns, &name, Box::new(move |v| {

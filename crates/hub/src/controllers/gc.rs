@@ -261,8 +261,8 @@ impl Controller for GarbageCollector {
                 ignore_not_found(r)?;
             }
         }
-        // As an owner marked for deletion.
-        if is_deleting(&v) {
+        // As an owner marked for deletion (namespaces are the namespace controller's).
+        if is_deleting(&v) && res.kind != "Namespace" {
             let uid = super::uid_of(&v).to_string();
             let remaining = self.dependents.get(&uid).map(|d| d.iter().filter(|k| split_key(k).is_some_and(|(r, n, m)| store.get(r, &n, &m).is_some_and(|o| owner_uids(&o.value()).contains(&uid)))).count()).unwrap_or(0);
             if let OwnerDecision::Finish { drop, delete } = decide_owner(&v, remaining) {

@@ -255,7 +255,8 @@ impl Controller for JobController {
         let mut first_error: Option<ControllerError> = None;
         for a in plan.actions {
             let r = match a {
-                Action::Create(p) => store.create(&PODS, &key.0, p).await.map(|_| ()),
+                Action::Create(p) if super::namespace_open(store, &key.0) => store.create(&PODS, &key.0, p).await.map(|_| ()),
+                Action::Create(_) => Ok(()),
                 Action::DeletePod { name } => ignore_not_found(store.delete(&PODS, &key.0, &name, None).await),
                 Action::DeleteJob => {
                     tracing::info!(job = %format!("{}/{}", key.0, key.1), "deleting a finished job (ttlSecondsAfterFinished)");

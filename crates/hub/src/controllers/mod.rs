@@ -23,6 +23,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod gc;
 pub mod job;
+pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
 
@@ -148,6 +149,7 @@ pub fn start_all(store: &Store, heartbeats: crate::status_ingest::Heartbeats) {
     ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
     ControllerActor::new(store.clone(), job::JobController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
+    ControllerActor::new(store.clone(), namespace::NamespaceController::default()).start();
     node_lifecycle::NodeLifecycle { store: store.clone(), heartbeats, config: Default::default(), started: shoal_transport::status::now_ms() }.start();
 }
 
@@ -492,6 +494,16 @@ pub fn set_condition(conds: &mut Vec<Value>, type_: &str, status: &str, reason: 
     } else {
         conds.push(json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": now, "lastUpdateTime": now}));
     }
+}
+
+/// Whether a controller may create objects in `ns`: it exists and is not terminating.
+/// (Checked before each create; the namespace controller waits for a quiet period before
+/// removing a namespace to cover the remaining race.)
+pub fn namespace_open(store: &Store, ns: &str) -> bool {
+    store.get(&crate::resources::NAMESPACES, "", ns).is_some_and(|o| {
+        let v = o.value();
+        !is_deleting(&v) && str_at(&v, "/status/phase") != "Terminating"
+    })
 }
 
 /// Looks a kind up among the served resources (for ownerReferences).

@@ -317,7 +317,8 @@ async fn execute(store: &Store, kind: ReplicaKind, owner: &Value, plan: Plan) ->
     let mut first_error: Option<ControllerError> = None;
     for a in plan.actions {
         let r = match a {
-            Action::Create(pod) => store.create(&PODS, &ns, pod).await.map(|_| ()),
+            Action::Create(pod) if super::namespace_open(store, &ns) => store.create(&PODS, &ns, pod).await.map(|_| ()),
+            Action::Create(_) => Ok(()),
             Action::Delete { name } => ignore_not_found(store.delete(&PODS, &ns, &name, None).await),
             Action::Adopt { name } => {
                 let reference = super::owner_reference(owner, kind.resource());
