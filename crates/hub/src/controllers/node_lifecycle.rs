@@ -99,7 +99,8 @@ pub fn assess(nodes: &[NodeObs], now: Millis, started: Millis, cfg: &LifecycleCo
         let mark_unknown = is_stale && n.ready != "Unknown";
         let ready = if is_stale { "Unknown" } else { n.ready.as_str() };
         let wanted: Vec<(String, String)> = match ready {
-            "True" => vec![],
+            // No Ready condition yet: a node that just registered, not yet a lost one.
+            "True" | "" => vec![],
             "False" => vec![(TAINT_NOT_READY.into(), "NoSchedule".into()), (TAINT_NOT_READY.into(), "NoExecute".into())],
             _ => vec![(TAINT_UNREACHABLE.into(), "NoSchedule".into()), (TAINT_UNREACHABLE.into(), "NoExecute".into())],
         };
@@ -235,6 +236,7 @@ mod tests {
         let fresh = obs("fresh", Some(5), "True", 100, &[]);
         let cases: Vec<(&str, Vec<NodeObs>, Vec<NodeChange>)> = vec![
             ("fresh and ready: nothing", vec![fresh.clone(), obs("b", Some(1), "True", 10, &[])], vec![]),
+            ("just registered, no Ready condition yet: nothing", vec![fresh.clone(), obs("new", Some(1), "", 0, &[])], vec![]),
             (
                 "stale: Unknown and unreachable taints, no eviction yet",
                 vec![fresh.clone(), obs("gone", Some(60), "True", 100, &[])],
