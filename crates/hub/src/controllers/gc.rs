@@ -240,9 +240,18 @@ impl Controller for GarbageCollector {
         match decide(&states) {
             Decision::Keep => {}
             Decision::Delete => {
-                tracing::info!(object = %key.0, "garbage collecting: its owners are gone");
-                ignore_not_found(store.delete(res, &ns, &name, Some(obj.revision)).await)?;
-                return Ok(None);
+                let foreground = states.iter().any(|(_, s)| *s == OwnerState::DeletingForeground);
+                let has_dependents = self.dependents.get(super::uid_of(&v)).is_some_and(|d| !d.is_empty());
+                if foreground && has_dependents && res.kind != "Namespace" {
+                    // Design: foreground deletion goes down the whole tree, so the owner is
+                    // removed only after its dependents' dependents are gone too.
+                    let now = shoal_transport::status::now_ms();
+                    ignore_not_found(mark_for_deletion(store, res, &ns, &name, FOREGROUND, now).await)?;
+                } else {
+                    tracing::info!(object = %key.0, "garbage collecting: its owners are gone");
+                    ignore_not_found(store.delete(res, &ns, &name, Some(obj.revision)).await)?;
+                    return Ok(None);
+                }
             }
             Decision::RemoveRefs(uids) => {
                 let r = store
