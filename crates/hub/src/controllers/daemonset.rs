@@ -484,20 +484,21 @@ impl Controller for DaemonSetController {
         }
         let Some(cache) = self.sets.get(key) else { return Ok(None) };
         let plan = reconcile(&ds, &hash, &cache.eligible, &cache.pods, now);
-        let mut first_error: Option<ControllerError> = None;
+        let open = super::namespace_open(store, &key.0);
+        let mut writes: Vec<super::Write<'_>> = Vec::new();
         for a in plan.actions {
-            let r = match a {
-                Action::Create { .. } if !super::namespace_open(store, &key.0) => Ok(()),
+            let ns = key.0.clone();
+            let w: super::Write<'_> = match a {
+                Action::Create { .. } if !open => continue,
                 Action::Create { node } => match daemon_pod(&ds, &hash, &node) {
-                    Ok(p) => store.create(&PODS, &key.0, p).await.map(|_| ()).map_err(ControllerError::from),
-                    Err(e) => Err(e),
+                    Ok(p) => Box::pin(async move { store.create(&PODS, &ns, p).await.map(|_| ()).map_err(ControllerError::from) }),
+                    Err(e) => Box::pin(async move { Err(e) }),
                 },
-                Action::Delete { name } => ignore_not_found(store.delete(&PODS, &key.0, &name, None).await).map_err(ControllerError::from),
+                Action::Delete { name } => Box::pin(async move { ignore_not_found(store.delete(&PODS, &ns, &name, None).await).map_err(ControllerError::from) }),
             };
-            if let Err(e) = r {
-                first_error.get_or_insert(e);
-            }
+            writes.push(w);
         }
+        let first_error = super::run_writes(writes).await;
         let status = plan.status;
         let r = store
             .mutate(&DAEMONSETS, &key.0, &key.1, Box::new(move |v| Ok(Some(super::replicaset::merge_status(v, &status)))))

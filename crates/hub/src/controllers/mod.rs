@@ -60,6 +60,27 @@ pub enum ControllerError {
     Build { what: String, message: String },
 }
 
+/// Writes one sync keeps in flight at once: they share the store's group commit, so a
+/// DaemonSet reaching a thousand nodes costs a few fsyncs, not a thousand.
+pub const WRITES_IN_FLIGHT: usize = 64;
+
+/// A write a plan asks for.
+pub type Write<'a> = futures::future::LocalBoxFuture<'a, Result<(), ControllerError>>;
+
+/// Runs writes with at most [`WRITES_IN_FLIGHT`] at once; returns the first error (the rest
+/// still run: every write is independent and level-triggered).
+pub async fn run_writes(writes: Vec<Write<'_>>) -> Option<ControllerError> {
+    use futures::StreamExt;
+    let mut first = None;
+    let mut results = futures::stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT);
+    while let Some(r) = results.next().await {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    }
+    first
+}
+
 /// Milliseconds since the Unix epoch: the `now` every reconcile takes.
 pub type Millis = u64;
 

@@ -314,25 +314,26 @@ impl Controller for ReplicaController {
 async fn execute(store: &Store, kind: ReplicaKind, owner: &Value, plan: Plan) -> Result<Option<Duration>, ControllerError> {
     let ns = str_at(owner, "/metadata/namespace").to_string();
     let uid = uid_of(owner).to_string();
-    let mut first_error: Option<ControllerError> = None;
+    let open = super::namespace_open(store, &ns);
+    let mut writes: Vec<super::Write<'_>> = Vec::new();
     for a in plan.actions {
-        let r = match a {
-            Action::Create(pod) if super::namespace_open(store, &ns) => store.create(&PODS, &ns, pod).await.map(|_| ()),
-            Action::Create(_) => Ok(()),
-            Action::Delete { name } => ignore_not_found(store.delete(&PODS, &ns, &name, None).await),
+        let ns = ns.clone();
+        let w: super::Write<'_> = match a {
+            Action::Create(_) if !open => continue,
+            Action::Create(pod) => Box::pin(async move { store.create(&PODS, &ns, pod).await.map(|_| ()).map_err(Into::into) }),
+            Action::Delete { name } => Box::pin(async move { ignore_not_found(store.delete(&PODS, &ns, &name, None).await).map_err(Into::into) }),
             Action::Adopt { name } => {
                 let reference = super::owner_reference(owner, kind.resource());
-                ignore_not_found(store.mutate(&PODS, &ns, &name, Box::new(move |v| adopt(v, reference))).await)
+                Box::pin(async move { ignore_not_found(store.mutate(&PODS, &ns, &name, Box::new(move |v| adopt(v, reference))).await).map_err(Into::into) })
             }
             Action::Release { name } => {
                 let uid = uid.clone();
-                ignore_not_found(store.mutate(&PODS, &ns, &name, Box::new(move |v| Ok(release(v, &uid)))).await)
+                Box::pin(async move { ignore_not_found(store.mutate(&PODS, &ns, &name, Box::new(move |v| Ok(release(v, &uid)))).await).map_err(Into::into) })
             }
         };
-        if let Err(e) = r {
-            first_error.get_or_insert(e.into());
-        }
+        writes.push(w);
     }
+    let first_error = super::run_writes(writes).await;
     let status = plan.status;
     let r = store
         .mutate(kind.resource(), &ns, name_of(owner), Box::new(move |v| Ok(Some(merge_status(v, &status)))))
