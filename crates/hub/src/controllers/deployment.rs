@@ -234,6 +234,7 @@ pub fn reconcile(d: &Value, replica_sets: &[Value], now: Millis) -> Result<Plan,
         for r in sets.iter_mut() {
             if r.is_new {
                 r.annotations = vec![(REVISION.into(), r.revision.to_string())];
+                r.annotations.extend(copied_annotations(d));
             }
         }
         // Writes for ReplicaSets that changed.
@@ -325,6 +326,15 @@ pub fn reconcile(d: &Value, replica_sets: &[Value], now: Millis) -> Result<Plan,
     Ok(Plan { actions, status, revision, requeue_after: requeue })
 }
 
+/// Deployment annotations a ReplicaSet inherits.
+fn copied_annotations(d: &Value) -> Vec<(String, String)> {
+    const SKIP: &[&str] = &[REVISION, "kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas"];
+    d.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter(|(k, _)| !SKIP.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
 /// A new ReplicaSet for the Deployment's current template.
 fn new_replica_set(d: &Value, template: &Value, hash: &str, revision: i64, min_ready: i64) -> Result<Value, ControllerError> {
     let mut template = template.clone();
@@ -339,13 +349,19 @@ fn new_replica_set(d: &Value, template: &Value, hash: &str, revision: i64, min_r
     selector["matchLabels"][POD_TEMPLATE_HASH] = json!(hash);
     let mut labels = template["metadata"]["labels"].clone();
     labels[POD_TEMPLATE_HASH] = json!(hash);
+    // The Deployment's own annotations travel to the ReplicaSet (so `kubectl rollout
+    // history` shows `kubernetes.io/change-cause`), except the controller's and kubectl's.
+    let mut annotations = json!({REVISION: revision.to_string()});
+    for (k, v) in copied_annotations(d) {
+        annotations[k] = json!(v);
+    }
     let rs = json!({
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {
             "name": format!("{}-{hash}", name_of(d)),
             "namespace": str_at(d, "/metadata/namespace"),
             "labels": labels,
-            "annotations": {REVISION: revision.to_string()},
+            "annotations": annotations,
             "ownerReferences": [owner_reference(d, &DEPLOYMENTS)],
         },
         "spec": {"replicas": 0, "minReadySeconds": min_ready, "selector": selector, "template": template},
@@ -684,6 +700,11 @@ mod tests {
         assert_eq!(v["spec"]["selector"]["matchLabels"], json!({"app": "web", POD_TEMPLATE_HASH: hash}));
         assert_eq!(v["spec"]["template"]["metadata"]["labels"][POD_TEMPLATE_HASH], json!(hash));
         assert_eq!(v["metadata"]["annotations"][REVISION], "1");
+        let mut annotated = deploy(2, "app:1", json!({}));
+        annotated["metadata"]["annotations"] = json!({"kubernetes.io/change-cause": "first", "kubectl.kubernetes.io/last-applied-configuration": "{}", REVISION: "7"});
+        let plan2 = reconcile(&annotated, &[], NOW).expect("plan");
+        let Some(Action::CreateReplicaSet(v2)) = plan2.actions.first() else { panic!("create") };
+        assert_eq!(v2["metadata"]["annotations"], json!({REVISION: "1", "kubernetes.io/change-cause": "first"}));
         assert_eq!(v["metadata"]["ownerReferences"][0]["kind"], "Deployment");
         assert_eq!(plan.status["conditions"][1]["reason"], "NewReplicaSetCreated");
     }
