@@ -310,6 +310,8 @@ pub struct Scheduler {
 const RETRY_EVERY: Duration = Duration::from_secs(10);
 /// Pods placed between two reads of the change stream.
 const BATCH: usize = 1024;
+/// Binds (with their Events) in flight at once.
+const BINDS_IN_FLIGHT: usize = 64;
 
 impl Actor for Scheduler {
     type Context = Context<Self>;
@@ -471,6 +473,9 @@ async fn schedule_batch(
         queue.remove(k);
     }
     let mut nodes: Vec<NodeView> = cache.nodes.values().cloned().collect();
+    // Placement is sequential (each decision sees the ones before it); the binds and Events
+    // then go to the store together, sharing its group commits.
+    let mut binds: Vec<((String, String), String, Value, String)> = Vec::new();
     for key in batch {
         let Some(obj) = store.get(&PODS, &key.0, &key.1) else { continue };
         let v = obj.value();
@@ -478,25 +483,42 @@ async fn schedule_batch(
             continue;
         }
         match place(&v, &nodes) {
-            Ok(node) => match bind_pod(store, &key.0, &key.1, &node).await {
-                Ok(bound) => {
-                    tracing::debug!(pod = %format!("{}/{}", key.0, key.1), %node, "bound");
-                    let d = PodDemand::from_pod(&v);
-                    if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
-                        n.add(&d);
-                    }
-                    cache.set_pod(&obj.key, Some(&bound.value()));
-                    reported.remove(&key);
-                    record_event(store, &v, "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {node}", key.0, key.1)).await;
+            Ok(node) => {
+                let d = PodDemand::from_pod(&v);
+                if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
+                    n.add(&d);
                 }
-                Err(e) => tracing::debug!(error = %e, "bind failed; will retry"),
-            },
+                binds.push((key, node, v, obj.key.clone()));
+            }
             Err(msg) => {
                 if reported.get(&key) != Some(&msg) {
                     tracing::info!(pod = %format!("{}/{}", key.0, key.1), %msg, "unschedulable");
                     record_event(store, &v, "Warning", "FailedScheduling", &msg).await;
                     reported.insert(key.clone(), msg);
                 }
+                unschedulable.insert(key);
+            }
+        }
+    }
+    use futures::StreamExt;
+    let mut done = futures::stream::iter(binds.into_iter().map(|(key, node, v, store_key)| async move {
+        let r = bind_pod(store, &key.0, &key.1, &node).await;
+        if r.is_ok() {
+            record_event(store, &v, "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {node}", key.0, key.1)).await;
+        }
+        (key, node, store_key, r)
+    }))
+    .buffer_unordered(BINDS_IN_FLIGHT);
+    while let Some((key, node, store_key, r)) = done.next().await {
+        match r {
+            Ok(bound) => {
+                tracing::debug!(pod = %format!("{}/{}", key.0, key.1), %node, "bound");
+                cache.set_pod(&store_key, Some(&bound.value()));
+                reported.remove(&key);
+            }
+            // Retried with the unschedulable pods (on the next node or pod change, or the timer).
+            Err(e) => {
+                tracing::debug!(error = %e, "bind failed; will retry");
                 unschedulable.insert(key);
             }
         }
