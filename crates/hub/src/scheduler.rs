@@ -209,7 +209,7 @@ fn ports_conflict(wanted: &[(String, String, i64)], used: &[(String, String, i64
 }
 
 /// Why a node does not fit, in the words of the Kubernetes scheduler.
-fn filter(pod: &Value, demand: &PodDemand, n: &NodeView) -> Option<String> {
+fn filter(pod: &Value, demand: &PodDemand, tolerations: &[Value], n: &NodeView) -> Option<String> {
     if !n.ready {
         return Some("node(s) were not ready".into());
     }
@@ -221,17 +221,16 @@ fn filter(pod: &Value, demand: &PodDemand, n: &NodeView) -> Option<String> {
             return Some("node(s) didn't match Pod's node affinity/selector".into());
         }
     }
-    if !required_affinity_matches(pod.get("spec").unwrap_or(&Value::Null), &n.as_node_info()) {
+    if pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution").is_some() && !required_affinity_matches(pod.get("spec").unwrap_or(&Value::Null), &n.as_node_info()) {
         return Some("node(s) didn't match Pod's node affinity/selector".into());
     }
-    let tolerations: Vec<Value> = pod.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
     for (k, v, e) in &n.taints {
         // Design: the node lifecycle taints restate the Ready filter above, set and cleared
         // up to one lifecycle period late; Ready itself is the fresher signal.
         if k == TAINT_NOT_READY || k == TAINT_UNREACHABLE {
             continue;
         }
-        if (e == "NoSchedule" || e == "NoExecute") && !tolerated(&tolerations, k, v, e) {
+        if (e == "NoSchedule" || e == "NoExecute") && !tolerated(tolerations, k, v, e) {
             return Some(format!("node(s) had untolerated taint {{{k}: {v}}}"));
         }
     }
@@ -275,10 +274,11 @@ fn score(demand: &PodDemand, n: &NodeView, max_owner: usize) -> f64 {
 /// Picks the node for a pod. `Err` is the Kubernetes-style message.
 pub fn place(pod: &Value, nodes: &[NodeView]) -> Result<String, String> {
     let demand = PodDemand::from_pod(pod);
+    let tolerations: Vec<Value> = pod.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut feasible: Vec<&NodeView> = Vec::new();
     for n in nodes {
-        match filter(pod, &demand, n) {
+        match filter(pod, &demand, &tolerations, n) {
             Some(r) => *reasons.entry(r).or_default() += 1,
             None => feasible.push(n),
         }
@@ -621,7 +621,8 @@ mod tests {
         ];
         for (what, pod, n, want) in cases {
             let d = PodDemand::from_pod(&pod);
-            assert_eq!(filter(&pod, &d, &n).as_deref(), want, "{what}");
+            let tolerations: Vec<Value> = pod.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+            assert_eq!(filter(&pod, &d, &tolerations, &n).as_deref(), want, "{what}");
         }
     }
 
