@@ -349,7 +349,11 @@ pub async fn delete(state: &ApiState, t: &Target, q: &Query, body: &[u8]) -> Res
         return Ok(object_response(200, &current, t.res, false));
     }
     if t.res.kind == "Namespace" {
-        delete_namespace_contents(state, &name).await?;
+        // Design: a namespace goes Terminating; the namespace controller empties it and then
+        // removes it, so no controller can race a synchronous sweep here.
+        crate::controllers::namespace::mark_terminating(&state.store, &name, shoal_transport::status::now_ms()).await?;
+        let o = state.store.get(t.res, "", &name).ok_or_else(|| not_found(t.res, &name))?;
+        return Ok(object_response(200, &o, t.res, false));
     }
     let uid = current.value().pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
     match policy {
@@ -428,21 +432,6 @@ async fn delete_dependents(store: &crate::store::Store, namespace: &str, owner_u
         match store.delete(res, namespace, &name, None).await {
             Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// Deleting a namespace deletes what is in it.
-async fn delete_namespace_contents(state: &ApiState, ns: &str) -> Result<(), ApiError> {
-    for res in crate::resources::ALL.iter().copied().filter(|r| r.namespaced) {
-        let items = state.store.list(res, Some(ns), &|_| true, None, 0).items;
-        for o in items {
-            let (_, name) = o.namespace_and_name();
-            match state.store.delete(res, ns, name, None).await {
-                Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
         }
     }
     Ok(())
