@@ -104,7 +104,7 @@ fn main() {
             create(&store, &NODES, "", node).await;
         }
         Scheduler { store: store.clone() }.start();
-        shoal_hub::controllers::start_all(&store, Default::default());
+        shoal_hub::controllers::start_all(&store, Default::default(), Default::default());
         actix_rt::spawn(fake_kubelet(store.clone()));
 
         // Scheduler throughput: pods created as fast as the store takes them, until all bound.

@@ -29,6 +29,8 @@ pub struct HubConfig {
     pub mqtt_addr: SocketAddr,
     /// `mqtt://HOST:PORT` of an external broker; `None` runs the embedded one.
     pub mqtt_url: Option<String>,
+    /// When nodes turn Unknown and when (if ever) their pods are evicted.
+    pub node_lifecycle: crate::controllers::node_lifecycle::LifecycleConfig,
 }
 
 /// A running hub.
@@ -95,7 +97,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     let heartbeats: crate::status_ingest::Heartbeats = Default::default();
     StatusIngest { store: store.clone(), host: mqtt_host, port: mqtt_port, username: hub_user, password: hub_pass, heartbeats: heartbeats.clone() }.start();
     Scheduler { store: store.clone() }.start();
-    controllers::start_all(&store, heartbeats);
+    controllers::start_all(&store, heartbeats, cfg.node_lifecycle.clone());
     crate::event_gc::EventGc { store: store.clone(), ttl: crate::event_gc::EVENT_TTL }.start();
 
     let endpoint = shoal_transport::quic::server_endpoint(cfg.quic_addr, &material.ca.cert_der, &material.server_cert, &material.quic_reset_key)

@@ -25,6 +25,13 @@ struct Args {
     /// Use an external MQTT broker (mqtt://HOST:PORT) instead of the embedded one.
     #[arg(long, env = "SHOAL_MQTT_URL")]
     mqtt_url: Option<String>,
+    /// Seconds without status after which a node's Ready condition turns Unknown.
+    #[arg(long, env = "SHOAL_NODE_UNKNOWN_AFTER", default_value_t = 40)]
+    node_unknown_after: u64,
+    /// Seconds a node may stay not Ready before its pods (never DaemonSet pods) are evicted;
+    /// 0 = never. Edge devices go offline often, so the default is a day.
+    #[arg(long, env = "SHOAL_POD_EVICTION_TIMEOUT", default_value_t = 86_400)]
+    pod_eviction_timeout: u64,
     /// Also run an edge agent in this process (a one-machine cluster).
     #[arg(long)]
     with_agent: bool,
@@ -66,6 +73,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         quic_addr: args.quic_addr,
         mqtt_addr: args.mqtt_addr,
         mqtt_url: args.mqtt_url.clone(),
+        node_lifecycle: shoal_hub::controllers::node_lifecycle::LifecycleConfig {
+            unknown_after: std::time::Duration::from_secs(args.node_unknown_after.max(1)),
+            evict_after: (args.pod_eviction_timeout > 0).then(|| std::time::Duration::from_secs(args.pod_eviction_timeout)),
+            ..Default::default()
+        },
     };
     let hub = hub::start(cfg).await?;
     eprintln!(

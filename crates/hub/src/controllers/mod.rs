@@ -162,7 +162,7 @@ impl WorkQueue {
 }
 
 /// Starts every controller on the current actix System.
-pub fn start_all(store: &Store, heartbeats: crate::status_ingest::Heartbeats) {
+pub fn start_all(store: &Store, heartbeats: crate::status_ingest::Heartbeats, lifecycle: node_lifecycle::LifecycleConfig) {
     use replicaset::{ReplicaController, ReplicaKind};
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicaSet)).start();
     ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicationController)).start();
@@ -171,7 +171,7 @@ pub fn start_all(store: &Store, heartbeats: crate::status_ingest::Heartbeats) {
     ControllerActor::new(store.clone(), job::JobController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
     ControllerActor::new(store.clone(), namespace::NamespaceController::default()).start();
-    node_lifecycle::NodeLifecycle { store: store.clone(), heartbeats, config: Default::default(), started: shoal_transport::status::now_ms() }.start();
+    node_lifecycle::NodeLifecycle { store: store.clone(), heartbeats, config: lifecycle, started: shoal_transport::status::now_ms() }.start();
 }
 
 /// Back-off after `failures` consecutive failures.
