@@ -4,7 +4,10 @@
 use shoal_e2e::*;
 
 fn owned_pair(hub: &Hub, owner: &str, child: &str) {
-    let out = hub.kubectl_stdin(&["apply", "-f", "-"], &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {owner}\ndata: {{a: b}}\n"));
+    let out = hub.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {owner}\ndata: {{a: b}}\n"),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let uid = hub.kubectl_ok(&["get", "cm", owner, "-o", "jsonpath={.metadata.uid}"]);
     let child_yaml = format!(
@@ -21,8 +24,17 @@ fn orphan_and_foreground_propagation() {
 
     owned_pair(&hub, "owner-a", "child-a");
     hub.kubectl_ok(&["delete", "cm", "owner-a", "--cascade=orphan"]);
-    let refs = hub.kubectl_ok(&["get", "cm", "child-a", "-o", "jsonpath={.metadata.ownerReferences}"]);
-    assert!(refs.trim().is_empty(), "the orphan lost its ownerReference: {refs}");
+    let refs = hub.kubectl_ok(&[
+        "get",
+        "cm",
+        "child-a",
+        "-o",
+        "jsonpath={.metadata.ownerReferences}",
+    ]);
+    assert!(
+        refs.trim().is_empty(),
+        "the orphan lost its ownerReference: {refs}"
+    );
 
     owned_pair(&hub, "owner-b", "child-b");
     hub.kubectl_ok(&["delete", "cm", "owner-b", "--cascade=foreground"]);
@@ -31,5 +43,8 @@ fn orphan_and_foreground_propagation() {
     assert!(text(&out.stderr).contains("NotFound"));
 
     let out = hub.kubectl(&["delete", "cm", "child-a", "--cascade=sideways"]);
-    assert!(!out.status.success(), "kubectl itself refuses unknown cascade values");
+    assert!(
+        !out.status.success(),
+        "kubectl itself refuses unknown cascade values"
+    );
 }

@@ -17,18 +17,30 @@ pub fn bin(name: &str) -> PathBuf {
     // target/debug/deps/<test> -> target/debug/<name>
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` first", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` first",
+        path.display()
+    );
     path
 }
 
 /// A free TCP port on 127.0.0.1 (and, by luck of the allocator, usually free for UDP too).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A free UDP port on 127.0.0.1.
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A child process killed when dropped.
@@ -42,8 +54,17 @@ impl Proc {
     pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Proc {
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
-        let child = cmd.stdin(Stdio::null()).stdout(out).stderr(err).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child, name: name.to_string(), log }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            child,
+            name: name.to_string(),
+            log,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -76,7 +97,10 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
             let end = Instant::now() + Duration::from_secs(5);
             while Instant::now() < end {
                 if let Ok(Some(_)) = self.child.try_wait() {
@@ -118,7 +142,13 @@ impl Hub {
         Self::start_with(dir, free_port(), free_udp_port(), free_port(), &[])
     }
 
-    pub fn start_with(dir: &Path, api_port: u16, quic_port: u16, mqtt_port: u16, extra: &[&str]) -> Hub {
+    pub fn start_with(
+        dir: &Path,
+        api_port: u16,
+        quic_port: u16,
+        mqtt_port: u16,
+        extra: &[&str],
+    ) -> Hub {
         std::fs::create_dir_all(dir).expect("hub dir");
         let mut cmd = Command::new(bin("shoal-hub"));
         cmd.arg("--data-dir")
@@ -131,9 +161,18 @@ impl Hub {
             .arg(format!("127.0.0.1:{mqtt_port}"))
             .args(extra)
             .env("SHOAL_LOG", "info");
-        let log = dir.join(format!("hub-{}.log", Instant::now().elapsed().as_nanos() ^ std::process::id() as u128 ^ rand_u64() as u128));
+        let log = dir.join(format!(
+            "hub-{}.log",
+            Instant::now().elapsed().as_nanos() ^ std::process::id() as u128 ^ rand_u64() as u128
+        ));
         let proc = Proc::spawn("shoal-hub", &mut cmd, log);
-        let hub = Hub { proc, dir: dir.to_path_buf(), api_port, quic_port, mqtt_port };
+        let hub = Hub {
+            proc,
+            dir: dir.to_path_buf(),
+            api_port,
+            quic_port,
+            mqtt_port,
+        };
         wait_for("the hub's API to answer", Duration::from_secs(30), || {
             let out = hub.kubectl(&["get", "--raw", "/healthz"]);
             out.status.success().then_some(())
@@ -162,7 +201,12 @@ impl Hub {
     /// `kubectl` that must succeed; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}\n--- hub log ---\n{}", text(&out.stderr), tail(&self.proc.log_text(), 40));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n--- hub log ---\n{}",
+            text(&out.stderr),
+            tail(&self.proc.log_text(), 40)
+        );
         text(&out.stdout)
     }
 
@@ -174,15 +218,33 @@ impl Hub {
     }
 }
 
-pub fn kubectl_with(kubectl: &str, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub fn kubectl_with(
+    kubectl: &str,
+    kubeconfig: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     let mut cmd = Command::new(kubectl);
-    cmd.arg("--kubeconfig").arg(kubeconfig).args(args).env_remove("KUBECONFIG");
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG");
     match stdin {
         None => cmd.stdin(Stdio::null()).output().expect("kubectl runs"),
         Some(input) => {
             use std::io::Write;
-            let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("kubectl runs");
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+            let mut child = cmd
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("kubectl runs");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
             child.wait_with_output().expect("kubectl output")
         }
     }
@@ -215,15 +277,32 @@ pub struct PodmanService {
 impl PodmanService {
     pub fn start(dir: &Path) -> PodmanService {
         assert!(
-            Command::new("podman").arg("--version").output().map(|o| o.status.success()).unwrap_or(false),
+            Command::new("podman")
+                .arg("--version")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false),
             "podman is not installed: run .ci/setup-host.sh (as root) first"
         );
         let socket = dir.join("podman.sock");
         let mut cmd = Command::new("podman");
-        cmd.arg("system").arg("service").arg("--time=0").arg(format!("unix://{}", socket.display()));
-        let proc = Proc::spawn("podman system service", &mut cmd, dir.join("podman-service.log"));
-        wait_for("the Podman API socket", Duration::from_secs(20), || socket.exists().then_some(()));
-        PodmanService { proc, socket, node_labels: Vec::new() }
+        cmd.arg("system")
+            .arg("service")
+            .arg("--time=0")
+            .arg(format!("unix://{}", socket.display()));
+        let proc = Proc::spawn(
+            "podman system service",
+            &mut cmd,
+            dir.join("podman-service.log"),
+        );
+        wait_for("the Podman API socket", Duration::from_secs(20), || {
+            socket.exists().then_some(())
+        });
+        PodmanService {
+            proc,
+            socket,
+            node_labels: Vec::new(),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -247,29 +326,45 @@ impl Drop for PodmanService {
 /// Names of the containers that belong to `node`'s agent: running ones, or all with `all`.
 pub fn podman_containers(node: &str, all: bool) -> Vec<String> {
     let mut cmd = Command::new("podman");
-    cmd.arg("ps").arg("--filter").arg(format!("label=io.shoal.node={node}")).arg("--format").arg("{{.Names}}");
+    cmd.arg("ps")
+        .arg("--filter")
+        .arg(format!("label=io.shoal.node={node}"))
+        .arg("--format")
+        .arg("{{.Names}}");
     if all {
         cmd.arg("-a");
     } else {
         cmd.arg("--filter").arg("status=running");
     }
     let out = cmd.output().expect("podman ps");
-    text(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+    text(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Removes every Podman pod and container labelled for `node`.
 pub fn remove_node_pods(node: &str) {
     let filter = format!("label=io.shoal.node={node}");
-    let pods = Command::new("podman").args(["pod", "ps", "-q", "--filter", &filter]).output();
+    let pods = Command::new("podman")
+        .args(["pod", "ps", "-q", "--filter", &filter])
+        .output();
     if let Ok(out) = pods {
         for id in text(&out.stdout).split_whitespace() {
-            let _ = Command::new("podman").args(["pod", "rm", "-f", "-t", "0", id]).output();
+            let _ = Command::new("podman")
+                .args(["pod", "rm", "-f", "-t", "0", id])
+                .output();
         }
     }
-    let ctrs = Command::new("podman").args(["ps", "-aq", "--filter", &filter]).output();
+    let ctrs = Command::new("podman")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output();
     if let Ok(out) = ctrs {
         for id in text(&out.stdout).split_whitespace() {
-            let _ = Command::new("podman").args(["rm", "-f", "-t", "0", id]).output();
+            let _ = Command::new("podman")
+                .args(["rm", "-f", "-t", "0", id])
+                .output();
         }
     }
 }
@@ -282,11 +377,24 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub fn start(hub: &Hub, node: &str, dir: &Path, podman: &PodmanService, extra: &[&str]) -> Agent {
+    pub fn start(
+        hub: &Hub,
+        node: &str,
+        dir: &Path,
+        podman: &PodmanService,
+        extra: &[&str],
+    ) -> Agent {
         Self::start_with_token(hub, node, dir, podman, &hub.join_token_file(), extra)
     }
 
-    pub fn start_with_token(hub: &Hub, node: &str, dir: &Path, podman: &PodmanService, token: &Path, extra: &[&str]) -> Agent {
+    pub fn start_with_token(
+        hub: &Hub,
+        node: &str,
+        dir: &Path,
+        podman: &PodmanService,
+        token: &Path,
+        extra: &[&str],
+    ) -> Agent {
         std::fs::create_dir_all(dir).expect("agent dir");
         let mut cmd = Command::new(bin("shoal-agent"));
         cmd.arg("--hub")
@@ -303,15 +411,39 @@ impl Agent {
             .arg(podman.url())
             .args(extra)
             .env("SHOAL_LOG", "info");
-        let proc = Proc::spawn("shoal-agent", &mut cmd, dir.join(format!("agent-{}.log", rand_u64())));
-        Agent { proc, node: node.to_string(), dir: dir.to_path_buf() }
+        let proc = Proc::spawn(
+            "shoal-agent",
+            &mut cmd,
+            dir.join(format!("agent-{}.log", rand_u64())),
+        );
+        Agent {
+            proc,
+            node: node.to_string(),
+            dir: dir.to_path_buf(),
+        }
     }
 }
 
 /// Reads one retained message from the broker with `mosquitto_sub`.
 pub fn mqtt_read_retained(port: u16, user: &str, pass: &str, topic: &str) -> Option<String> {
     let out = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-u", user, "-P", pass, "-t", topic, "-C", "1", "-W", "5", "--retained-only"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-u",
+            user,
+            "-P",
+            pass,
+            "-t",
+            topic,
+            "-C",
+            "1",
+            "-W",
+            "5",
+            "--retained-only",
+        ])
         .output()
         .expect("mosquitto_sub runs (install mosquitto-clients)");
     let s = text(&out.stdout);

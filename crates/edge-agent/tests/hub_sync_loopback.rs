@@ -48,9 +48,13 @@ impl FakeHub {
         let server: IssuedCert = ca
             .issue_server_cert(&[], &["127.0.0.1".parse().expect("ip")])
             .expect("server cert");
-        let endpoint =
-            quic::server_endpoint("127.0.0.1:0".parse().expect("addr"), &ca.cert_der, &server, &[7u8; 32])
-                .expect("server endpoint");
+        let endpoint = quic::server_endpoint(
+            "127.0.0.1:0".parse().expect("addr"),
+            &ca.cert_der,
+            &server,
+            &[7u8; 32],
+        )
+        .expect("server endpoint");
         let addr = endpoint.local_addr().expect("local addr");
         FakeHub { ca, endpoint, addr }
     }

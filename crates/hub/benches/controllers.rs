@@ -18,11 +18,15 @@ use shoal_hub::scheduler::Scheduler;
 use shoal_hub::store::{EventType, Store};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 async fn create(store: &Store, res: &'static resources::ResourceInfo, ns: &str, v: Value) {
-    let (mut v, _) = admission::normalize(res, v, admission::FieldValidation::Strict).expect("valid object");
+    let (mut v, _) =
+        admission::normalize(res, v, admission::FieldValidation::Strict).expect("valid object");
     admission::prepare_create(res, &mut v).expect("valid object");
     store.create(res, ns, v).await.expect("create");
 }
@@ -44,7 +48,11 @@ async fn fake_kubelet(store: Store) {
             if ev.event_type == EventType::Deleted || !ev.object.key.starts_with("pods/") {
                 continue;
             }
-            let node = ev.object.field("spec.nodeName").unwrap_or_default().to_string();
+            let node = ev
+                .object
+                .field("spec.nodeName")
+                .unwrap_or_default()
+                .to_string();
             if node.is_empty() || ev.object.field("status.phase") == Some("Running") {
                 continue;
             }

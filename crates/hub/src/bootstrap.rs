@@ -25,11 +25,20 @@ use crate::api::auth::generate_token;
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     #[error("cannot create data directory {path}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("hub certificates")]
     Pki(#[from] pki::PkiError),
     #[error("join token in {path} is invalid: {problem}")]
@@ -52,25 +61,45 @@ fn write(path: &Path, contents: &str, private: bool) -> Result<(), BootstrapErro
         pki::write_private(path, contents.as_bytes())?;
         Ok(())
     } else {
-        std::fs::write(path, contents).map_err(|source| BootstrapError::Write { path: path.to_path_buf(), source })
+        std::fs::write(path, contents).map_err(|source| BootstrapError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
 fn read(path: &Path) -> Result<String, BootstrapError> {
-    std::fs::read_to_string(path).map_err(|source| BootstrapError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| BootstrapError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn random_secret(len: usize) -> String {
     use rand::distributions::Alphanumeric;
     use rand::Rng;
-    rand::thread_rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// Creates what is missing and loads the rest.
-pub fn prepare(dir: &Path, api_addr: SocketAddr, quic_addr: SocketAddr) -> Result<Material, BootstrapError> {
-    std::fs::create_dir_all(dir).map_err(|source| BootstrapError::CreateDir { path: dir.to_path_buf(), source })?;
+pub fn prepare(
+    dir: &Path,
+    api_addr: SocketAddr,
+    quic_addr: SocketAddr,
+) -> Result<Material, BootstrapError> {
+    std::fs::create_dir_all(dir).map_err(|source| BootstrapError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let pki_dir = dir.join("pki");
-    std::fs::create_dir_all(&pki_dir).map_err(|source| BootstrapError::CreateDir { path: pki_dir.clone(), source })?;
+    std::fs::create_dir_all(&pki_dir).map_err(|source| BootstrapError::CreateDir {
+        path: pki_dir.clone(),
+        source,
+    })?;
     let ca = CertAuthority::load_or_generate(&pki_dir)?;
     let reset_path = pki_dir.join("quic-reset.key");
     let quic_reset_key = match std::fs::read(&reset_path) {
@@ -99,27 +128,54 @@ pub fn prepare(dir: &Path, api_addr: SocketAddr, quic_addr: SocketAddr) -> Resul
             .unwrap_or_default()
     } else {
         let token = generate_token();
-        write(&tokens_file, &format!("# token,user,uid,\"groups\"\n{token},admin,admin,\"system:masters\"\n"), true)?;
+        write(
+            &tokens_file,
+            &format!("# token,user,uid,\"groups\"\n{token},admin,admin,\"system:masters\"\n"),
+            true,
+        )?;
         token
     };
 
     let kubeconfig = dir.join("admin.kubeconfig");
     if !kubeconfig.exists() {
-        let server_host = if api_addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { api_addr.ip().to_string() };
-        let server = format!("https://{}", SocketAddr::new(server_host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1])), api_addr.port()));
-        write(&kubeconfig, &kubeconfig_yaml(&server, &ca.cert_pem, "admin", &admin_token), true)?;
+        let server_host = if api_addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            api_addr.ip().to_string()
+        };
+        let server = format!(
+            "https://{}",
+            SocketAddr::new(
+                server_host.parse().unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                api_addr.port()
+            )
+        );
+        write(
+            &kubeconfig,
+            &kubeconfig_yaml(&server, &ca.cert_pem, "admin", &admin_token),
+            true,
+        )?;
     }
 
     let join_path = dir.join("join-token");
     let join_token = if join_path.exists() {
         let text = read(&join_path)?;
-        let t = JoinToken::parse(text.trim()).map_err(|e| BootstrapError::Token { path: join_path.clone(), problem: e.to_string() })?;
+        let t = JoinToken::parse(text.trim()).map_err(|e| BootstrapError::Token {
+            path: join_path.clone(),
+            problem: e.to_string(),
+        })?;
         if t.ca_hash != ca.ca_hash() {
-            return Err(BootstrapError::Token { path: join_path, problem: "it pins a different CA than DIR/pki/ca.crt".into() });
+            return Err(BootstrapError::Token {
+                path: join_path,
+                problem: "it pins a different CA than DIR/pki/ca.crt".into(),
+            });
         }
         t
     } else {
-        let t = JoinToken::generate(&ca.ca_hash()).map_err(|e| BootstrapError::Token { path: join_path.clone(), problem: e.to_string() })?;
+        let t = JoinToken::generate(&ca.ca_hash()).map_err(|e| BootstrapError::Token {
+            path: join_path.clone(),
+            problem: e.to_string(),
+        })?;
         write(&join_path, &format!("{t}\n"), true)?;
         t
     };
@@ -138,20 +194,43 @@ pub fn prepare(dir: &Path, api_addr: SocketAddr, quic_addr: SocketAddr) -> Resul
     if !has_mqtt_role(&mqtt_users_file, "hub")? {
         append_mqtt_user(&mqtt_users_file, "shoal-hub", &random_secret(32), "hub")?;
     }
-    Ok(Material { ca, server_cert, join_token, tokens_file, mqtt_users_file, kubeconfig, quic_reset_key })
+    Ok(Material {
+        ca,
+        server_cert,
+        join_token,
+        tokens_file,
+        mqtt_users_file,
+        kubeconfig,
+        quic_reset_key,
+    })
 }
 
 /// Appends `user:password:role` to the MQTT user file.
-pub fn append_mqtt_user(path: &Path, user: &str, pass: &str, role: &str) -> Result<(), BootstrapError> {
-    let mut text = if path.exists() { read(path)? } else { String::new() };
+pub fn append_mqtt_user(
+    path: &Path,
+    user: &str,
+    pass: &str,
+    role: &str,
+) -> Result<(), BootstrapError> {
+    let mut text = if path.exists() {
+        read(path)?
+    } else {
+        String::new()
+    };
     text.retain(|c| c != '\r');
-    let mut lines: Vec<String> = text.lines().filter(|l| l.split(':').next() != Some(user)).map(str::to_string).collect();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.split(':').next() != Some(user))
+        .map(str::to_string)
+        .collect();
     lines.push(format!("{user}:{pass}:{role}"));
     write(path, &(lines.join("\n") + "\n"), true)
 }
 
 fn has_mqtt_role(path: &Path, role: &str) -> Result<bool, BootstrapError> {
-    Ok(read(path)?.lines().any(|l| l.rsplit(':').next() == Some(role)))
+    Ok(read(path)?
+        .lines()
+        .any(|l| l.rsplit(':').next() == Some(role)))
 }
 
 /// `(user, password, role)` entries of the MQTT user file.
@@ -160,7 +239,11 @@ pub fn mqtt_users(path: &Path) -> Result<Vec<(String, String, String)>, Bootstra
         .lines()
         .filter_map(|l| {
             let mut it = l.splitn(3, ':');
-            Some((it.next()?.to_string(), it.next()?.to_string(), it.next()?.to_string()))
+            Some((
+                it.next()?.to_string(),
+                it.next()?.to_string(),
+                it.next()?.to_string(),
+            ))
         })
         .collect())
 }
@@ -173,7 +256,9 @@ pub fn kubeconfig_yaml(server: &str, ca_pem: &str, user: &str, token: &str) -> S
 }
 
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -186,7 +271,14 @@ mod tests {
         let api: SocketAddr = "127.0.0.1:6443".parse().expect("addr");
         let quic: SocketAddr = "127.0.0.1:7443".parse().expect("addr");
         let m1 = prepare(dir.path(), api, quic).expect("first start");
-        for f in ["admin.kubeconfig", "join-token", "tokens.csv", "mqtt-reader", "mqtt-users", "pki/ca.crt"] {
+        for f in [
+            "admin.kubeconfig",
+            "join-token",
+            "tokens.csv",
+            "mqtt-reader",
+            "mqtt-users",
+            "pki/ca.crt",
+        ] {
             assert!(dir.path().join(f).exists(), "{f} missing");
         }
         let kc = std::fs::read_to_string(dir.path().join("admin.kubeconfig")).expect("read");

@@ -28,18 +28,24 @@ impl MqttUsers {
         for (user, pass, role) in bootstrap::mqtt_users(&file)? {
             map.insert(user, (pass, role));
         }
-        Ok(MqttUsers { inner: Arc::new(RwLock::new(map)), file })
+        Ok(MqttUsers {
+            inner: Arc::new(RwLock::new(map)),
+            file,
+        })
     }
 
     pub fn check(&self, user: &str, pass: &str) -> bool {
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        map.get(user).is_some_and(|(p, _)| shoal_transport::token::secrets_equal(p, pass))
+        map.get(user)
+            .is_some_and(|(p, _)| shoal_transport::token::secrets_equal(p, pass))
     }
 
     /// Credentials of a role (the first user holding it).
     pub fn for_role(&self, role: &str) -> Option<(String, String)> {
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        map.iter().find(|(_, (_, r))| r == role).map(|(u, (p, _))| (u.clone(), p.clone()))
+        map.iter()
+            .find(|(_, (_, r))| r == role)
+            .map(|(u, (p, _))| (u.clone(), p.clone()))
     }
 
     /// Issues (or re-issues) a node's credentials and persists them.
@@ -48,10 +54,17 @@ impl MqttUsers {
         let pass = {
             use rand::distributions::Alphanumeric;
             use rand::Rng;
-            rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect::<String>()
+            rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect::<String>()
         };
         bootstrap::append_mqtt_user(&self.file, &user, &pass, &format!("node:{node}"))?;
-        self.inner.write().unwrap_or_else(|e| e.into_inner()).insert(user.clone(), (pass.clone(), format!("node:{node}")));
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user.clone(), (pass.clone(), format!("node:{node}")));
         Ok((user, pass))
     }
 }
@@ -59,7 +72,10 @@ impl MqttUsers {
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
     #[error("cannot listen for MQTT on {addr}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start the MQTT broker thread")]
     Thread(#[source] std::io::Error),
 }
@@ -112,7 +128,12 @@ pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<(), BrokerError> {
         .map_err(BrokerError::Thread)?;
     // Return once it accepts connections, so the hub's own subscriber connects first time.
     for _ in 0..50 {
-        if std::net::TcpStream::connect_timeout(&addr_for_connect(addr), std::time::Duration::from_millis(100)).is_ok() {
+        if std::net::TcpStream::connect_timeout(
+            &addr_for_connect(addr),
+            std::time::Duration::from_millis(100),
+        )
+        .is_ok()
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -22,10 +22,14 @@ const MAX_PER_SWEEP: usize = 2000;
 /// Whether an Event last seen at `lastTimestamp` (or `eventTime`, or its creation) is older
 /// than `ttl` at `now_ms`.
 pub fn expired(ev: &Value, now_ms: u64, ttl: Duration) -> bool {
-    let seen = ["/lastTimestamp", "/eventTime", "/metadata/creationTimestamp"]
-        .iter()
-        .filter_map(|p| ev.pointer(p).and_then(Value::as_str))
-        .find_map(parse_rfc3339_ms);
+    let seen = [
+        "/lastTimestamp",
+        "/eventTime",
+        "/metadata/creationTimestamp",
+    ]
+    .iter()
+    .filter_map(|p| ev.pointer(p).and_then(Value::as_str))
+    .find_map(parse_rfc3339_ms);
     match seen {
         Some(t) => now_ms.saturating_sub(t) > ttl.as_millis() as u64,
         None => false,
@@ -47,11 +51,21 @@ impl Actor for EventGc {
             loop {
                 tick.tick().await;
                 let now = shoal_transport::status::now_ms();
-                let old = store.list(&EVENTS, None, &|o| expired(&o.value(), now, ttl), None, MAX_PER_SWEEP).items;
+                let old = store
+                    .list(
+                        &EVENTS,
+                        None,
+                        &|o| expired(&o.value(), now, ttl),
+                        None,
+                        MAX_PER_SWEEP,
+                    )
+                    .items;
                 for o in old.iter().take(MAX_PER_SWEEP) {
                     let (ns, name) = o.namespace_and_name();
                     match store.delete(&EVENTS, ns, name, Some(o.revision)).await {
-                        Ok(_) | Err(StoreError::NotFound { .. }) | Err(StoreError::Conflict { .. }) => {}
+                        Ok(_)
+                        | Err(StoreError::NotFound { .. })
+                        | Err(StoreError::Conflict { .. }) => {}
                         Err(e) => tracing::warn!(error = %e, "cannot delete an expired event"),
                     }
                 }
@@ -70,10 +84,26 @@ mod tests {
     fn events_expire_an_hour_after_they_were_last_seen() {
         let now = parse_rfc3339_ms("2026-01-01T02:00:00Z").expect("ts");
         let ttl = EVENT_TTL;
-        assert!(expired(&json!({"lastTimestamp": "2026-01-01T00:59:59Z"}), now, ttl));
-        assert!(!expired(&json!({"lastTimestamp": "2026-01-01T01:00:01Z"}), now, ttl));
-        assert!(!expired(&json!({"lastTimestamp": "2026-01-01T01:30:00Z", "metadata": {"creationTimestamp": "2020-01-01T00:00:00Z"}}), now, ttl));
-        assert!(expired(&json!({"metadata": {"creationTimestamp": "2020-01-01T00:00:00Z"}}), now, ttl));
+        assert!(expired(
+            &json!({"lastTimestamp": "2026-01-01T00:59:59Z"}),
+            now,
+            ttl
+        ));
+        assert!(!expired(
+            &json!({"lastTimestamp": "2026-01-01T01:00:01Z"}),
+            now,
+            ttl
+        ));
+        assert!(!expired(
+            &json!({"lastTimestamp": "2026-01-01T01:30:00Z", "metadata": {"creationTimestamp": "2020-01-01T00:00:00Z"}}),
+            now,
+            ttl
+        ));
+        assert!(expired(
+            &json!({"metadata": {"creationTimestamp": "2020-01-01T00:00:00Z"}}),
+            now,
+            ttl
+        ));
         assert!(!expired(&json!({}), now, ttl), "no time at all: keep");
     }
 }

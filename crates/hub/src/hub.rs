@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::api::{self, auth::Authenticator, ApiState};
 use crate::bootstrap;
-use crate::controllers;
 use crate::broker::{self, MqttUsers};
+use crate::controllers;
 use crate::node_session::{HubLink, QuicServer};
 use crate::resources::{self, NAMESPACES};
 use crate::scheduler::Scheduler;
@@ -54,25 +54,42 @@ fn loopback_if_unspecified(a: SocketAddr) -> SocketAddr {
 
 /// Parses `mqtt://host:port`.
 pub fn parse_mqtt_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let rest = url.strip_prefix("mqtt://").with_context(|| format!("MQTT URL {url:?} must start with mqtt://"))?;
-    let (host, port) = rest.rsplit_once(':').map(|(h, p)| (h, p)).unwrap_or((rest, "1883"));
-    let port: u16 = port.trim_end_matches('/').parse().with_context(|| format!("MQTT URL {url:?} has an invalid port"))?;
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+    let rest = url
+        .strip_prefix("mqtt://")
+        .with_context(|| format!("MQTT URL {url:?} must start with mqtt://"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .map(|(h, p)| (h, p))
+        .unwrap_or((rest, "1883"));
+    let port: u16 = port
+        .trim_end_matches('/')
+        .parse()
+        .with_context(|| format!("MQTT URL {url:?} has an invalid port"))?;
+    Ok((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port,
+    ))
 }
 
 /// Starts every part of the hub on the current actix System.
 pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     let dir = cfg.data_dir.clone();
     let (api_addr, quic_addr) = (cfg.api_addr, cfg.quic_addr);
-    let material = tokio::task::spawn_blocking(move || bootstrap::prepare(&dir, api_addr, quic_addr))
-        .await?
-        .with_context(|| format!("preparing the data directory {}", cfg.data_dir.display()))?;
+    let material =
+        tokio::task::spawn_blocking(move || bootstrap::prepare(&dir, api_addr, quic_addr))
+            .await?
+            .with_context(|| format!("preparing the data directory {}", cfg.data_dir.display()))?;
     let store_dir = cfg.data_dir.join("store");
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, resources::ALL)).await?.context("opening the store")?;
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_dir, resources::ALL))
+        .await?
+        .context("opening the store")?;
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         if store.get(&NAMESPACES, "", ns).is_none() {
             let mut v = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            crate::api::admission::prepare_create(&NAMESPACES, &mut v).map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::api::admission::prepare_create(&NAMESPACES, &mut v)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             match store.create(&NAMESPACES, "", v).await {
                 Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e).context("creating the default namespaces"),
@@ -88,20 +105,50 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         }
         None => {
             broker::start(cfg.mqtt_addr, users.clone())?;
-            let host = if cfg.mqtt_addr.ip().is_unspecified() { String::new() } else { cfg.mqtt_addr.ip().to_string() };
+            let host = if cfg.mqtt_addr.ip().is_unspecified() {
+                String::new()
+            } else {
+                cfg.mqtt_addr.ip().to_string()
+            };
             let local = loopback_if_unspecified(cfg.mqtt_addr);
-            (local.ip().to_string(), local.port(), format!("mqtt://{host}:{}", cfg.mqtt_addr.port()))
+            (
+                local.ip().to_string(),
+                local.port(),
+                format!("mqtt://{host}:{}", cfg.mqtt_addr.port()),
+            )
         }
     };
-    let (hub_user, hub_pass) = users.for_role("hub").context("the MQTT user file has no hub credentials")?;
+    let (hub_user, hub_pass) = users
+        .for_role("hub")
+        .context("the MQTT user file has no hub credentials")?;
     let heartbeats: crate::status_ingest::Heartbeats = Default::default();
-    StatusIngest { store: store.clone(), host: mqtt_host, port: mqtt_port, username: hub_user, password: hub_pass, heartbeats: heartbeats.clone() }.start();
-    Scheduler { store: store.clone() }.start();
+    StatusIngest {
+        store: store.clone(),
+        host: mqtt_host,
+        port: mqtt_port,
+        username: hub_user,
+        password: hub_pass,
+        heartbeats: heartbeats.clone(),
+    }
+    .start();
+    Scheduler {
+        store: store.clone(),
+    }
+    .start();
     controllers::start_all(&store, heartbeats, cfg.node_lifecycle.clone());
-    crate::event_gc::EventGc { store: store.clone(), ttl: crate::event_gc::EVENT_TTL }.start();
+    crate::event_gc::EventGc {
+        store: store.clone(),
+        ttl: crate::event_gc::EVENT_TTL,
+    }
+    .start();
 
-    let endpoint = shoal_transport::quic::server_endpoint(cfg.quic_addr, &material.ca.cert_der, &material.server_cert, &material.quic_reset_key)
-        .with_context(|| format!("listening for agents (QUIC) on {}", cfg.quic_addr))?;
+    let endpoint = shoal_transport::quic::server_endpoint(
+        cfg.quic_addr,
+        &material.ca.cert_der,
+        &material.server_cert,
+        &material.quic_reset_key,
+    )
+    .with_context(|| format!("listening for agents (QUIC) on {}", cfg.quic_addr))?;
     let quic_addr = endpoint.local_addr().unwrap_or(cfg.quic_addr);
     let link = Arc::new(HubLink {
         store: store.clone(),
@@ -109,15 +156,26 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         join_token: material.join_token.clone(),
         mqtt_users: users,
         mqtt_url: agent_mqtt_url,
-        kubelet_version: format!("v{}.{}.0-shoal.{}", api::discovery::KUBE_MAJOR, api::discovery::KUBE_MINOR, env!("CARGO_PKG_VERSION")),
+        kubelet_version: format!(
+            "v{}.{}.0-shoal.{}",
+            api::discovery::KUBE_MAJOR,
+            api::discovery::KUBE_MINOR,
+            env!("CARGO_PKG_VERSION")
+        ),
     });
     let quic = QuicServer { endpoint, link }.start();
 
     let auth = Arc::new(Authenticator::load(&material.tokens_file)?.with_store(store.clone()));
-    let listener = TcpListener::bind(cfg.api_addr).with_context(|| format!("listening for the API on {}", cfg.api_addr))?;
+    let listener = TcpListener::bind(cfg.api_addr)
+        .with_context(|| format!("listening for the API on {}", cfg.api_addr))?;
     let api_addr = listener.local_addr()?;
-    let tls = shoal_transport::tls::https_server_config(&material.ca.cert_der, &material.server_cert)?;
-    let state = ApiState { store: store.clone(), auth, server_address: loopback_if_unspecified(api_addr).to_string() };
+    let tls =
+        shoal_transport::tls::https_server_config(&material.ca.cert_der, &material.server_cert)?;
+    let state = ApiState {
+        store: store.clone(),
+        auth,
+        server_address: loopback_if_unspecified(api_addr).to_string(),
+    };
     let server = api::serve(listener, tls, state)?;
     let api = server.handle();
     actix_rt::spawn(server);
@@ -157,8 +215,14 @@ mod tests {
 
     #[test]
     fn mqtt_urls() {
-        assert_eq!(parse_mqtt_url("mqtt://127.0.0.1:1884").expect("ok"), ("127.0.0.1".into(), 1884));
-        assert_eq!(parse_mqtt_url("mqtt://broker").expect("ok"), ("broker".into(), 1883));
+        assert_eq!(
+            parse_mqtt_url("mqtt://127.0.0.1:1884").expect("ok"),
+            ("127.0.0.1".into(), 1884)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtt://broker").expect("ok"),
+            ("broker".into(), 1883)
+        );
         assert!(parse_mqtt_url("http://x").is_err());
         assert!(parse_mqtt_url("mqtt://x:notaport").is_err());
     }

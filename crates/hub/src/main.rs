@@ -8,7 +8,11 @@ use clap::Parser;
 use shoal_hub::hub::{self, HubConfig};
 
 #[derive(Parser, Debug)]
-#[command(name = "shoal-hub", version, about = "The shoal hub: Kubernetes-style orchestration for fleets of edge devices")]
+#[command(
+    name = "shoal-hub",
+    version,
+    about = "The shoal hub: Kubernetes-style orchestration for fleets of edge devices"
+)]
 struct Args {
     /// Directory for the store, certificates, tokens and kubeconfig.
     #[arg(long, env = "SHOAL_DATA_DIR", default_value = "/var/lib/shoal/hub")]
@@ -39,7 +43,11 @@ struct Args {
     #[arg(long, env = "SHOAL_AGENT_NODE_NAME")]
     agent_node_name: Option<String>,
     /// Podman API socket for the `--with-agent` agent.
-    #[arg(long, env = "SHOAL_PODMAN_SOCKET", default_value = "unix:///run/podman/podman.sock")]
+    #[arg(
+        long,
+        env = "SHOAL_PODMAN_SOCKET",
+        default_value = "unix:///run/podman/podman.sock"
+    )]
     podman_socket: String,
     /// Log filter (tracing env-filter syntax), e.g. "info" or "shoal_hub=debug".
     #[arg(long, env = "SHOAL_LOG", default_value = "info")]
@@ -50,9 +58,15 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     // Libraries' own info logs (fjall's flushes, rumqttd's per-connection lines) are noise at
     // the default level; an explicit filter can still ask for them.
-    let filter = format!("fjall=warn,lsm_tree=warn,rumqttd=warn,actix_server=warn,{}", args.log);
+    let filter = format!(
+        "fjall=warn,lsm_tree=warn,rumqttd=warn,actix_server=warn,{}",
+        args.log
+    );
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
@@ -75,7 +89,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         mqtt_url: args.mqtt_url.clone(),
         node_lifecycle: shoal_hub::controllers::node_lifecycle::LifecycleConfig {
             unknown_after: std::time::Duration::from_secs(args.node_unknown_after.max(1)),
-            evict_after: (args.pod_eviction_timeout > 0).then(|| std::time::Duration::from_secs(args.pod_eviction_timeout)),
+            evict_after: (args.pod_eviction_timeout > 0)
+                .then(|| std::time::Duration::from_secs(args.pod_eviction_timeout)),
             ..Default::default()
         },
     };
@@ -90,9 +105,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     let agent_stop = shoal_edge_agent::ShutdownToken::new();
     let agent = if args.with_agent {
-        let node = args.agent_node_name.clone().unwrap_or_else(shoal_hub::bootstrap::hostname);
-        let node = if node.is_empty() { "shoal-node".to_string() } else { node.to_lowercase() };
-        let mut cfg = shoal_edge_agent::AgentConfig::new(hub.quic_addr.to_string(), hub.join_token_file.clone(), node.clone(), args.data_dir.join("agent"));
+        let node = args
+            .agent_node_name
+            .clone()
+            .unwrap_or_else(shoal_hub::bootstrap::hostname);
+        let node = if node.is_empty() {
+            "shoal-node".to_string()
+        } else {
+            node.to_lowercase()
+        };
+        let mut cfg = shoal_edge_agent::AgentConfig::new(
+            hub.quic_addr.to_string(),
+            hub.join_token_file.clone(),
+            node.clone(),
+            args.data_dir.join("agent"),
+        );
         cfg.podman_socket = args.podman_socket.clone();
         eprintln!("  agent:      node {node}, Podman at {}", cfg.podman_socket);
         let stop = agent_stop.clone();

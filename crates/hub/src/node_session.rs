@@ -18,7 +18,10 @@ use serde_json::{json, Value};
 use shoal_transport::frame::{self, read_frame, write_frame};
 use shoal_transport::pki::CertAuthority;
 use shoal_transport::token::{secrets_equal, JoinToken};
-use shoal_transport::wire::{AgentHello, AgentMessage, HubMessage, JoinAccepted, JoinRequest, JoinResponse, MqttCredentials, NodeInfo, PodPlan};
+use shoal_transport::wire::{
+    AgentHello, AgentMessage, HubMessage, JoinAccepted, JoinRequest, JoinResponse, MqttCredentials,
+    NodeInfo, PodPlan,
+};
 
 use crate::broker::MqttUsers;
 use crate::plan;
@@ -87,14 +90,19 @@ async fn handle_join(conn: quinn::Connection, link: Arc<HubLink>) {
     let remote = conn.remote_address();
     let result = async {
         let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
-        let req: JoinRequest = read_frame(&mut recv, MAX_AGENT_FRAME).await.map_err(|e| e.to_string())?.ok_or("join stream closed before a request")?;
+        let req: JoinRequest = read_frame(&mut recv, MAX_AGENT_FRAME)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("join stream closed before a request")?;
         let answer = decide_join(&link, &req);
         if let JoinResponse::Rejected(reason) = &answer {
             tracing::warn!(%remote, node = %req.node_name, %reason, "join refused");
         } else {
             tracing::info!(%remote, node = %req.node_name, "node joined");
         }
-        write_frame(&mut send, &answer).await.map_err(|e| e.to_string())?;
+        write_frame(&mut send, &answer)
+            .await
+            .map_err(|e| e.to_string())?;
         let _ = send.finish();
         // Let the agent read the answer before the connection goes.
         let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
@@ -115,7 +123,9 @@ fn decide_join(link: &HubLink, req: &JoinRequest) -> JoinResponse {
     }
     let cert = match link.ca.sign_node_csr(&req.csr_pem, &req.node_name) {
         Ok(c) => c,
-        Err(e) => return JoinResponse::Rejected(format!("cannot sign the certificate request: {e}")),
+        Err(e) => {
+            return JoinResponse::Rejected(format!("cannot sign the certificate request: {e}"))
+        }
     };
     let (username, password) = match link.mqtt_users.issue_for_node(&req.node_name) {
         Ok(c) => c,
@@ -124,7 +134,11 @@ fn decide_join(link: &HubLink, req: &JoinRequest) -> JoinResponse {
     JoinResponse::Accepted(JoinAccepted {
         node_cert_pem: cert,
         ca_cert_pem: link.ca.cert_pem.clone(),
-        mqtt: MqttCredentials { url: link.mqtt_url.clone(), username, password },
+        mqtt: MqttCredentials {
+            url: link.mqtt_url.clone(),
+            username,
+            password,
+        },
     })
 }
 
@@ -164,7 +178,10 @@ enum SessionError {
 }
 
 fn plan_key(p: &PodPlan) -> PodPlan {
-    PodPlan { revision: 0, ..p.clone() }
+    PodPlan {
+        revision: 0,
+        ..p.clone()
+    }
 }
 
 fn compile(o: &StoredObject) -> Option<PodPlan> {
@@ -172,11 +189,23 @@ fn compile(o: &StoredObject) -> Option<PodPlan> {
     Some(plan::compile(&pod, o.revision))
 }
 
-async fn run_session(node: &str, conn: &quinn::Connection, link: &HubLink) -> Result<(), SessionError> {
-    let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| SessionError::Stream(e.to_string()))?;
-    let hello: AgentHello = read_frame(&mut recv, MAX_AGENT_FRAME).await?.ok_or_else(|| SessionError::Stream("closed before hello".into()))?;
+async fn run_session(
+    node: &str,
+    conn: &quinn::Connection,
+    link: &HubLink,
+) -> Result<(), SessionError> {
+    let (mut send, mut recv) = conn
+        .accept_bi()
+        .await
+        .map_err(|e| SessionError::Stream(e.to_string()))?;
+    let hello: AgentHello = read_frame(&mut recv, MAX_AGENT_FRAME)
+        .await?
+        .ok_or_else(|| SessionError::Stream("closed before hello".into()))?;
     if hello.node.node_name != node {
-        return Err(SessionError::WrongNode { claimed: hello.node.node_name, node: node.to_string() });
+        return Err(SessionError::WrongNode {
+            claimed: hello.node.node_name,
+            node: node.to_string(),
+        });
     }
     upsert_node(&link.store, &hello.node, &link.kubelet_version).await?;
 
@@ -186,13 +215,21 @@ async fn run_session(node: &str, conn: &quinn::Connection, link: &HubLink) -> Re
     let mut sent: HashMap<String, PodPlan> = HashMap::new();
     let desired: Vec<PodPlan> = current.items.iter().filter_map(|o| compile(o)).collect();
     let resume = hello.last_acked_revision;
-    let first = match (resume > 0 && resume <= current.revision).then(|| store.events_after(resume, usize::MAX)) {
+    let first = match (resume > 0 && resume <= current.revision)
+        .then(|| store.events_after(resume, usize::MAX))
+    {
         Some(Ok(events)) => {
             // The agent holds the set as of `resume`: send what changed since.
             let mut upserts: HashMap<String, PodPlan> = HashMap::new();
             let mut deletes = Vec::new();
-            for ev in events.iter().filter(|e| e.revision <= current.revision && e.object.key.starts_with("pods/") && on_node(&e.object)) {
-                let Some(p) = compile(&ev.object) else { continue };
+            for ev in events.iter().filter(|e| {
+                e.revision <= current.revision
+                    && e.object.key.starts_with("pods/")
+                    && on_node(&e.object)
+            }) {
+                let Some(p) = compile(&ev.object) else {
+                    continue;
+                };
                 if ev.event_type == EventType::Deleted {
                     upserts.remove(&p.uid);
                     deletes.push(p.uid);
@@ -202,11 +239,18 @@ async fn run_session(node: &str, conn: &quinn::Connection, link: &HubLink) -> Re
                 }
             }
             tracing::info!(%node, from = resume, to = current.revision, upserts = upserts.len(), deletes = deletes.len(), "resuming node sync with a delta");
-            HubMessage::Delta { revision: current.revision, upserts: upserts.into_values().collect(), deletes }
+            HubMessage::Delta {
+                revision: current.revision,
+                upserts: upserts.into_values().collect(),
+                deletes,
+            }
         }
         _ => {
             tracing::info!(%node, revision = current.revision, pods = desired.len(), "sending node a snapshot");
-            HubMessage::Snapshot { revision: current.revision, pods: desired.clone() }
+            HubMessage::Snapshot {
+                revision: current.revision,
+                pods: desired.clone(),
+            }
         }
     };
     for p in &desired {
@@ -220,7 +264,9 @@ async fn run_session(node: &str, conn: &quinn::Connection, link: &HubLink) -> Re
         async move {
             loop {
                 match read_frame::<AgentMessage>(&mut recv, MAX_AGENT_FRAME).await {
-                    Ok(Some(AgentMessage::Ack { revision })) => acked.store(revision, Ordering::Relaxed),
+                    Ok(Some(AgentMessage::Ack { revision })) => {
+                        acked.store(revision, Ordering::Relaxed)
+                    }
                     Ok(None) => return "agent closed the sync stream".to_string(),
                     Err(e) => return e.to_string(),
                 }
@@ -286,7 +332,11 @@ async fn run_session(node: &str, conn: &quinn::Connection, link: &HubLink) -> Re
 }
 
 /// Creates or refreshes the Node object from what the agent reports.
-async fn upsert_node(store: &Store, info: &NodeInfo, kubelet_version: &str) -> Result<(), StoreError> {
+async fn upsert_node(
+    store: &Store,
+    info: &NodeInfo,
+    kubelet_version: &str,
+) -> Result<(), StoreError> {
     let mut labels = serde_json::Map::new();
     labels.insert("kubernetes.io/hostname".into(), json!(info.node_name));
     labels.insert("kubernetes.io/os".into(), json!(info.operating_system));
@@ -295,7 +345,13 @@ async fn upsert_node(store: &Store, info: &NodeInfo, kubelet_version: &str) -> R
     for (k, v) in &info.labels {
         labels.insert(k.clone(), json!(v));
     }
-    let map = |pairs: &[(String, String)]| -> Value { pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>().into() };
+    let map = |pairs: &[(String, String)]| -> Value {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
     let mut addresses = vec![json!({"type": "InternalIP", "address": info.node_ip})];
     if !info.hostname.is_empty() {
         addresses.push(json!({"type": "Hostname", "address": info.hostname}));
@@ -332,18 +388,23 @@ async fn upsert_node(store: &Store, info: &NodeInfo, kubelet_version: &str) -> R
         }
     }
     store
-        .mutate(&NODES, "", &info.node_name, Box::new(move |old| {
-            let mut v = old.clone();
-            for (k, val) in labels {
-                v["metadata"]["labels"][k] = val;
-            }
-            v["metadata"]["annotations"]["node.shoal.io/runtimes"] = json!(runtimes);
-            v["status"]["capacity"] = capacity;
-            v["status"]["allocatable"] = allocatable;
-            v["status"]["addresses"] = json!(addresses);
-            v["status"]["nodeInfo"] = node_info;
-            Ok(Some(v))
-        }))
+        .mutate(
+            &NODES,
+            "",
+            &info.node_name,
+            Box::new(move |old| {
+                let mut v = old.clone();
+                for (k, val) in labels {
+                    v["metadata"]["labels"][k] = val;
+                }
+                v["metadata"]["annotations"]["node.shoal.io/runtimes"] = json!(runtimes);
+                v["status"]["capacity"] = capacity;
+                v["status"]["allocatable"] = allocatable;
+                v["status"]["addresses"] = json!(addresses);
+                v["status"]["nodeInfo"] = node_info;
+                Ok(Some(v))
+            }),
+        )
         .await
         .map(|_| ())
 }

@@ -2,27 +2,46 @@
 //! needs the Kubernetes object model. Pure: object in, plan out.
 
 use k8s_openapi::api::core::v1::{Container, Pod};
-use shoal_transport::wire::{ContainerPlan, MountPlan, PodPlan, PortPlan, PullPolicy, RestartPolicy, VolumePlan};
+use shoal_transport::wire::{
+    ContainerPlan, MountPlan, PodPlan, PortPlan, PullPolicy, RestartPolicy, VolumePlan,
+};
 
 pub fn compile(pod: &Pod, revision: u64) -> PodPlan {
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let pairs = |m: &Option<std::collections::BTreeMap<String, String>>| -> Vec<(String, String)> {
-        m.as_ref().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        m.as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
     };
     let pod_name = meta.name.clone().unwrap_or_default();
     let namespace = meta.namespace.clone().unwrap_or_default();
     let node_name = spec.node_name.clone().unwrap_or_default();
-    let downward = |c: &Container| container(c, &pod_name, &namespace, &node_name, meta.uid.as_deref().unwrap_or_default());
+    let downward = |c: &Container| {
+        container(
+            c,
+            &pod_name,
+            &namespace,
+            &node_name,
+            meta.uid.as_deref().unwrap_or_default(),
+        )
+    };
     let volumes = spec
         .volumes
         .iter()
         .flatten()
         .filter_map(|v| {
             if let Some(e) = &v.empty_dir {
-                Some(VolumePlan::EmptyDir { name: v.name.clone(), medium_memory: e.medium.as_deref() == Some("Memory") })
+                Some(VolumePlan::EmptyDir {
+                    name: v.name.clone(),
+                    medium_memory: e.medium.as_deref() == Some("Memory"),
+                })
             } else {
-                v.host_path.as_ref().map(|h| VolumePlan::HostPath { name: v.name.clone(), path: h.path.clone(), kind: h.type_.clone().unwrap_or_default() })
+                v.host_path.as_ref().map(|h| VolumePlan::HostPath {
+                    name: v.name.clone(),
+                    path: h.path.clone(),
+                    kind: h.type_.clone().unwrap_or_default(),
+                })
             }
         })
         .collect();
@@ -38,11 +57,17 @@ pub fn compile(pod: &Pod, revision: u64) -> PodPlan {
             Some("Never") => RestartPolicy::Never,
             _ => RestartPolicy::Always,
         },
-        termination_grace_period_seconds: spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64,
+        termination_grace_period_seconds: spec.termination_grace_period_seconds.unwrap_or(30).max(0)
+            as u64,
         runtime_class: spec.runtime_class_name.clone().unwrap_or_default(),
         hostname: spec.hostname.clone().unwrap_or_else(|| pod_name.clone()),
         host_network: spec.host_network.unwrap_or(false),
-        init_containers: spec.init_containers.iter().flatten().map(downward).collect(),
+        init_containers: spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(downward)
+            .collect(),
         containers: spec.containers.iter().map(downward).collect(),
         volumes,
         deletion_grace_period_seconds: meta.deletion_grace_period_seconds.map(|s| s.max(0) as u64),
@@ -96,10 +121,21 @@ fn container(c: &Container, pod: &str, namespace: &str, node: &str, uid: &str) -
             .volume_mounts
             .iter()
             .flatten()
-            .map(|m| MountPlan { name: m.name.clone(), mount_path: m.mount_path.clone(), read_only: m.read_only.unwrap_or(false), sub_path: m.sub_path.clone().unwrap_or_default() })
+            .map(|m| MountPlan {
+                name: m.name.clone(),
+                mount_path: m.mount_path.clone(),
+                read_only: m.read_only.unwrap_or(false),
+                sub_path: m.sub_path.clone().unwrap_or_default(),
+            })
             .collect(),
-        cpu_limit_millis: limits.and_then(|l| l.get("cpu")).map(|q| cpu_millis(&q.0)).unwrap_or(0),
-        memory_limit_bytes: limits.and_then(|l| l.get("memory")).map(|q| memory_bytes(&q.0)).unwrap_or(0),
+        cpu_limit_millis: limits
+            .and_then(|l| l.get("cpu"))
+            .map(|q| cpu_millis(&q.0))
+            .unwrap_or(0),
+        memory_limit_bytes: limits
+            .and_then(|l| l.get("memory"))
+            .map(|q| memory_bytes(&q.0))
+            .unwrap_or(0),
     }
 }
 
@@ -147,7 +183,9 @@ pub fn cpu_millis(q: &str) -> u64 {
     if let Some(m) = q.strip_suffix('m') {
         return m.parse().unwrap_or(0);
     }
-    q.parse::<f64>().map(|c| (c * 1000.0).round().max(0.0) as u64).unwrap_or(0)
+    q.parse::<f64>()
+        .map(|c| (c * 1000.0).round().max(0.0) as u64)
+        .unwrap_or(0)
 }
 
 /// Kubernetes memory quantity to bytes ("128Mi", "1G", "1e6", "1024").
@@ -169,7 +207,10 @@ pub fn memory_bytes(q: &str) -> u64 {
     ];
     for (s, mult) in SUFFIXES {
         if let Some(n) = q.strip_suffix(s) {
-            return n.parse::<f64>().map(|v| (v * *mult as f64) as u64).unwrap_or(0);
+            return n
+                .parse::<f64>()
+                .map(|v| (v * *mult as f64) as u64)
+                .unwrap_or(0);
         }
     }
     q.parse::<f64>().map(|v| v.max(0.0) as u64).unwrap_or(0)
@@ -199,11 +240,24 @@ mod tests {
         assert_eq!(p.restart_policy, RestartPolicy::OnFailure);
         let c = &p.containers[0];
         assert_eq!(c.command, vec!["httpd"]);
-        assert_eq!(c.env, vec![("A".into(), "x".into()), ("B".into(), "x-y-$(A)".into()), ("NODE".into(), "n1".into())]);
+        assert_eq!(
+            c.env,
+            vec![
+                ("A".into(), "x".into()),
+                ("B".into(), "x-y-$(A)".into()),
+                ("NODE".into(), "n1".into())
+            ]
+        );
         assert_eq!(c.ports[0].host_port, 18080);
         assert_eq!(c.cpu_limit_millis, 250);
         assert_eq!(c.memory_limit_bytes, 64 << 20);
-        assert_eq!(p.volumes, vec![VolumePlan::EmptyDir { name: "scratch".into(), medium_memory: false }]);
+        assert_eq!(
+            p.volumes,
+            vec![VolumePlan::EmptyDir {
+                name: "scratch".into(),
+                medium_memory: false
+            }]
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, ReplicationController, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, Namespace, Node, Pod, ReplicationController, Secret, Service,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -110,7 +112,13 @@ pub static PODS: ResourceInfo = ResourceInfo {
     namespaced: true,
     short_names: &["po"],
     key_prefix: "pods",
-    field_paths: &["spec.nodeName", "status.phase", "spec.restartPolicy", "spec.schedulerName", "status.podIP"],
+    field_paths: &[
+        "spec.nodeName",
+        "status.phase",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "status.podIP",
+    ],
     subresources: &["status", "binding"],
     normalize: normalize_as::<Pod>,
 };
@@ -162,15 +170,114 @@ macro_rules! namespaced {
     };
 }
 
-namespaced!(REPLICATIONCONTROLLERS, "", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", &["rc"], "replicationcontrollers", &["status", "scale"], ReplicationController);
-namespaced!(SERVICES, "", "v1", "Service", "services", "service", &["svc"], "services", &["status"], Service);
-namespaced!(ENDPOINTS, "", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], "endpoints", &[], Endpoints);
-namespaced!(CONFIGMAPS, "", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], "configmaps", &[], ConfigMap);
-namespaced!(REPLICASETS, "apps", "v1", "ReplicaSet", "replicasets", "replicaset", &["rs"], "replicasets.apps", &["status", "scale"], ReplicaSet);
-namespaced!(DEPLOYMENTS, "apps", "v1", "Deployment", "deployments", "deployment", &["deploy"], "deployments.apps", &["status", "scale"], Deployment);
-namespaced!(DAEMONSETS, "apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], "daemonsets.apps", &["status"], DaemonSet);
-namespaced!(CONTROLLERREVISIONS, "apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", &[], "controllerrevisions.apps", &[], ControllerRevision);
-namespaced!(JOBS, "batch", "v1", "Job", "jobs", "job", &[], "jobs.batch", &["status"], Job);
+namespaced!(
+    REPLICATIONCONTROLLERS,
+    "",
+    "v1",
+    "ReplicationController",
+    "replicationcontrollers",
+    "replicationcontroller",
+    &["rc"],
+    "replicationcontrollers",
+    &["status", "scale"],
+    ReplicationController
+);
+namespaced!(
+    SERVICES,
+    "",
+    "v1",
+    "Service",
+    "services",
+    "service",
+    &["svc"],
+    "services",
+    &["status"],
+    Service
+);
+namespaced!(
+    ENDPOINTS,
+    "",
+    "v1",
+    "Endpoints",
+    "endpoints",
+    "endpoints",
+    &["ep"],
+    "endpoints",
+    &[],
+    Endpoints
+);
+namespaced!(
+    CONFIGMAPS,
+    "",
+    "v1",
+    "ConfigMap",
+    "configmaps",
+    "configmap",
+    &["cm"],
+    "configmaps",
+    &[],
+    ConfigMap
+);
+namespaced!(
+    REPLICASETS,
+    "apps",
+    "v1",
+    "ReplicaSet",
+    "replicasets",
+    "replicaset",
+    &["rs"],
+    "replicasets.apps",
+    &["status", "scale"],
+    ReplicaSet
+);
+namespaced!(
+    DEPLOYMENTS,
+    "apps",
+    "v1",
+    "Deployment",
+    "deployments",
+    "deployment",
+    &["deploy"],
+    "deployments.apps",
+    &["status", "scale"],
+    Deployment
+);
+namespaced!(
+    DAEMONSETS,
+    "apps",
+    "v1",
+    "DaemonSet",
+    "daemonsets",
+    "daemonset",
+    &["ds"],
+    "daemonsets.apps",
+    &["status"],
+    DaemonSet
+);
+namespaced!(
+    CONTROLLERREVISIONS,
+    "apps",
+    "v1",
+    "ControllerRevision",
+    "controllerrevisions",
+    "controllerrevision",
+    &[],
+    "controllerrevisions.apps",
+    &[],
+    ControllerRevision
+);
+namespaced!(
+    JOBS,
+    "batch",
+    "v1",
+    "Job",
+    "jobs",
+    "job",
+    &[],
+    "jobs.batch",
+    &["status"],
+    Job
+);
 
 pub static SECRETS: ResourceInfo = ResourceInfo {
     group: "",
@@ -207,5 +314,7 @@ pub static ALL: &[&ResourceInfo] = &[
 
 /// Looks a resource up by group and plural name.
 pub fn find(group: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    ALL.iter().copied().find(|r| r.group == group && r.plural == plural)
+    ALL.iter()
+        .copied()
+        .find(|r| r.group == group && r.plural == plural)
 }

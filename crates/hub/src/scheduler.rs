@@ -80,8 +80,19 @@ impl PodDemand {
         let sum = |list: &str| -> (i64, i64) {
             let mut cpu = 0i64;
             let mut mem = 0i64;
-            for c in pod.pointer(&format!("/spec/{list}")).and_then(Value::as_array).into_iter().flatten() {
-                let req = |k: &str| c.pointer(&format!("/resources/requests/{k}")).or_else(|| c.pointer(&format!("/resources/limits/{k}"))).and_then(Value::as_str).and_then(parse_quantity).unwrap_or(0.0);
+            for c in pod
+                .pointer(&format!("/spec/{list}"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let req = |k: &str| {
+                    c.pointer(&format!("/resources/requests/{k}"))
+                        .or_else(|| c.pointer(&format!("/resources/limits/{k}")))
+                        .and_then(Value::as_str)
+                        .and_then(parse_quantity)
+                        .unwrap_or(0.0)
+                };
                 cpu += (req("cpu") * 1000.0).round() as i64;
                 mem += req("memory").round() as i64;
             }
@@ -90,7 +101,12 @@ impl PodDemand {
         let (cpu, mem) = sum("containers");
         // Init containers run one at a time before the others: the pod needs the larger.
         let mut init = (0i64, 0i64);
-        for c in pod.pointer("/spec/initContainers").and_then(Value::as_array).into_iter().flatten() {
+        for c in pod
+            .pointer("/spec/initContainers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let one = PodDemand::from_pod(&json!({"spec": {"containers": [c]}}));
             init = (init.0.max(one.cpu_milli), init.1.max(one.memory));
         }
@@ -99,10 +115,28 @@ impl PodDemand {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .flat_map(|c| c.get("ports").and_then(Value::as_array).cloned().unwrap_or_default())
+            .flat_map(|c| {
+                c.get("ports")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .filter_map(|p| {
-                let port = p.get("hostPort").and_then(Value::as_i64).filter(|p| *p > 0)?;
-                Some((p.get("protocol").and_then(Value::as_str).unwrap_or("TCP").to_string(), p.get("hostIP").and_then(Value::as_str).unwrap_or("0.0.0.0").to_string(), port))
+                let port = p
+                    .get("hostPort")
+                    .and_then(Value::as_i64)
+                    .filter(|p| *p > 0)?;
+                Some((
+                    p.get("protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("TCP")
+                        .to_string(),
+                    p.get("hostIP")
+                        .and_then(Value::as_str)
+                        .unwrap_or("0.0.0.0")
+                        .to_string(),
+                    port,
+                ))
             })
             .collect();
         PodDemand {
@@ -139,14 +173,27 @@ pub struct NodeView {
 impl NodeView {
     pub fn from_value(v: &Value, pods: usize) -> NodeView {
         let info = NodeInfo::from_value(v);
-        let ready = v.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
-        let alloc = |k: &str| v.pointer(&format!("/status/allocatable/{k}")).and_then(Value::as_str).and_then(parse_quantity);
+        let ready = v
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            });
+        let alloc = |k: &str| {
+            v.pointer(&format!("/status/allocatable/{k}"))
+                .and_then(Value::as_str)
+                .and_then(parse_quantity)
+        };
         NodeView {
             name: info.name,
             labels: info.labels,
             taints: info.taints,
             ready,
-            unschedulable: v.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false),
+            unschedulable: v
+                .pointer("/spec/unschedulable")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             alloc_cpu_milli: alloc("cpu").map(|c| (c * 1000.0).round() as i64),
             alloc_memory: alloc("memory").map(|m| m.round() as i64),
             alloc_pods: alloc("pods").map(|p| p as i64).unwrap_or(DEFAULT_MAX_PODS),
@@ -186,7 +233,11 @@ impl NodeView {
     }
 
     fn as_node_info(&self) -> NodeInfo {
-        NodeInfo { name: self.name.clone(), labels: self.labels.clone(), taints: self.taints.clone() }
+        NodeInfo {
+            name: self.name.clone(),
+            labels: self.labels.clone(),
+            taints: self.taints.clone(),
+        }
     }
 }
 
@@ -199,13 +250,19 @@ fn tolerated(tolerations: &[Value], key: &str, value: &str, effect: &str) -> boo
         let t_key = t.get("key").and_then(Value::as_str).unwrap_or_default();
         match t.get("operator").and_then(Value::as_str).unwrap_or("Equal") {
             "Exists" => t_key.is_empty() || t_key == key,
-            _ => t_key == key && t.get("value").and_then(Value::as_str).unwrap_or_default() == value,
+            _ => {
+                t_key == key && t.get("value").and_then(Value::as_str).unwrap_or_default() == value
+            }
         }
     })
 }
 
 fn ports_conflict(wanted: &[(String, String, i64)], used: &[(String, String, i64)]) -> bool {
-    wanted.iter().any(|(proto, ip, port)| used.iter().any(|(p2, ip2, port2)| proto == p2 && port == port2 && (ip == ip2 || ip == "0.0.0.0" || ip2 == "0.0.0.0")))
+    wanted.iter().any(|(proto, ip, port)| {
+        used.iter().any(|(p2, ip2, port2)| {
+            proto == p2 && port == port2 && (ip == ip2 || ip == "0.0.0.0" || ip2 == "0.0.0.0")
+        })
+    })
 }
 
 /// Why a node does not fit, in the words of the Kubernetes scheduler.
@@ -217,11 +274,18 @@ fn filter(pod: &Value, demand: &PodDemand, tolerations: &[Value], n: &NodeView) 
         return Some("node(s) were unschedulable".into());
     }
     if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object) {
-        if !sel.iter().all(|(k, v)| n.labels.get(k).map(String::as_str) == v.as_str()) {
+        if !sel
+            .iter()
+            .all(|(k, v)| n.labels.get(k).map(String::as_str) == v.as_str())
+        {
             return Some("node(s) didn't match Pod's node affinity/selector".into());
         }
     }
-    if pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution").is_some() && !required_affinity_matches(pod.get("spec").unwrap_or(&Value::Null), &n.as_node_info()) {
+    if pod
+        .pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution")
+        .is_some()
+        && !required_affinity_matches(pod.get("spec").unwrap_or(&Value::Null), &n.as_node_info())
+    {
         return Some("node(s) didn't match Pod's node affinity/selector".into());
     }
     for (k, v, e) in &n.taints {
@@ -255,9 +319,20 @@ fn filter(pod: &Value, demand: &PodDemand, tolerations: &[Value], n: &NodeView) 
 
 /// Least requested (0..=100) plus spreading by owner (0..=100).
 fn score(demand: &PodDemand, n: &NodeView, max_owner: usize) -> f64 {
-    let frac = |used: i64, want: i64, alloc: Option<i64>| -> Option<f64> { alloc.filter(|a| *a > 0).map(|a| ((a - used - want) as f64 / a as f64).clamp(0.0, 1.0)) };
-    let parts: Vec<f64> = [frac(n.used_cpu_milli, demand.cpu_milli, n.alloc_cpu_milli), frac(n.used_memory, demand.memory, n.alloc_memory)].into_iter().flatten().collect();
-    let pods_free = ((n.alloc_pods - n.pods as i64 - 1) as f64 / n.alloc_pods.max(1) as f64).clamp(0.0, 1.0);
+    let frac = |used: i64, want: i64, alloc: Option<i64>| -> Option<f64> {
+        alloc
+            .filter(|a| *a > 0)
+            .map(|a| ((a - used - want) as f64 / a as f64).clamp(0.0, 1.0))
+    };
+    let parts: Vec<f64> = [
+        frac(n.used_cpu_milli, demand.cpu_milli, n.alloc_cpu_milli),
+        frac(n.used_memory, demand.memory, n.alloc_memory),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let pods_free =
+        ((n.alloc_pods - n.pods as i64 - 1) as f64 / n.alloc_pods.max(1) as f64).clamp(0.0, 1.0);
     let least = if parts.is_empty() || (demand.cpu_milli == 0 && demand.memory == 0) {
         // Nothing requested (or nothing known): fewer pods is emptier.
         pods_free * 100.0
@@ -265,7 +340,9 @@ fn score(demand: &PodDemand, n: &NodeView, max_owner: usize) -> f64 {
         parts.iter().sum::<f64>() / parts.len() as f64 * 100.0
     };
     let spread = match (&demand.owner, max_owner) {
-        (Some(o), m) if m > 0 => 100.0 * (1.0 - n.owners.get(o).copied().unwrap_or(0) as f64 / m as f64),
+        (Some(o), m) if m > 0 => {
+            100.0 * (1.0 - n.owners.get(o).copied().unwrap_or(0) as f64 / m as f64)
+        }
         _ => 100.0,
     };
     least + spread
@@ -274,7 +351,11 @@ fn score(demand: &PodDemand, n: &NodeView, max_owner: usize) -> f64 {
 /// Picks the node for a pod. `Err` is the Kubernetes-style message.
 pub fn place(pod: &Value, nodes: &[NodeView]) -> Result<String, String> {
     let demand = PodDemand::from_pod(pod);
-    let tolerations: Vec<Value> = pod.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let tolerations: Vec<Value> = pod
+        .pointer("/spec/tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut feasible: Vec<&NodeView> = Vec::new();
     for n in nodes {
@@ -283,10 +364,26 @@ pub fn place(pod: &Value, nodes: &[NodeView]) -> Result<String, String> {
             None => feasible.push(n),
         }
     }
-    let max_owner = demand.owner.as_ref().map(|o| feasible.iter().map(|n| n.owners.get(o).copied().unwrap_or(0)).max().unwrap_or(0)).unwrap_or(0);
-    let best = feasible.iter().map(|n| (score(&demand, n, max_owner), *n)).max_by(|(sa, a), (sb, b)| {
-        sa.partial_cmp(sb).unwrap_or(std::cmp::Ordering::Equal).then_with(|| b.pods.cmp(&a.pods)).then_with(|| b.name.cmp(&a.name))
-    });
+    let max_owner = demand
+        .owner
+        .as_ref()
+        .map(|o| {
+            feasible
+                .iter()
+                .map(|n| n.owners.get(o).copied().unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    let best = feasible
+        .iter()
+        .map(|n| (score(&demand, n, max_owner), *n))
+        .max_by(|(sa, a), (sb, b)| {
+            sa.partial_cmp(sb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| b.pods.cmp(&a.pods))
+                .then_with(|| b.name.cmp(&a.name))
+        });
     match best {
         Some((_, n)) => Ok(n.name.clone()),
         None => {
@@ -323,11 +420,21 @@ impl Actor for Scheduler {
 }
 
 fn pending_key(v: &Value) -> Option<(String, String)> {
-    let unbound = v.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default().is_empty();
-    let ours = v.pointer("/spec/schedulerName").and_then(Value::as_str).is_none_or(|s| s == "default-scheduler");
+    let unbound = v
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty();
+    let ours = v
+        .pointer("/spec/schedulerName")
+        .and_then(Value::as_str)
+        .is_none_or(|s| s == "default-scheduler");
     let deleting = v.pointer("/metadata/deletionTimestamp").is_some();
     if unbound && ours && !deleting {
-        Some((v.pointer("/metadata/namespace")?.as_str()?.to_string(), v.pointer("/metadata/name")?.as_str()?.to_string()))
+        Some((
+            v.pointer("/metadata/namespace")?.as_str()?.to_string(),
+            v.pointer("/metadata/name")?.as_str()?.to_string(),
+        ))
     } else {
         None
     }
@@ -347,7 +454,16 @@ impl Cache {
         for o in store.list(&NODES, None, &|_| true, None, 0).items {
             c.set_node(&o.value());
         }
-        for o in store.list(&PODS, None, &|o| o.field("spec.nodeName") != Some(""), None, 0).items {
+        for o in store
+            .list(
+                &PODS,
+                None,
+                &|o| o.field("spec.nodeName") != Some(""),
+                None,
+                0,
+            )
+            .items
+        {
             c.set_pod(&o.key, Some(&o.value()));
         }
         c
@@ -373,8 +489,14 @@ impl Cache {
             }
         }
         let Some(v) = v else { return };
-        let node = v.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default();
-        let finished = matches!(v.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded") | Some("Failed"));
+        let node = v
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let finished = matches!(
+            v.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded") | Some("Failed")
+        );
         if node.is_empty() || finished {
             return;
         }
@@ -383,7 +505,10 @@ impl Cache {
             n.add(&d);
         } else {
             // The node object is not there (yet): account when it appears.
-            let mut n = NodeView { name: node.to_string(), ..Default::default() };
+            let mut n = NodeView {
+                name: node.to_string(),
+                ..Default::default()
+            };
             n.add(&d);
             self.nodes.insert(node.to_string(), n);
         }
@@ -395,8 +520,18 @@ async fn run(store: Store) {
     let mut changes = store.subscribe();
     let mut cursor = store.revision();
     let mut cache = Cache::load(&store);
-    let initial = store.list(&PODS, None, &|o| o.field("spec.nodeName") == Some(""), None, 0);
-    let mut queue: HashSet<(String, String)> = initial.items.iter().filter_map(|o| pending_key(&o.value())).collect();
+    let initial = store.list(
+        &PODS,
+        None,
+        &|o| o.field("spec.nodeName") == Some(""),
+        None,
+        0,
+    );
+    let mut queue: HashSet<(String, String)> = initial
+        .items
+        .iter()
+        .filter_map(|o| pending_key(&o.value()))
+        .collect();
     let mut unschedulable: HashSet<(String, String)> = HashSet::new();
     let mut reported: HashMap<(String, String), String> = HashMap::new();
     let mut retry = tokio::time::interval(RETRY_EVERY);
@@ -441,13 +576,26 @@ async fn run(store: Store) {
             Err(StoreError::Expired { .. }) => {
                 cursor = store.revision();
                 cache = Cache::load(&store);
-                let now = store.list(&PODS, None, &|o| o.field("spec.nodeName") == Some(""), None, 0);
+                let now = store.list(
+                    &PODS,
+                    None,
+                    &|o| o.field("spec.nodeName") == Some(""),
+                    None,
+                    0,
+                );
                 queue.extend(now.items.iter().filter_map(|o| pending_key(&o.value())));
             }
             Err(e) => tracing::error!(error = %e, "scheduler cannot read store changes"),
         }
         if !queue.is_empty() {
-            schedule_batch(&store, &mut cache, &mut queue, &mut unschedulable, &mut reported).await;
+            schedule_batch(
+                &store,
+                &mut cache,
+                &mut queue,
+                &mut unschedulable,
+                &mut reported,
+            )
+            .await;
         }
         if !queue.is_empty() {
             continue;
@@ -477,7 +625,9 @@ async fn schedule_batch(
     // then go to the store together, sharing its group commits.
     let mut binds: Vec<((String, String), String, Value, String)> = Vec::new();
     for key in batch {
-        let Some(obj) = store.get(&PODS, &key.0, &key.1) else { continue };
+        let Some(obj) = store.get(&PODS, &key.0, &key.1) else {
+            continue;
+        };
         let v = obj.value();
         if pending_key(&v).is_none() {
             continue;
@@ -501,13 +651,22 @@ async fn schedule_batch(
         }
     }
     use futures::StreamExt;
-    let mut done = futures::stream::iter(binds.into_iter().map(|(key, node, v, store_key)| async move {
-        let r = bind_pod(store, &key.0, &key.1, &node).await;
-        if r.is_ok() {
-            record_event(store, &v, "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {node}", key.0, key.1)).await;
-        }
-        (key, node, store_key, r)
-    }))
+    let mut done = futures::stream::iter(binds.into_iter().map(
+        |(key, node, v, store_key)| async move {
+            let r = bind_pod(store, &key.0, &key.1, &node).await;
+            if r.is_ok() {
+                record_event(
+                    store,
+                    &v,
+                    "Normal",
+                    "Scheduled",
+                    &format!("Successfully assigned {}/{} to {node}", key.0, key.1),
+                )
+                .await;
+            }
+            (key, node, store_key, r)
+        },
+    ))
     .buffer_unordered(BINDS_IN_FLIGHT);
     while let Some((key, node, store_key, r)) = done.next().await {
         match r {
@@ -527,8 +686,14 @@ async fn schedule_batch(
 
 /// Records an Event about a pod, as the default scheduler does.
 pub async fn record_event(store: &Store, pod: &Value, type_: &str, reason: &str, message: &str) {
-    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let now = shoal_transport::status::rfc3339_from_ms(shoal_transport::status::now_ms());
     let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..16].to_string();
     let ev = json!({
@@ -552,11 +717,24 @@ mod tests {
     use super::*;
 
     fn node(name: &str, ready: bool, labels: &[(&str, &str)], pods: usize) -> NodeView {
-        NodeView { name: name.into(), labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ready, pods, alloc_pods: DEFAULT_MAX_PODS, ..Default::default() }
+        NodeView {
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ready,
+            pods,
+            alloc_pods: DEFAULT_MAX_PODS,
+            ..Default::default()
+        }
     }
 
     fn sized(name: &str, cpu: &str, mem: &str) -> NodeView {
-        NodeView::from_value(&json!({"metadata": {"name": name}, "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}}), 0)
+        NodeView::from_value(
+            &json!({"metadata": {"name": name}, "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}}),
+            0,
+        )
     }
 
     fn pod_requesting(cpu: &str, mem: &str) -> Value {
@@ -565,7 +743,16 @@ mod tests {
 
     #[test]
     fn quantities() {
-        let cases: &[(&str, Option<f64>)] = &[("500m", Some(0.5)), ("2", Some(2.0)), ("1.5", Some(1.5)), ("128Mi", Some(134_217_728.0)), ("1G", Some(1e9)), ("1Ki", Some(1024.0)), ("", None), ("lots", None)];
+        let cases: &[(&str, Option<f64>)] = &[
+            ("500m", Some(0.5)),
+            ("2", Some(2.0)),
+            ("1.5", Some(1.5)),
+            ("128Mi", Some(134_217_728.0)),
+            ("1G", Some(1e9)),
+            ("1Ki", Some(1024.0)),
+            ("", None),
+            ("lots", None),
+        ];
         for (q, want) in cases {
             assert_eq!(parse_quantity(q), *want, "{q}");
         }
@@ -573,7 +760,12 @@ mod tests {
 
     #[test]
     fn places_on_the_least_loaded_matching_ready_node() {
-        let nodes = vec![node("a", true, &[("zone", "x")], 3), node("b", true, &[("zone", "x")], 1), node("c", false, &[("zone", "x")], 0), node("d", true, &[("zone", "y")], 0)];
+        let nodes = vec![
+            node("a", true, &[("zone", "x")], 3),
+            node("b", true, &[("zone", "x")], 1),
+            node("c", false, &[("zone", "x")], 0),
+            node("d", true, &[("zone", "y")], 0),
+        ];
         let pod = json!({"spec": {"nodeSelector": {"zone": "x"}}});
         assert_eq!(place(&pod, &nodes), Ok("b".into()));
         assert_eq!(place(&json!({"spec": {}}), &nodes), Ok("d".into()));
@@ -601,28 +793,100 @@ mod tests {
         let mut full = node("f", true, &[], 110);
         full.alloc_pods = 110;
         let mut busy = sized("busy", "2", "1Gi");
-        busy.add(&PodDemand { cpu_milli: 1500, memory: 0, ..Default::default() });
+        busy.add(&PodDemand {
+            cpu_milli: 1500,
+            memory: 0,
+            ..Default::default()
+        });
         let mut port = node("p", true, &[], 0);
         port.used_ports = vec![("TCP".into(), "0.0.0.0".into(), 8080)];
         let affinity = |zone: &str| json!({"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": [zone]}]}]}}}}});
         let cases: Vec<(&str, Value, NodeView, Option<&str>)> = vec![
-            ("untolerated taint", json!({"spec": {}}), tainted.clone(), Some("node(s) had untolerated taint {dedicated: gpu}")),
-            ("tolerated taint", json!({"spec": {"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]}}), tainted, None),
-            ("PreferNoSchedule does not filter", json!({"spec": {}}), soft, None),
-            ("too many pods", json!({"spec": {}}), full, Some("Too many pods")),
-            ("insufficient cpu", pod_requesting("600m", "1Mi"), busy.clone(), Some("Insufficient cpu")),
-            ("cpu fits", pod_requesting("500m", "1Mi"), busy.clone(), None),
-            ("insufficient memory", pod_requesting("1m", "2Gi"), busy, Some("Insufficient memory")),
-            ("host port taken", json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}), port.clone(), Some("node(s) didn't have free ports for the requested pod ports")),
-            ("other host port free", json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8081}]}]}}), port.clone(), None),
-            ("UDP is another port", json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}]}]}}), port, None),
-            ("required affinity matches", affinity("x"), node("z", true, &[("zone", "x")], 0), None),
-            ("required affinity misses", affinity("y"), node("z", true, &[("zone", "x")], 0), Some("node(s) didn't match Pod's node affinity/selector")),
+            (
+                "untolerated taint",
+                json!({"spec": {}}),
+                tainted.clone(),
+                Some("node(s) had untolerated taint {dedicated: gpu}"),
+            ),
+            (
+                "tolerated taint",
+                json!({"spec": {"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]}}),
+                tainted,
+                None,
+            ),
+            (
+                "PreferNoSchedule does not filter",
+                json!({"spec": {}}),
+                soft,
+                None,
+            ),
+            (
+                "too many pods",
+                json!({"spec": {}}),
+                full,
+                Some("Too many pods"),
+            ),
+            (
+                "insufficient cpu",
+                pod_requesting("600m", "1Mi"),
+                busy.clone(),
+                Some("Insufficient cpu"),
+            ),
+            (
+                "cpu fits",
+                pod_requesting("500m", "1Mi"),
+                busy.clone(),
+                None,
+            ),
+            (
+                "insufficient memory",
+                pod_requesting("1m", "2Gi"),
+                busy,
+                Some("Insufficient memory"),
+            ),
+            (
+                "host port taken",
+                json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080}]}]}}),
+                port.clone(),
+                Some("node(s) didn't have free ports for the requested pod ports"),
+            ),
+            (
+                "other host port free",
+                json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8081}]}]}}),
+                port.clone(),
+                None,
+            ),
+            (
+                "UDP is another port",
+                json!({"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}]}]}}),
+                port,
+                None,
+            ),
+            (
+                "required affinity matches",
+                affinity("x"),
+                node("z", true, &[("zone", "x")], 0),
+                None,
+            ),
+            (
+                "required affinity misses",
+                affinity("y"),
+                node("z", true, &[("zone", "x")], 0),
+                Some("node(s) didn't match Pod's node affinity/selector"),
+            ),
         ];
         for (what, pod, n, want) in cases {
             let d = PodDemand::from_pod(&pod);
-            let tolerations: Vec<Value> = pod.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
-            assert_eq!(filter(&pod, &d, &tolerations, &n).as_deref(), want, "{what}");
+            let tolerations: Vec<Value> = pod
+                .pointer("/spec/tolerations")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                filter(&pod, &d, &tolerations, &n).as_deref(),
+                want,
+                "{what}"
+            );
         }
     }
 
@@ -630,17 +894,30 @@ mod tests {
     fn scores_least_requested_and_spread() {
         // Least requested: the emptier node wins.
         let mut a = sized("a", "4", "4Gi");
-        a.add(&PodDemand { cpu_milli: 3000, memory: 3 << 30, ..Default::default() });
+        a.add(&PodDemand {
+            cpu_milli: 3000,
+            memory: 3 << 30,
+            ..Default::default()
+        });
         let b = sized("b", "4", "4Gi");
-        assert_eq!(place(&pod_requesting("100m", "10Mi"), &[a, b]), Ok("b".into()));
+        assert_eq!(
+            place(&pod_requesting("100m", "10Mi"), &[a, b]),
+            Ok("b".into())
+        );
         // Spread: pods of one owner go where that owner has fewer, even if busier otherwise.
         let mut x = node("x", true, &[], 5);
         let y = node("y", true, &[], 2);
         let mut y2 = y.clone();
         for _ in 0..2 {
-            y2.add(&PodDemand { owner: Some("rs-1".into()), ..Default::default() });
+            y2.add(&PodDemand {
+                owner: Some("rs-1".into()),
+                ..Default::default()
+            });
         }
-        x.add(&PodDemand { owner: Some("other".into()), ..Default::default() });
+        x.add(&PodDemand {
+            owner: Some("other".into()),
+            ..Default::default()
+        });
         let pod = json!({"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "r", "uid": "rs-1", "controller": true}]}, "spec": {}});
         assert_eq!(place(&pod, &[x, y2]), Ok("x".into()));
     }
@@ -652,7 +929,10 @@ mod tests {
             "containers": [{"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}, {"name": "b", "resources": {"limits": {"cpu": "250m"}}, "ports": [{"containerPort": 53, "hostPort": 53, "protocol": "UDP"}]}]}});
         let d = PodDemand::from_pod(&pod);
         assert_eq!((d.cpu_milli, d.memory), (2000, 1 << 30));
-        assert_eq!(d.host_ports, vec![("UDP".to_string(), "0.0.0.0".to_string(), 53)]);
+        assert_eq!(
+            d.host_ports,
+            vec![("UDP".to_string(), "0.0.0.0".to_string(), 53)]
+        );
     }
 
     #[test]
@@ -666,7 +946,11 @@ mod tests {
         let mut done = p.clone();
         done["status"]["phase"] = json!("Succeeded");
         c.set_pod("pods/d/p", Some(&done));
-        assert_eq!((c.nodes["n"].pods, c.nodes["n"].used_cpu_milli), (0, 0), "finished pods free their node");
+        assert_eq!(
+            (c.nodes["n"].pods, c.nodes["n"].used_cpu_milli),
+            (0, 0),
+            "finished pods free their node"
+        );
         c.set_pod("pods/d/p", Some(&p));
         c.set_pod("pods/d/p", None);
         assert_eq!(c.nodes["n"].pods, 0);
@@ -678,8 +962,14 @@ mod tests {
 
     #[test]
     fn unbound_pods_of_other_schedulers_are_not_ours() {
-        assert!(pending_key(&json!({"metadata": {"namespace": "d", "name": "p"}, "spec": {}})).is_some());
-        assert!(pending_key(&json!({"metadata": {"namespace": "d", "name": "p"}, "spec": {"nodeName": "n"}})).is_none());
+        assert!(
+            pending_key(&json!({"metadata": {"namespace": "d", "name": "p"}, "spec": {}}))
+                .is_some()
+        );
+        assert!(pending_key(
+            &json!({"metadata": {"namespace": "d", "name": "p"}, "spec": {"nodeName": "n"}})
+        )
+        .is_none());
         assert!(pending_key(&json!({"metadata": {"namespace": "d", "name": "p"}, "spec": {"schedulerName": "other"}})).is_none());
     }
 }

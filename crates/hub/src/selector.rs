@@ -41,16 +41,43 @@ impl LabelSelector {
     /// In, NotIn, Exists, DoesNotExist), or a plain map as ReplicationControllers use.
     pub fn from_k8s(v: &serde_json::Value) -> Result<LabelSelector, String> {
         let mut requirements = Vec::new();
-        let Some(obj) = v.as_object() else { return Ok(LabelSelector::default()) };
+        let Some(obj) = v.as_object() else {
+            return Ok(LabelSelector::default());
+        };
         let is_structured = obj.contains_key("matchLabels") || obj.contains_key("matchExpressions");
-        let labels = if is_structured { obj.get("matchLabels").and_then(|m| m.as_object()) } else { Some(obj) };
+        let labels = if is_structured {
+            obj.get("matchLabels").and_then(|m| m.as_object())
+        } else {
+            Some(obj)
+        };
         for (k, val) in labels.into_iter().flatten() {
-            requirements.push(Requirement::Eq(k.clone(), val.as_str().unwrap_or_default().to_string()));
+            requirements.push(Requirement::Eq(
+                k.clone(),
+                val.as_str().unwrap_or_default().to_string(),
+            ));
         }
-        for e in obj.get("matchExpressions").and_then(|m| m.as_array()).into_iter().flatten() {
-            let key = e.get("key").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-            let values: Vec<String> = e.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
-            let op = e.get("operator").and_then(|o| o.as_str()).unwrap_or_default();
+        for e in obj
+            .get("matchExpressions")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let key = e
+                .get("key")
+                .and_then(|k| k.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let op = e
+                .get("operator")
+                .and_then(|o| o.as_str())
+                .unwrap_or_default();
             requirements.push(match op {
                 "In" if !values.is_empty() => Requirement::In(key, values),
                 "NotIn" if !values.is_empty() => Requirement::NotIn(key, values),
@@ -132,22 +159,34 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
         } else if let Some(r) = rest.strip_prefix("in") {
             (false, r)
         } else {
-            return Err(format!("unable to parse requirement {term:?}: expected in or notin"));
+            return Err(format!(
+                "unable to parse requirement {term:?}: expected in or notin"
+            ));
         };
         let list = list.trim();
         let inner = list
             .strip_prefix('(')
             .and_then(|l| l.strip_suffix(')'))
-            .ok_or_else(|| format!("unable to parse requirement {term:?}: values must be in parentheses"))?;
+            .ok_or_else(|| {
+                format!("unable to parse requirement {term:?}: values must be in parentheses")
+            })?;
         validate_key(key)?;
-        let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+        let values: Vec<String> = inner
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
         for v in &values {
             validate_value(v)?;
         }
         if values.is_empty() && !negate {
             return Err(format!("unable to parse requirement {term:?}: for 'in' operator, values set can't be empty"));
         }
-        return Ok(if negate { Requirement::NotIn(key.to_string(), values) } else { Requirement::In(key.to_string(), values) });
+        return Ok(if negate {
+            Requirement::NotIn(key.to_string(), values)
+        } else {
+            Requirement::In(key.to_string(), values)
+        });
     }
     validate_key(term)?;
     Ok(Requirement::Exists(term.to_string()))
@@ -179,7 +218,9 @@ impl FieldSelector {
             } else if let Some((f, v)) = term.split_once('=') {
                 (f, true, v)
             } else {
-                return Err(format!("invalid selector: {term:?}; expected field=value or field!=value"));
+                return Err(format!(
+                    "invalid selector: {term:?}; expected field=value or field!=value"
+                ));
             };
             let field = field.trim();
             if !supported.contains(&field) {
@@ -195,7 +236,9 @@ impl FieldSelector {
     }
 
     pub fn matches(&self, o: &StoredObject) -> bool {
-        self.terms.iter().all(|(f, eq, v)| (o.field(f).unwrap_or_default() == v) == *eq)
+        self.terms
+            .iter()
+            .all(|(f, eq, v)| (o.field(f).unwrap_or_default() == v) == *eq)
     }
 }
 
@@ -205,7 +248,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -245,14 +291,23 @@ mod tests {
         assert!(s.matches_map(&l));
         let rc = LabelSelector::from_k8s(&serde_json::json!({"app": "db"})).expect("ok");
         assert!(!rc.matches_map(&l));
-        assert!(LabelSelector::from_k8s(&serde_json::json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})).is_err());
-        assert!(LabelSelector::from_k8s(&serde_json::json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})).is_err());
+        assert!(LabelSelector::from_k8s(
+            &serde_json::json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})
+        )
+        .is_err());
+        assert!(LabelSelector::from_k8s(
+            &serde_json::json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})
+        )
+        .is_err());
     }
 
     #[test]
     fn rejects_garbage() {
         for bad in ["app in web", "a b c", "app=we b", "tier in ()", "-bad=1"] {
-            assert!(LabelSelector::parse(bad).is_err(), "{bad:?} should not parse");
+            assert!(
+                LabelSelector::parse(bad).is_err(),
+                "{bad:?} should not parse"
+            );
         }
     }
 

@@ -47,12 +47,19 @@ impl Actor for StatusIngest {
         let store = self.store.clone();
         let heartbeats = self.heartbeats.clone();
         let fut = async move {
-            let mut folder = Folder { store, heartbeats, last_seen: HashMap::new() };
+            let mut folder = Folder {
+                store,
+                heartbeats,
+                last_seen: HashMap::new(),
+            };
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         tracing::info!("status ingest connected to the MQTT broker");
-                        if let Err(e) = client.subscribe(status::all_topics_filter(), QoS::AtLeastOnce).await {
+                        if let Err(e) = client
+                            .subscribe(status::all_topics_filter(), QoS::AtLeastOnce)
+                            .await
+                        {
                             tracing::warn!(error = %e, "cannot subscribe to status topics");
                         }
                     }
@@ -93,7 +100,8 @@ impl Folder {
                 Ok(m) => self.online(node, m.online).await,
                 Err(e) => Err(format!("malformed online marker: {e}")),
             },
-            Topic::NodeStatus { node } => match serde_json::from_slice::<NodeStatusReport>(payload) {
+            Topic::NodeStatus { node } => match serde_json::from_slice::<NodeStatusReport>(payload)
+            {
                 Ok(r) if &r.node_name == node => {
                     if self.fresh(topic, r.observed_at_ms) {
                         self.node_status(node, r).await
@@ -104,7 +112,11 @@ impl Folder {
                 Ok(r) => Err(format!("node status names node {:?}", r.node_name)),
                 Err(e) => Err(format!("malformed node status: {e}")),
             },
-            Topic::PodStatus { node, namespace, pod } => match serde_json::from_slice::<PodStatusReport>(payload) {
+            Topic::PodStatus {
+                node,
+                namespace,
+                pod,
+            } => match serde_json::from_slice::<PodStatusReport>(payload) {
                 Ok(r) if &r.namespace == namespace && &r.name == pod => {
                     if self.fresh(topic, r.observed_at_ms) {
                         self.pod_status(node, r).await
@@ -133,7 +145,10 @@ impl Folder {
 
     async fn online(&mut self, node: &str, online: bool) -> Result<(), String> {
         if online {
-            self.heartbeats.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), status::now_ms());
+            self.heartbeats
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(node.to_string(), status::now_ms());
             return Ok(());
         }
         let now = status::rfc3339_from_ms(status::now_ms());
@@ -151,26 +166,35 @@ impl Folder {
     }
 
     async fn node_status(&mut self, node: &str, r: NodeStatusReport) -> Result<(), String> {
-        self.heartbeats.lock().unwrap_or_else(|e| e.into_inner()).insert(node.to_string(), r.observed_at_ms);
+        self.heartbeats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node.to_string(), r.observed_at_ms);
         let res = self
             .store
-            .mutate(&NODES, "", node, Box::new(move |old| {
-                let mut v = old.clone();
-                for c in &r.conditions {
-                    let cond = serde_json::to_value(c).unwrap_or_default();
-                    set_condition(&mut v, cond, false);
-                }
-                if !r.addresses.is_empty() {
-                    v["status"]["addresses"] = serde_json::to_value(&r.addresses).unwrap_or_default();
-                }
-                if !r.capacity.is_empty() {
-                    v["status"]["capacity"] = json!(r.capacity);
-                }
-                if !r.allocatable.is_empty() {
-                    v["status"]["allocatable"] = json!(r.allocatable);
-                }
-                Ok(Some(v))
-            }))
+            .mutate(
+                &NODES,
+                "",
+                node,
+                Box::new(move |old| {
+                    let mut v = old.clone();
+                    for c in &r.conditions {
+                        let cond = serde_json::to_value(c).unwrap_or_default();
+                        set_condition(&mut v, cond, false);
+                    }
+                    if !r.addresses.is_empty() {
+                        v["status"]["addresses"] =
+                            serde_json::to_value(&r.addresses).unwrap_or_default();
+                    }
+                    if !r.capacity.is_empty() {
+                        v["status"]["capacity"] = json!(r.capacity);
+                    }
+                    if !r.allocatable.is_empty() {
+                        v["status"]["allocatable"] = json!(r.allocatable);
+                    }
+                    Ok(Some(v))
+                }),
+            )
             .await;
         ignore_missing(res)
     }
@@ -179,34 +203,50 @@ impl Folder {
         let node = node.to_string();
         let res = self
             .store
-            .mutate(&PODS, &r.namespace.clone(), &r.name.clone(), Box::new(move |old| {
-                if old.pointer("/metadata/uid").and_then(Value::as_str) != Some(r.uid.as_str()) {
-                    return Ok(None); // a report about an earlier pod of the same name
-                }
-                if old.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node.as_str()) {
-                    return Err(StoreError::Invalid(format!("node {node} reported a pod that is not bound to it")));
-                }
-                let mut v = old.clone();
-                let mut new_status = serde_json::to_value(&r.status).unwrap_or_default();
-                // Fields the agent does not own stay as the hub set them.
-                if let Some(q) = old.pointer("/status/qosClass") {
-                    new_status["qosClass"] = q.clone();
-                }
-                // Keep lastTransitionTime stable when a condition's status did not change.
-                if let Some(conds) = new_status.get_mut("conditions").and_then(Value::as_array_mut) {
-                    for c in conds.iter_mut() {
-                        if let Some(prev) = old.pointer("/status/conditions").and_then(Value::as_array).and_then(|a| a.iter().find(|p| p["type"] == c["type"])) {
-                            if prev["status"] == c["status"] {
-                                if let Some(t) = prev.get("lastTransitionTime") {
-                                    c["lastTransitionTime"] = t.clone();
+            .mutate(
+                &PODS,
+                &r.namespace.clone(),
+                &r.name.clone(),
+                Box::new(move |old| {
+                    if old.pointer("/metadata/uid").and_then(Value::as_str) != Some(r.uid.as_str())
+                    {
+                        return Ok(None); // a report about an earlier pod of the same name
+                    }
+                    if old.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node.as_str())
+                    {
+                        return Err(StoreError::Invalid(format!(
+                            "node {node} reported a pod that is not bound to it"
+                        )));
+                    }
+                    let mut v = old.clone();
+                    let mut new_status = serde_json::to_value(&r.status).unwrap_or_default();
+                    // Fields the agent does not own stay as the hub set them.
+                    if let Some(q) = old.pointer("/status/qosClass") {
+                        new_status["qosClass"] = q.clone();
+                    }
+                    // Keep lastTransitionTime stable when a condition's status did not change.
+                    if let Some(conds) = new_status
+                        .get_mut("conditions")
+                        .and_then(Value::as_array_mut)
+                    {
+                        for c in conds.iter_mut() {
+                            if let Some(prev) = old
+                                .pointer("/status/conditions")
+                                .and_then(Value::as_array)
+                                .and_then(|a| a.iter().find(|p| p["type"] == c["type"]))
+                            {
+                                if prev["status"] == c["status"] {
+                                    if let Some(t) = prev.get("lastTransitionTime") {
+                                        c["lastTransitionTime"] = t.clone();
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                v["status"] = new_status;
-                Ok(Some(v))
-            }))
+                    v["status"] = new_status;
+                    Ok(Some(v))
+                }),
+            )
             .await;
         ignore_missing(res)
     }
@@ -225,7 +265,9 @@ fn set_condition(node: &mut Value, mut cond: Value, stamp: bool) {
     if !node["status"]["conditions"].is_array() {
         node["status"]["conditions"] = json!([]);
     }
-    let Some(conds) = node["status"]["conditions"].as_array_mut() else { return };
+    let Some(conds) = node["status"]["conditions"].as_array_mut() else {
+        return;
+    };
     match conds.iter_mut().find(|c| c["type"] == cond["type"]) {
         Some(existing) => {
             if existing["status"] == cond["status"] {
@@ -252,11 +294,26 @@ mod tests {
     fn repeated_conditions_do_not_change_the_node() {
         let mut node = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "a", "lastTransitionTime": "a"}]}});
         let before = node.clone();
-        set_condition(&mut node, json!({"type": "Ready", "status": "True", "lastHeartbeatTime": "b", "lastTransitionTime": "b"}), false);
+        set_condition(
+            &mut node,
+            json!({"type": "Ready", "status": "True", "lastHeartbeatTime": "b", "lastTransitionTime": "b"}),
+            false,
+        );
         assert_eq!(node, before, "a heartbeat alone is not a change");
-        set_condition(&mut node, json!({"type": "Ready", "status": "False", "lastHeartbeatTime": "c", "lastTransitionTime": "c"}), false);
+        set_condition(
+            &mut node,
+            json!({"type": "Ready", "status": "False", "lastHeartbeatTime": "c", "lastTransitionTime": "c"}),
+            false,
+        );
         assert_eq!(node["status"]["conditions"][0]["lastTransitionTime"], "c");
-        set_condition(&mut node, json!({"type": "MemoryPressure", "status": "False"}), false);
-        assert_eq!(node["status"]["conditions"].as_array().map(Vec::len), Some(2));
+        set_condition(
+            &mut node,
+            json!({"type": "MemoryPressure", "status": "False"}),
+            false,
+        );
+        assert_eq!(
+            node["status"]["conditions"].as_array().map(Vec::len),
+            Some(2)
+        );
     }
 }

@@ -16,10 +16,18 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn invalid(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: "FieldValueInvalid", message: format!("Invalid value: \"{value}\": {}", detail.into()) }
+        FieldError {
+            field: field.into(),
+            reason: "FieldValueInvalid",
+            message: format!("Invalid value: \"{value}\": {}", detail.into()),
+        }
     }
     pub fn required(field: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: "FieldValueRequired", message: "Required value".into() }
+        FieldError {
+            field: field.into(),
+            reason: "FieldValueRequired",
+            message: "Required value".into(),
+        }
     }
 }
 
@@ -31,7 +39,9 @@ pub fn dns1123_label(s: &str) -> Result<(), String> {
         return Err("must be no more than 63 characters".into());
     }
     let b = s.as_bytes();
-    let ok = b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    let ok = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric();
     if ok {
@@ -70,7 +80,9 @@ fn qualified_name_part(name: &str) -> Result<(), String> {
     if b.is_empty() || b.len() > 63 {
         return Err("name part must be non-empty and no more than 63 characters".into());
     }
-    let ok = b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    let ok = b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric();
     if ok {
@@ -95,13 +107,24 @@ pub fn label_value(v: &str) -> Result<(), String> {
 /// rule Kubernetes uses for namespace (and service) names.
 pub fn metadata(v: &Value, label_names: bool, errs: &mut Vec<FieldError>) {
     let meta = v.get("metadata");
-    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or_default();
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if name.is_empty() {
-        if meta.and_then(|m| m.get("generateName")).and_then(Value::as_str).is_none() {
+        if meta
+            .and_then(|m| m.get("generateName"))
+            .and_then(Value::as_str)
+            .is_none()
+        {
             errs.push(FieldError::required("metadata.name"));
         }
     } else {
-        let r = if label_names { dns1123_label(name) } else { dns1123_subdomain(name) };
+        let r = if label_names {
+            dns1123_label(name)
+        } else {
+            dns1123_subdomain(name)
+        };
         if let Err(e) = r {
             errs.push(FieldError::invalid("metadata.name", name, e));
         }
@@ -137,7 +160,13 @@ pub fn pod_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     }
     let mut seen = std::collections::HashSet::new();
     for list in ["initContainers", "containers"] {
-        for (i, c) in spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, c) in spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let p = format!("{path}.{list}[{i}]");
             let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
             if name.is_empty() {
@@ -145,16 +174,35 @@ pub fn pod_spec(spec: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
             } else if let Err(e) = dns1123_label(name) {
                 errs.push(FieldError::invalid(format!("{p}.name"), name, e));
             } else if !seen.insert(name.to_string()) {
-                errs.push(FieldError { field: format!("{p}.name"), reason: "FieldValueDuplicate", message: format!("Duplicate value: \"{name}\"") });
+                errs.push(FieldError {
+                    field: format!("{p}.name"),
+                    reason: "FieldValueDuplicate",
+                    message: format!("Duplicate value: \"{name}\""),
+                });
             }
-            if c.get("image").and_then(Value::as_str).unwrap_or_default().trim().is_empty() {
+            if c.get("image")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .is_empty()
+            {
                 errs.push(FieldError::required(format!("{p}.image")));
             }
-            for (j, port) in c.get("ports").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, port) in c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 for key in ["containerPort", "hostPort"] {
                     if let Some(n) = port.get(key).and_then(Value::as_i64) {
                         if !(1..=65535).contains(&n) && !(key == "hostPort" && n == 0) {
-                            errs.push(FieldError::invalid(format!("{p}.ports[{j}].{key}"), &n.to_string(), "must be between 1 and 65535, inclusive"));
+                            errs.push(FieldError::invalid(
+                                format!("{p}.ports[{j}].{key}"),
+                                &n.to_string(),
+                                "must be between 1 and 65535, inclusive",
+                            ));
                         }
                     }
                 }
@@ -176,10 +224,21 @@ pub fn workload(kind: &str, v: &Value, errs: &mut Vec<FieldError>) {
         errs.push(FieldError::required("spec"));
         return;
     };
-    for f in ["replicas", "minReadySeconds", "revisionHistoryLimit", "completions", "parallelism", "backoffLimit"] {
+    for f in [
+        "replicas",
+        "minReadySeconds",
+        "revisionHistoryLimit",
+        "completions",
+        "parallelism",
+        "backoffLimit",
+    ] {
         if let Some(n) = spec.get(f).and_then(Value::as_i64) {
             if n < 0 {
-                errs.push(FieldError::invalid(format!("spec.{f}"), &n.to_string(), "must be greater than or equal to 0"));
+                errs.push(FieldError::invalid(
+                    format!("spec.{f}"),
+                    &n.to_string(),
+                    "must be greater than or equal to 0",
+                ));
             }
         }
     }
@@ -192,13 +251,21 @@ pub fn workload(kind: &str, v: &Value, errs: &mut Vec<FieldError>) {
     let tpl_labels: std::collections::BTreeMap<String, String> = tpl
         .and_then(|t| t.pointer("/metadata/labels"))
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     match spec.get("selector") {
         None => errs.push(FieldError::required("spec.selector")),
         Some(sel) => match crate::selector::LabelSelector::from_k8s(sel) {
             Err(e) => errs.push(FieldError::invalid("spec.selector", &sel.to_string(), e)),
-            Ok(s) if s.is_empty() => errs.push(FieldError::invalid("spec.selector", "{}", "empty selector is invalid for deployment")),
+            Ok(s) if s.is_empty() => errs.push(FieldError::invalid(
+                "spec.selector",
+                "{}",
+                "empty selector is invalid for deployment",
+            )),
             Ok(s) if !s.matches_map(&tpl_labels) => errs.push(FieldError::invalid(
                 "spec.template.metadata.labels",
                 &format!("{tpl_labels:?}"),
@@ -207,24 +274,43 @@ pub fn workload(kind: &str, v: &Value, errs: &mut Vec<FieldError>) {
             Ok(_) => {}
         },
     }
-    let rp = tpl.and_then(|t| t.pointer("/spec/restartPolicy")).and_then(Value::as_str).unwrap_or("Always");
+    let rp = tpl
+        .and_then(|t| t.pointer("/spec/restartPolicy"))
+        .and_then(Value::as_str)
+        .unwrap_or("Always");
     if kind == "Job" && rp == "Always" {
-        errs.push(FieldError { field: "spec.template.spec.restartPolicy".into(), reason: "FieldValueNotSupported", message: "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"".into() });
+        errs.push(FieldError {
+            field: "spec.template.spec.restartPolicy".into(),
+            reason: "FieldValueNotSupported",
+            message: "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
+                .into(),
+        });
     }
     if kind != "Job" && rp != "Always" {
-        errs.push(FieldError { field: "spec.template.spec.restartPolicy".into(), reason: "FieldValueNotSupported", message: format!("Unsupported value: \"{rp}\": supported values: \"Always\"") });
+        errs.push(FieldError {
+            field: "spec.template.spec.restartPolicy".into(),
+            reason: "FieldValueNotSupported",
+            message: format!("Unsupported value: \"{rp}\": supported values: \"Always\""),
+        });
     }
 }
 
 /// Services: ports (unless headless or ExternalName), valid port numbers.
 pub fn service(v: &Value, errs: &mut Vec<FieldError>) {
     let spec = v.get("spec").cloned().unwrap_or_default();
-    let type_ = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    let type_ = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
     if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&type_) {
         errs.push(FieldError { field: "spec.type".into(), reason: "FieldValueNotSupported", message: format!("Unsupported value: \"{type_}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"") });
     }
     let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
-    let ports = spec.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports = spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if ports.is_empty() && !headless && type_ != "ExternalName" {
         errs.push(FieldError::required("spec.ports"));
     }
@@ -232,7 +318,11 @@ pub fn service(v: &Value, errs: &mut Vec<FieldError>) {
     for (i, p) in ports.iter().enumerate() {
         if let Some(n) = p.get("port").and_then(Value::as_i64) {
             if !(1..=65535).contains(&n) {
-                errs.push(FieldError::invalid(format!("spec.ports[{i}].port"), &n.to_string(), "must be between 1 and 65535, inclusive"));
+                errs.push(FieldError::invalid(
+                    format!("spec.ports[{i}].port"),
+                    &n.to_string(),
+                    "must be between 1 and 65535, inclusive",
+                ));
             }
         } else {
             errs.push(FieldError::required(format!("spec.ports[{i}].port")));
@@ -242,7 +332,11 @@ pub fn service(v: &Value, errs: &mut Vec<FieldError>) {
             errs.push(FieldError::required(format!("spec.ports[{i}].name")));
         }
         if !name.is_empty() && !names.insert(name.to_string()) {
-            errs.push(FieldError { field: format!("spec.ports[{i}].name"), reason: "FieldValueDuplicate", message: format!("Duplicate value: \"{name}\"") });
+            errs.push(FieldError {
+                field: format!("spec.ports[{i}].name"),
+                reason: "FieldValueDuplicate",
+                message: format!("Duplicate value: \"{name}\""),
+            });
         }
     }
 }
@@ -282,13 +376,19 @@ mod tests {
         assert!(errs[0].message.contains("does not match template"));
         let mut errs = Vec::new();
         workload("Job", &ok, &mut errs);
-        assert_eq!(errs[0].field, "spec.template.spec.restartPolicy", "jobs cannot restart Always");
+        assert_eq!(
+            errs[0].field, "spec.template.spec.restartPolicy",
+            "jobs cannot restart Always"
+        );
     }
 
     #[test]
     fn services_need_ports() {
         let mut errs = Vec::new();
-        service(&json!({"spec": {"ports": [{"port": 80}, {"port": 70000, "name": "x"}]}}), &mut errs);
+        service(
+            &json!({"spec": {"ports": [{"port": 80}, {"port": 70000, "name": "x"}]}}),
+            &mut errs,
+        );
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["spec.ports[0].name", "spec.ports[1].port"]);
         let mut errs = Vec::new();

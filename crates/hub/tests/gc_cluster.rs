@@ -34,7 +34,9 @@ async fn foreground_and_orphan_propagation() {
     .await;
 
     // Foreground: the Deployment stays (marked) until its ReplicaSet and pods are gone.
-    mark_for_deletion(&c.store, &DEPLOYMENTS, "default", "fg", FOREGROUND, now()).await.expect("mark");
+    mark_for_deletion(&c.store, &DEPLOYMENTS, "default", "fg", FOREGROUND, now())
+        .await
+        .expect("mark");
     let mut saw_owner_waiting = false;
     wait_for("the deployment to go last", LIMIT, || {
         let d = c.store.get(&DEPLOYMENTS, "default", "fg").is_some();
@@ -47,24 +49,81 @@ async fn foreground_and_orphan_propagation() {
     })
     .await;
     assert!(saw_owner_waiting, "the owner waited for its dependents");
-    assert!(c.store.list(&REPLICASETS, Some("default"), &|o| o.label("app") == Some("fg"), None, 0).items.is_empty());
+    assert!(c
+        .store
+        .list(
+            &REPLICASETS,
+            Some("default"),
+            &|o| o.label("app") == Some("fg"),
+            None,
+            0
+        )
+        .items
+        .is_empty());
 
     // Orphan: the ReplicaSet goes, its pods stay, released.
-    let rs = c.store.list(&REPLICASETS, Some("default"), &|o| o.label("app") == Some("orph"), None, 0).items[0].namespace_and_name().1.to_string();
-    let before: Vec<String> = c.pods("default", "orph").iter().map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect();
+    let rs = c
+        .store
+        .list(
+            &REPLICASETS,
+            Some("default"),
+            &|o| o.label("app") == Some("orph"),
+            None,
+            0,
+        )
+        .items[0]
+        .namespace_and_name()
+        .1
+        .to_string();
+    let before: Vec<String> = c
+        .pods("default", "orph")
+        .iter()
+        .map(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
     // Detach the ReplicaSet from its Deployment first (as `kubectl delete deploy --cascade=orphan` would).
-    mark_for_deletion(&c.store, &DEPLOYMENTS, "default", "orph", ORPHAN, now()).await.expect("mark");
-    wait_for("the deployment to go, its replicaset released", LIMIT, || {
-        c.store.get(&DEPLOYMENTS, "default", "orph").is_none()
-            && c.store.get(&REPLICASETS, "default", &rs).is_some_and(|o| o.value()["metadata"].get("ownerReferences").is_none())
+    mark_for_deletion(&c.store, &DEPLOYMENTS, "default", "orph", ORPHAN, now())
+        .await
+        .expect("mark");
+    wait_for(
+        "the deployment to go, its replicaset released",
+        LIMIT,
+        || {
+            c.store.get(&DEPLOYMENTS, "default", "orph").is_none()
+                && c.store
+                    .get(&REPLICASETS, "default", &rs)
+                    .is_some_and(|o| o.value()["metadata"].get("ownerReferences").is_none())
+        },
+    )
+    .await;
+    mark_for_deletion(&c.store, &REPLICASETS, "default", &rs, ORPHAN, now())
+        .await
+        .expect("mark");
+    wait_for("the replicaset to go", LIMIT, || {
+        c.store.get(&REPLICASETS, "default", &rs).is_none()
     })
     .await;
-    mark_for_deletion(&c.store, &REPLICASETS, "default", &rs, ORPHAN, now()).await.expect("mark");
-    wait_for("the replicaset to go", LIMIT, || c.store.get(&REPLICASETS, "default", &rs).is_none()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = c.pods("default", "orph");
-    let names: Vec<String> = after.iter().map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect();
+    let names: Vec<String> = after
+        .iter()
+        .map(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
     assert_eq!(names, before, "the orphaned pods keep running");
-    assert!(after.iter().all(|p| p["metadata"].get("ownerReferences").is_none()), "and are released");
+    assert!(
+        after
+            .iter()
+            .all(|p| p["metadata"].get("ownerReferences").is_none()),
+        "and are released"
+    );
     c.stop().await;
 }

@@ -126,7 +126,8 @@ pub fn server_endpoint(
     let config = server_config(ca_cert_der, server)?;
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_secret);
     let endpoint_config = quinn::EndpointConfig::new(Arc::new(key));
-    let socket = std::net::UdpSocket::bind(addr).map_err(|source| QuicError::Bind { addr, source })?;
+    let socket =
+        std::net::UdpSocket::bind(addr).map_err(|source| QuicError::Bind { addr, source })?;
     let runtime = quinn::default_runtime().ok_or_else(|| QuicError::Bind {
         addr,
         source: std::io::Error::other("no async runtime found for QUIC"),

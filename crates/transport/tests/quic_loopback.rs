@@ -23,9 +23,13 @@ fn hub() -> Hub {
     let server: IssuedCert = ca
         .issue_server_cert(&[], &["127.0.0.1".parse().expect("ip")])
         .expect("server cert");
-    let endpoint =
-        quic::server_endpoint("127.0.0.1:0".parse().expect("addr"), &ca.cert_der, &server, &[7u8; 32])
-            .expect("server endpoint");
+    let endpoint = quic::server_endpoint(
+        "127.0.0.1:0".parse().expect("addr"),
+        &ca.cert_der,
+        &server,
+        &[7u8; 32],
+    )
+    .expect("server endpoint");
     let addr = endpoint.local_addr().expect("local addr");
     Hub { ca, endpoint, addr }
 }
@@ -397,9 +401,13 @@ async fn impostor_presenting_the_real_ca_with_its_own_leaf_is_refused() {
     let real = CertAuthority::generate("real").expect("real ca");
     let impostor = CertAuthority::generate("impostor").expect("impostor ca");
     let leaf = impostor.issue_server_cert(&[], &[]).expect("impostor leaf");
-    let endpoint =
-        quic::server_endpoint("127.0.0.1:0".parse().expect("addr"), &real.cert_der, &leaf, &[7u8; 32])
-            .expect("impostor endpoint");
+    let endpoint = quic::server_endpoint(
+        "127.0.0.1:0".parse().expect("addr"),
+        &real.cert_der,
+        &leaf,
+        &[7u8; 32],
+    )
+    .expect("impostor endpoint");
     let addr = endpoint.local_addr().expect("addr");
     let server = endpoint.clone();
     let hub_task = tokio::spawn(async move { accept(&server).await.map(|_| ()) });

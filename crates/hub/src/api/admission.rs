@@ -35,7 +35,9 @@ impl FieldValidation {
             None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
             Some("Ignore") => Ok(FieldValidation::Ignore),
             Some("Strict") => Ok(FieldValidation::Strict),
-            Some(other) => Err(ApiError::bad_request(format!("fieldValidation must be Ignore, Warn or Strict, not {other:?}"))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation must be Ignore, Warn or Strict, not {other:?}"
+            ))),
         }
     }
 }
@@ -43,21 +45,38 @@ impl FieldValidation {
 /// Decodes into the Kubernetes type (so field types are checked) and back. Returns the
 /// normalized object and warnings about unknown fields (which are dropped, or refused with
 /// `Strict`).
-pub fn normalize(res: &ResourceInfo, mut v: Value, fv: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+pub fn normalize(
+    res: &ResourceInfo,
+    mut v: Value,
+    fv: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
     if let Some(o) = v.as_object_mut() {
         o.insert("apiVersion".into(), json!(res.api_version()));
         o.insert("kind".into(), json!(res.kind));
     }
-    let normalized = (res.normalize)(v.clone()).map_err(|e| ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind)))?;
+    let normalized = (res.normalize)(v.clone())
+        .map_err(|e| ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind)))?;
     let mut unknown = Vec::new();
     if fv != FieldValidation::Ignore {
         unknown_fields(&v, &normalized, "", &mut unknown);
     }
     if fv == FieldValidation::Strict && !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            list.join(", ")
+        )));
     }
-    Ok((normalized, unknown.into_iter().map(|f| format!("unknown field \"{f}\"")).collect()))
+    Ok((
+        normalized,
+        unknown
+            .into_iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect(),
+    ))
 }
 
 /// Paths of fields present in `input` that the typed round trip dropped.
@@ -65,7 +84,11 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
     match (input, typed) {
         (Value::Object(i), Value::Object(t)) => {
             for (k, v) in i {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match t.get(k) {
                     Some(tv) => unknown_fields(v, tv, &p, out),
                     None if v.is_null() => {}
@@ -85,16 +108,25 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
 /// Checks the body's `apiVersion`/`kind` (when given) match the endpoint.
 pub fn check_type(res: &ResourceInfo, v: &Value) -> Result<(), ApiError> {
     if !v.is_object() {
-        return Err(ApiError::bad_request(format!("the body of a {} must be a JSON or YAML object", res.kind)));
+        return Err(ApiError::bad_request(format!(
+            "the body of a {} must be a JSON or YAML object",
+            res.kind
+        )));
     }
     if let Some(kind) = v.get("kind").and_then(Value::as_str) {
         if kind != res.kind {
-            return Err(ApiError::bad_request(format!("the kind in the body ({kind}) does not match the endpoint ({})", res.kind)));
+            return Err(ApiError::bad_request(format!(
+                "the kind in the body ({kind}) does not match the endpoint ({})",
+                res.kind
+            )));
         }
     }
     if let Some(av) = v.get("apiVersion").and_then(Value::as_str) {
         if av != res.api_version() {
-            return Err(ApiError::bad_request(format!("the apiVersion in the body ({av}) does not match the endpoint ({})", res.api_version())));
+            return Err(ApiError::bad_request(format!(
+                "the apiVersion in the body ({av}) does not match the endpoint ({})",
+                res.api_version()
+            )));
         }
     }
     Ok(())
@@ -104,22 +136,42 @@ pub fn check_type(res: &ResourceInfo, v: &Value) -> Result<(), ApiError> {
 pub fn prepare_create(res: &ResourceInfo, v: &mut Value) -> Result<(), ApiError> {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         // Server-owned fields are never taken from a create.
-        for f in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"] {
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+        ] {
             m.remove(f);
         }
     }
-    if let Some(prefix) = v.pointer("/metadata/generateName").and_then(Value::as_str).map(str::to_string) {
-        if v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().is_empty() {
+    if let Some(prefix) = v
+        .pointer("/metadata/generateName")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
+        if v.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .is_empty()
+        {
             v["metadata"]["name"] = json!(format!("{prefix}{}", random_suffix()));
         }
     }
     match res.kind {
         "Pod" => default_pod(v),
-        "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => default_workload(res.kind, v),
+        "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => {
+            default_workload(res.kind, v)
+        }
         "Service" => default_service(v),
         "Secret" => default_secret(v),
         "Namespace" => {
-            let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = v
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             v["status"] = json!({"phase": "Active"});
             if !v.pointer("/metadata/labels").is_some_and(Value::is_object) {
                 v["metadata"]["labels"] = json!({});
@@ -132,7 +184,12 @@ pub fn prepare_create(res: &ResourceInfo, v: &mut Value) -> Result<(), ApiError>
 }
 
 /// Merges an update into the stored object for the addressed part, then validates.
-pub fn prepare_update(res: &ResourceInfo, old: &Value, new: &mut Value, part: Part) -> Result<(), ApiError> {
+pub fn prepare_update(
+    res: &ResourceInfo,
+    old: &Value,
+    new: &mut Value,
+    part: Part,
+) -> Result<(), ApiError> {
     match part {
         Part::Main => {
             if let Some(st) = old.get("status") {
@@ -143,13 +200,25 @@ pub fn prepare_update(res: &ResourceInfo, old: &Value, new: &mut Value, part: Pa
             if res.kind == "Pod" {
                 check_pod_update(old, new)?;
             }
-            if matches!(res.kind, "ReplicaSet" | "Deployment" | "DaemonSet" | "Job") && old.pointer("/spec/selector") != new.pointer("/spec/selector") {
-                let name = new.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-                let shown = new.pointer("/spec/selector").map(|s| s.to_string()).unwrap_or_default();
+            if matches!(res.kind, "ReplicaSet" | "Deployment" | "DaemonSet" | "Job")
+                && old.pointer("/spec/selector") != new.pointer("/spec/selector")
+            {
+                let name = new
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let shown = new
+                    .pointer("/spec/selector")
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
                 return Err(ApiError::invalid(
                     res.kind,
                     name,
-                    &[FieldError { field: "spec.selector".into(), reason: "FieldValueInvalid", message: format!("Invalid value: {shown}: field is immutable") }],
+                    &[FieldError {
+                        field: "spec.selector".into(),
+                        reason: "FieldValueInvalid",
+                        message: format!("Invalid value: {shown}: field is immutable"),
+                    }],
                 ));
             }
             if res.kind == "Secret" {
@@ -176,7 +245,10 @@ pub fn prepare_update(res: &ResourceInfo, old: &Value, new: &mut Value, part: Pa
     }
     if res.kind == "Namespace" {
         let name = old.pointer("/metadata/name").cloned().unwrap_or_default();
-        if !new.pointer("/metadata/labels").is_some_and(Value::is_object) {
+        if !new
+            .pointer("/metadata/labels")
+            .is_some_and(Value::is_object)
+        {
             new["metadata"]["labels"] = json!({});
         }
         new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
@@ -190,14 +262,19 @@ fn validate(res: &ResourceInfo, v: &Value) -> Result<(), ApiError> {
     validation::metadata(v, label_names, &mut errs);
     match res.kind {
         "Pod" => validation::pod_spec(v.get("spec"), "spec", &mut errs),
-        "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => validation::workload(res.kind, v, &mut errs),
+        "ReplicationController" | "ReplicaSet" | "Deployment" | "DaemonSet" | "Job" => {
+            validation::workload(res.kind, v, &mut errs)
+        }
         "Service" => validation::service(v, &mut errs),
         _ => {}
     }
     if errs.is_empty() {
         Ok(())
     } else {
-        let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         Err(ApiError::invalid(res.kind, name, &errs))
     }
 }
@@ -218,14 +295,21 @@ fn check_pod_update(old: &Value, new: &Value) -> Result<(), ApiError> {
             }
         }
         if let Some(o) = s.as_object_mut() {
-            for f in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] {
+            for f in [
+                "activeDeadlineSeconds",
+                "tolerations",
+                "terminationGracePeriodSeconds",
+            ] {
                 o.remove(f);
             }
         }
         s
     };
     if strip(old) != strip(new) {
-        let name = new.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let name = new
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         return Err(ApiError::invalid(
             "Pod",
             name,
@@ -253,8 +337,16 @@ fn default_pod_spec(spec: &mut serde_json::Map<String, Value>) {
     for list in ["initContainers", "containers"] {
         if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs.iter_mut().filter_map(Value::as_object_mut) {
-                let image = c.get("image").and_then(Value::as_str).unwrap_or_default().to_string();
-                let policy = if image_tag(&image).is_none_or(|t| t == "latest") { "Always" } else { "IfNotPresent" };
+                let image = c
+                    .get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let policy = if image_tag(&image).is_none_or(|t| t == "latest") {
+                    "Always"
+                } else {
+                    "IfNotPresent"
+                };
                 set(c, "imagePullPolicy", json!(policy));
                 set(c, "terminationMessagePath", json!("/dev/termination-log"));
                 set(c, "terminationMessagePolicy", json!("File"));
@@ -270,14 +362,19 @@ fn default_pod_spec(spec: &mut serde_json::Map<String, Value>) {
 }
 
 fn default_pod(v: &mut Value) {
-    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     default_pod_spec(spec);
     set(spec, "enableServiceLinks", json!(true));
     set(spec, "priority", json!(0));
     // Like the DefaultTolerationSeconds admission plugin: 300 s for not-ready/unreachable.
     let tolerations = spec.entry("tolerations").or_insert(json!([]));
     if let Some(ts) = tolerations.as_array_mut() {
-        for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
             if !ts.iter().any(|t| t["key"] == key) {
                 ts.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
             }
@@ -298,9 +395,14 @@ fn default_workload(kind: &str, v: &mut Value) {
         // An RC without a selector selects its template's labels (and vice versa).
         let tpl_labels = v.pointer("/spec/template/metadata/labels").cloned();
         let selector = v.pointer("/spec/selector").cloned();
-        match (selector.filter(|s| s.as_object().is_some_and(|m| !m.is_empty())), tpl_labels.filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))) {
+        match (
+            selector.filter(|s| s.as_object().is_some_and(|m| !m.is_empty())),
+            tpl_labels.filter(|l| l.as_object().is_some_and(|m| !m.is_empty())),
+        ) {
             (None, Some(l)) => v["spec"]["selector"] = l,
-            (Some(s), None) if v.pointer("/spec/template").is_some() => v["spec"]["template"]["metadata"]["labels"] = s,
+            (Some(s), None) if v.pointer("/spec/template").is_some() => {
+                v["spec"]["template"]["metadata"]["labels"] = s
+            }
             _ => {}
         }
     }
@@ -308,9 +410,13 @@ fn default_workload(kind: &str, v: &mut Value) {
         let uid = uuid::Uuid::new_v4().to_string();
         v["metadata"]["uid"] = json!(uid);
         let name = v.pointer("/metadata/name").cloned().unwrap_or_default();
-        let manual = v.pointer("/spec/manualSelector").and_then(Value::as_bool).unwrap_or(false);
+        let manual = v
+            .pointer("/spec/manualSelector")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if !manual {
-            v["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            v["spec"]["selector"] =
+                json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
             if v.pointer("/spec/template").is_some() {
                 for (k, val) in [
                     ("batch.kubernetes.io/controller-uid", json!(uid)),
@@ -323,7 +429,9 @@ fn default_workload(kind: &str, v: &mut Value) {
             }
         }
     }
-    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     match kind {
         "ReplicationController" | "ReplicaSet" => set(spec, "replicas", json!(1)),
         "Deployment" => {
@@ -357,7 +465,10 @@ fn default_workload(kind: &str, v: &mut Value) {
             }
         }
         "Job" => {
-            let (c, p) = (spec.get("completions").cloned(), spec.get("parallelism").cloned());
+            let (c, p) = (
+                spec.get("completions").cloned(),
+                spec.get("parallelism").cloned(),
+            );
             if c.is_none() && p.is_none() {
                 spec.insert("completions".into(), json!(1));
                 spec.insert("parallelism".into(), json!(1));
@@ -370,13 +481,19 @@ fn default_workload(kind: &str, v: &mut Value) {
         }
         _ => {}
     }
-    if let Some(tspec) = spec.get_mut("template").and_then(|t| t.get_mut("spec")).and_then(Value::as_object_mut) {
+    if let Some(tspec) = spec
+        .get_mut("template")
+        .and_then(|t| t.get_mut("spec"))
+        .and_then(Value::as_object_mut)
+    {
         default_pod_spec(tspec);
     }
 }
 
 fn default_service(v: &mut Value) {
-    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     set(spec, "type", json!("ClusterIP"));
     set(spec, "sessionAffinity", json!("None"));
     set(spec, "internalTrafficPolicy", json!("Cluster"));
@@ -405,7 +522,10 @@ fn default_secret(v: &mut Value) {
             if let Some(d) = data.as_object_mut() {
                 for (k, val) in sd {
                     let s = val.as_str().unwrap_or_default();
-                    d.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(s)));
+                    d.insert(
+                        k,
+                        json!(base64::engine::general_purpose::STANDARD.encode(s)),
+                    );
                 }
             }
         }
@@ -425,7 +545,9 @@ fn random_suffix() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::thread_rng();
-    (0..5).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+    (0..5)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -436,12 +558,27 @@ mod tests {
     #[test]
     fn unknown_fields_warn_or_fail() {
         let pod = json!({"metadata": {"name": "p", "bogus": 1}, "spec": {"containers": [{"name": "a", "image": "x", "colour": "red"}], "nodeName": null}});
-        let (_, warnings) = normalize(&PODS, pod.clone(), FieldValidation::Warn).expect("warn accepts");
-        assert_eq!(warnings, vec!["unknown field \"metadata.bogus\"", "unknown field \"spec.containers[0].colour\""]);
+        let (_, warnings) =
+            normalize(&PODS, pod.clone(), FieldValidation::Warn).expect("warn accepts");
+        assert_eq!(
+            warnings,
+            vec![
+                "unknown field \"metadata.bogus\"",
+                "unknown field \"spec.containers[0].colour\""
+            ]
+        );
         let e = normalize(&PODS, pod.clone(), FieldValidation::Strict).expect_err("strict refuses");
         assert_eq!(e.code, 400);
-        assert!(e.message.starts_with("strict decoding error: unknown field \"metadata.bogus\""), "{}", e.message);
-        assert!(normalize(&PODS, pod, FieldValidation::Ignore).expect("ignore").1.is_empty());
+        assert!(
+            e.message
+                .starts_with("strict decoding error: unknown field \"metadata.bogus\""),
+            "{}",
+            e.message
+        );
+        assert!(normalize(&PODS, pod, FieldValidation::Ignore)
+            .expect("ignore")
+            .1
+            .is_empty());
         assert!(FieldValidation::parse(Some("Sometimes")).is_err());
     }
 
@@ -450,10 +587,16 @@ mod tests {
         let mut p = json!({"metadata": {"name": "web", "uid": "forged"}, "spec": {"containers": [
             {"name": "a", "image": "busybox"}, {"name": "b", "image": "localhost/busybox:1.0", "ports": [{"containerPort": 80}]}]}});
         prepare_create(&PODS, &mut p).expect("valid");
-        assert!(p["metadata"].get("uid").is_none(), "clients cannot choose the uid");
+        assert!(
+            p["metadata"].get("uid").is_none(),
+            "clients cannot choose the uid"
+        );
         assert_eq!(p["spec"]["restartPolicy"], "Always");
         assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Always");
-        assert_eq!(p["spec"]["containers"][1]["imagePullPolicy"], "IfNotPresent");
+        assert_eq!(
+            p["spec"]["containers"][1]["imagePullPolicy"],
+            "IfNotPresent"
+        );
         assert_eq!(p["spec"]["containers"][1]["ports"][0]["protocol"], "TCP");
         assert_eq!(p["status"]["phase"], "Pending");
         assert_eq!(p["spec"]["tolerations"].as_array().map(Vec::len), Some(2));
@@ -490,7 +633,12 @@ mod tests {
         assert_eq!(st["spec"]["containers"][0]["name"], "a");
 
         let mut bad = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "b", "image": "x"}]}});
-        assert_eq!(prepare_update(&PODS, &old, &mut bad, Part::Main).expect_err("forbidden").code, 422);
+        assert_eq!(
+            prepare_update(&PODS, &old, &mut bad, Part::Main)
+                .expect_err("forbidden")
+                .code,
+            422
+        );
     }
 
     #[test]
@@ -498,8 +646,14 @@ mod tests {
         let mut ns = json!({"metadata": {"name": "team-a"}});
         prepare_create(&NAMESPACES, &mut ns).expect("valid");
         assert_eq!(ns["status"]["phase"], "Active");
-        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team-a");
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "team-a"
+        );
         let mut bad = json!({"metadata": {"name": "a.b"}});
-        assert!(prepare_create(&NAMESPACES, &mut bad).is_err(), "namespace names are DNS labels");
+        assert!(
+            prepare_create(&NAMESPACES, &mut bad).is_err(),
+            "namespace names are DNS labels"
+        );
     }
 }

@@ -34,9 +34,16 @@ impl User {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFileError {
     #[error("cannot read token file {path}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("token file {path} line {line}: {problem}")]
-    Parse { path: String, line: usize, problem: String },
+    Parse {
+        path: String,
+        line: usize,
+        problem: String,
+    },
 }
 
 /// Secret type of run-time user tokens.
@@ -76,14 +83,21 @@ fn digest(token: &str) -> [u8; 32] {
 impl Authenticator {
     pub fn load(path: &Path) -> Result<Self, AuthFileError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| AuthFileError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| AuthFileError::Read {
+            path: p.clone(),
+            source,
+        })?;
         let auth = Authenticator::default();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (token, user) = parse_line(line).map_err(|problem| AuthFileError::Parse { path: p.clone(), line: i + 1, problem })?;
+            let (token, user) = parse_line(line).map_err(|problem| AuthFileError::Parse {
+                path: p.clone(),
+                line: i + 1,
+                problem,
+            })?;
             auth.add(&token, user);
         }
         Ok(auth)
@@ -96,28 +110,51 @@ impl Authenticator {
     }
 
     pub fn add(&self, token: &str, user: User) {
-        self.by_digest.write().unwrap_or_else(|e| e.into_inner()).insert(digest(token), user);
+        self.by_digest
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(digest(token), user);
     }
 
     /// The user for an `Authorization` header value, if it carries a known bearer token.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<User, AuthFailure> {
-        let token = authorization.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
+        let token = authorization
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
         if token.is_empty() {
             return Err(AuthFailure::Unknown);
         }
         let d = digest(token);
-        if let Some(u) = self.by_digest.read().unwrap_or_else(|e| e.into_inner()).get(&d) {
+        if let Some(u) = self
+            .by_digest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&d)
+        {
             return Ok(u.clone());
         }
-        let Some(store) = &self.store else { return Err(AuthFailure::Unknown) };
+        let Some(store) = &self.store else {
+            return Err(AuthFailure::Unknown);
+        };
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-        let secret = store.get(&crate::resources::SECRETS, TOKEN_NAMESPACE, &token_secret_name(&hex)).ok_or(AuthFailure::Unknown)?;
+        let secret = store
+            .get(
+                &crate::resources::SECRETS,
+                TOKEN_NAMESPACE,
+                &token_secret_name(&hex),
+            )
+            .ok_or(AuthFailure::Unknown)?;
         user_from_secret(&secret.value(), &hex, shoal_transport::status::now_ms())
     }
 }
 
 /// Reads a token Secret: its type and digest must match, and it must not have expired.
-fn user_from_secret(v: &serde_json::Value, digest_hex: &str, now_ms: u64) -> Result<User, AuthFailure> {
+fn user_from_secret(
+    v: &serde_json::Value,
+    digest_hex: &str,
+    now_ms: u64,
+) -> Result<User, AuthFailure> {
     use base64::Engine;
     if v.get("type").and_then(|t| t.as_str()) != Some(TOKEN_SECRET_TYPE) {
         return Err(AuthFailure::Unknown);
@@ -141,8 +178,16 @@ fn user_from_secret(v: &serde_json::Value, digest_hex: &str, now_ms: u64) -> Res
     if user.is_empty() {
         return Err(AuthFailure::Unknown);
     }
-    let groups = field("groups").split(',').map(|g| g.trim().to_string()).filter(|g| !g.is_empty()).collect();
-    Ok(User { uid: user.clone(), name: user, groups })
+    let groups = field("groups")
+        .split(',')
+        .map(|g| g.trim().to_string())
+        .filter(|g| !g.is_empty())
+        .collect();
+    Ok(User {
+        uid: user.clone(),
+        name: user,
+        groups,
+    })
 }
 
 fn secrets_match(a: &str, b: &str) -> bool {
@@ -165,18 +210,37 @@ fn parse_line(line: &str) -> Result<(String, User), String> {
     if fields.len() < 3 {
         return Err("expected token,user,uid[,\"groups\"]".into());
     }
-    let groups = fields.get(3).map(|g| g.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let groups = fields
+        .get(3)
+        .map(|g| {
+            g.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     if fields[0].len() < 16 {
         return Err("token is shorter than 16 characters".into());
     }
-    Ok((fields[0].clone(), User { name: fields[1].clone(), uid: fields[2].clone(), groups }))
+    Ok((
+        fields[0].clone(),
+        User {
+            name: fields[1].clone(),
+            uid: fields[2].clone(),
+            groups,
+        },
+    ))
 }
 
 /// A new random token (48 alphanumeric characters).
 pub fn generate_token() -> String {
     use rand::distributions::Alphanumeric;
     use rand::Rng;
-    rand::thread_rng().sample_iter(&Alphanumeric).take(48).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -187,14 +251,25 @@ mod tests {
     fn parses_the_static_token_format() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tokens.csv");
-        std::fs::write(&path, "# comment\nabcdefghijklmnop1234,admin,1,\"system:masters,ops\"\n").expect("write");
+        std::fs::write(
+            &path,
+            "# comment\nabcdefghijklmnop1234,admin,1,\"system:masters,ops\"\n",
+        )
+        .expect("write");
         let auth = Authenticator::load(&path).expect("loads");
-        let u = auth.authenticate(Some("Bearer abcdefghijklmnop1234")).expect("known token");
+        let u = auth
+            .authenticate(Some("Bearer abcdefghijklmnop1234"))
+            .expect("known token");
         assert_eq!(u.name, "admin");
         assert!(u.is_admin());
         assert_eq!(u.groups, vec!["system:masters", "ops"]);
-        assert_eq!(auth.authenticate(Some("Bearer wrong")), Err(AuthFailure::Unknown));
-        assert!(auth.authenticate(Some("Basic abcdefghijklmnop1234")).is_err());
+        assert_eq!(
+            auth.authenticate(Some("Bearer wrong")),
+            Err(AuthFailure::Unknown)
+        );
+        assert!(auth
+            .authenticate(Some("Basic abcdefghijklmnop1234"))
+            .is_err());
         assert!(auth.authenticate(None).is_err());
     }
 
@@ -203,17 +278,28 @@ mod tests {
         use base64::Engine;
         let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let hex = token_digest_hex("secret-token-value-1234");
-        let secret = |exp: &str| serde_json::json!({"type": TOKEN_SECRET_TYPE, "data": {
-            "token-sha256": b(&hex), "user": b("alice"), "groups": b("shoal:ns:a:edit"), "expires-at": b(exp)}});
+        let secret = |exp: &str| {
+            serde_json::json!({"type": TOKEN_SECRET_TYPE, "data": {
+            "token-sha256": b(&hex), "user": b("alice"), "groups": b("shoal:ns:a:edit"), "expires-at": b(exp)}})
+        };
         let u = user_from_secret(&secret(""), &hex, 1000).expect("valid");
         assert_eq!(u.name, "alice");
         assert_eq!(u.groups, vec!["shoal:ns:a:edit"]);
-        assert_eq!(user_from_secret(&secret("999"), &hex, 1000), Err(AuthFailure::Expired));
+        assert_eq!(
+            user_from_secret(&secret("999"), &hex, 1000),
+            Err(AuthFailure::Expired)
+        );
         assert!(user_from_secret(&secret("2000"), &hex, 1000).is_ok());
-        assert_eq!(user_from_secret(&secret(""), &token_digest_hex("other"), 1000), Err(AuthFailure::Unknown));
+        assert_eq!(
+            user_from_secret(&secret(""), &token_digest_hex("other"), 1000),
+            Err(AuthFailure::Unknown)
+        );
         let mut wrong_type = secret("");
         wrong_type["type"] = serde_json::json!("Opaque");
-        assert_eq!(user_from_secret(&wrong_type, &hex, 1000), Err(AuthFailure::Unknown));
+        assert_eq!(
+            user_from_secret(&wrong_type, &hex, 1000),
+            Err(AuthFailure::Unknown)
+        );
     }
 
     #[test]
@@ -221,6 +307,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tokens.csv");
         std::fs::write(&path, "short,admin,1\n").expect("write");
-        assert!(matches!(Authenticator::load(&path), Err(AuthFileError::Parse { line: 1, .. })));
+        assert!(matches!(
+            Authenticator::load(&path),
+            Err(AuthFileError::Parse { line: 1, .. })
+        ));
     }
 }

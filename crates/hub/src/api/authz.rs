@@ -74,7 +74,10 @@ impl Permissions {
                 }
             }
         }
-        Permissions { cluster_admin: user.is_admin(), namespaces }
+        Permissions {
+            cluster_admin: user.is_admin(),
+            namespaces,
+        }
     }
 
     /// Whether objects in `namespace` may be read (for list/watch filtering).
@@ -133,7 +136,10 @@ pub fn authorize(user: &User, perms: &Permissions, t: &Target, verb: &str) -> Re
     if allowed {
         return Ok(());
     }
-    let mut msg = format!("{} is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\"", res.plural, user.name, res.plural, res.group);
+    let mut msg = format!(
+        "{} is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\"",
+        res.plural, user.name, res.plural, res.group
+    );
     if let Some(name) = &t.name {
         msg = format!("{} \"{name}\" is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\"", res.plural, user.name, res.plural, res.group);
     }
@@ -152,18 +158,37 @@ mod tests {
     use crate::resources::{NAMESPACES, NODES, PODS};
 
     fn user(groups: &[&str]) -> User {
-        User { name: "alice".into(), uid: "1".into(), groups: groups.iter().map(|s| s.to_string()).collect() }
+        User {
+            name: "alice".into(),
+            uid: "1".into(),
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
-    fn target(res: &'static crate::resources::ResourceInfo, ns: Option<&str>, name: Option<&str>) -> Target {
-        Target { res, namespace: ns.map(str::to_string), name: name.map(str::to_string), subresource: None }
+    fn target(
+        res: &'static crate::resources::ResourceInfo,
+        ns: Option<&str>,
+        name: Option<&str>,
+    ) -> Target {
+        Target {
+            res,
+            namespace: ns.map(str::to_string),
+            name: name.map(str::to_string),
+            subresource: None,
+        }
     }
 
     #[test]
     fn namespace_roles() {
         let u = user(&["shoal:ns:a:edit", "shoal:ns:b:view"]);
         let p = Permissions::of(&u);
-        let cases: &[(&'static crate::resources::ResourceInfo, Option<&str>, Option<&str>, &str, bool)] = &[
+        let cases: &[(
+            &'static crate::resources::ResourceInfo,
+            Option<&str>,
+            Option<&str>,
+            &str,
+            bool,
+        )] = &[
             (&PODS, Some("a"), None, "create", true),
             (&PODS, Some("a"), Some("x"), "delete", true),
             (&PODS, Some("b"), None, "list", true),
@@ -181,21 +206,41 @@ mod tests {
             let got = authorize(&u, &p, &target(res, *ns, *name), verb).is_ok();
             assert_eq!(got, *want, "{verb} {} ns={ns:?} name={name:?}", res.plural);
         }
-        assert!(p.can_read_namespace("a") && p.can_read_namespace("b") && !p.can_read_namespace("c"));
+        assert!(
+            p.can_read_namespace("a") && p.can_read_namespace("b") && !p.can_read_namespace("c")
+        );
     }
 
     #[test]
     fn kube_system_is_for_cluster_admins_only() {
         let u = user(&["shoal:ns:kube-system:admin"]);
         let p = Permissions::of(&u);
-        assert!(authorize(&u, &p, &target(&crate::resources::SECRETS, Some("kube-system"), None), "create").is_err());
-        assert!(authorize(&u, &p, &target(&crate::resources::SECRETS, Some("kube-system"), None), "list").is_err());
+        assert!(authorize(
+            &u,
+            &p,
+            &target(&crate::resources::SECRETS, Some("kube-system"), None),
+            "create"
+        )
+        .is_err());
+        assert!(authorize(
+            &u,
+            &p,
+            &target(&crate::resources::SECRETS, Some("kube-system"), None),
+            "list"
+        )
+        .is_err());
     }
 
     #[test]
     fn forbidden_message_is_kubernetes_shaped() {
         let u = user(&["shoal:ns:a:view"]);
-        let e = authorize(&u, &Permissions::of(&u), &target(&PODS, Some("b"), Some("web")), "get").expect_err("forbidden");
+        let e = authorize(
+            &u,
+            &Permissions::of(&u),
+            &target(&PODS, Some("b"), Some("web")),
+            "get",
+        )
+        .expect_err("forbidden");
         assert_eq!(e.code, 403);
         assert_eq!(e.message, "pods \"web\" is forbidden: User \"alice\" cannot get resource \"pods\" in API group \"\" in the namespace \"b\"");
     }
@@ -203,8 +248,20 @@ mod tests {
     #[test]
     fn admins_and_strangers() {
         let admin = user(&["system:masters"]);
-        assert!(authorize(&admin, &Permissions::of(&admin), &target(&NODES, None, Some("n")), "delete").is_ok());
+        assert!(authorize(
+            &admin,
+            &Permissions::of(&admin),
+            &target(&NODES, None, Some("n")),
+            "delete"
+        )
+        .is_ok());
         let nobody = user(&[]);
-        assert!(authorize(&nobody, &Permissions::of(&nobody), &target(&PODS, None, None), "list").is_err());
+        assert!(authorize(
+            &nobody,
+            &Permissions::of(&nobody),
+            &target(&PODS, None, None),
+            "list"
+        )
+        .is_err());
     }
 }

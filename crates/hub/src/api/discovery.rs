@@ -56,7 +56,10 @@ pub fn group_list() -> Value {
     let groups: Vec<Value> = groups()
         .into_iter()
         .map(|(g, vs)| {
-            let versions: Vec<Value> = vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                .collect();
             json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
         })
         .collect();
@@ -65,13 +68,27 @@ pub fn group_list() -> Value {
 
 pub fn group(name: &str) -> Option<Value> {
     let (g, vs) = groups().into_iter().find(|(g, _)| *g == name)?;
-    let versions: Vec<Value> = vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
-    Some(json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": versions, "preferredVersion": versions[0]}))
+    let versions: Vec<Value> = vs
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+        .collect();
+    Some(
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": versions, "preferredVersion": versions[0]}),
+    )
 }
 
 fn verbs(sub: Option<&str>) -> Vec<&'static str> {
     match sub {
-        None => vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        None => vec![
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ],
         Some("binding") => vec!["create"],
         Some(_) => vec!["get", "patch", "update"],
     }
@@ -79,7 +96,11 @@ fn verbs(sub: Option<&str>) -> Vec<&'static str> {
 
 /// `APIResourceList` for one group/version, `None` when nothing is served there.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let rs: Vec<&ResourceInfo> = ALL.iter().copied().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<&ResourceInfo> = ALL
+        .iter()
+        .copied()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
@@ -105,8 +126,14 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             }));
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// `/openapi/v3`: the index of per-group-version documents.
@@ -120,7 +147,10 @@ pub fn openapi_v3_index() -> Value {
     }
     for (p, _) in gvs {
         let hash = openapi_hash(&p);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -139,12 +169,21 @@ pub fn openapi_v3_doc(gv_path: &str) -> Option<Value> {
         ["apis", g, v] => (*g, *v),
         _ => return None,
     };
-    let rs: Vec<&ResourceInfo> = ALL.iter().copied().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<&ResourceInfo> = ALL
+        .iter()
+        .copied()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
     let query = |name: &str| json!({"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": true}});
-    let write_params = vec![query("dryRun"), query("fieldManager"), query("fieldValidation"), query("pretty")];
+    let write_params = vec![
+        query("dryRun"),
+        query("fieldManager"),
+        query("fieldValidation"),
+        query("pretty"),
+    ];
     let mut paths = serde_json::Map::new();
     let mut schemas = serde_json::Map::new();
     for r in rs {
@@ -158,14 +197,41 @@ pub fn openapi_v3_doc(gv_path: &str) -> Option<Value> {
                 "x-kubernetes-group-version-kind": gvk,
             })
         };
-        let base = if r.group.is_empty() { format!("/api/{}", r.version) } else { format!("/apis/{}/{}", r.group, r.version) };
-        let collection = if r.namespaced { format!("{base}/namespaces/{{namespace}}/{}", r.plural) } else { format!("{base}/{}", r.plural) };
+        let base = if r.group.is_empty() {
+            format!("/api/{}", r.version)
+        } else {
+            format!("/apis/{}/{}", r.group, r.version)
+        };
+        let collection = if r.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("{base}/{}", r.plural)
+        };
         let item = format!("{collection}/{{name}}");
-        let list_params = vec![query("labelSelector"), query("fieldSelector"), query("limit"), query("continue"), query("watch"), query("resourceVersion"), query("timeoutSeconds")];
-        paths.insert(collection.clone(), json!({"get": op("list", &list_params), "post": op("post", &write_params)}));
+        let list_params = vec![
+            query("labelSelector"),
+            query("fieldSelector"),
+            query("limit"),
+            query("continue"),
+            query("watch"),
+            query("resourceVersion"),
+            query("timeoutSeconds"),
+        ];
+        paths.insert(
+            collection.clone(),
+            json!({"get": op("list", &list_params), "post": op("post", &write_params)}),
+        );
         paths.insert(item, json!({"get": op("get", &vec![]), "put": op("put", &write_params), "patch": op("patch", &write_params), "delete": op("delete", &vec![query("dryRun")])}));
-        let schema_name = format!("io.k8s.api.{}.{}.{}", if r.group.is_empty() { "core" } else { r.group }, r.version, r.kind);
-        schemas.insert(schema_name, json!({"type": "object", "x-kubernetes-group-version-kind": [gvk]}));
+        let schema_name = format!(
+            "io.k8s.api.{}.{}.{}",
+            if r.group.is_empty() { "core" } else { r.group },
+            r.version,
+            r.kind
+        );
+        schemas.insert(
+            schema_name,
+            json!({"type": "object", "x-kubernetes-group-version-kind": [gvk]}),
+        );
     }
     Some(json!({
         "openapi": "3.0.0",
@@ -182,7 +248,12 @@ mod tests {
     #[test]
     fn core_resource_list_has_pods_and_subresources() {
         let l = resource_list("", "v1").expect("core group served");
-        let names: Vec<&str> = l["resources"].as_array().expect("array").iter().filter_map(|r| r["name"].as_str()).collect();
+        let names: Vec<&str> = l["resources"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
         assert!(names.contains(&"pods"));
         assert!(names.contains(&"pods/status"));
         assert!(names.contains(&"nodes"));
@@ -194,7 +265,13 @@ mod tests {
         let d = openapi_v3_doc("api/v1").expect("doc");
         let patch = &d["paths"]["/api/v1/namespaces/{namespace}/pods/{name}"]["patch"];
         assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Pod");
-        assert!(patch["parameters"].as_array().expect("params").iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(openapi_v3_index()["paths"]["api/v1"]["serverRelativeURL"].as_str().is_some());
+        assert!(patch["parameters"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
+        assert!(openapi_v3_index()["paths"]["api/v1"]["serverRelativeURL"]
+            .as_str()
+            .is_some());
     }
 }

@@ -18,7 +18,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
@@ -44,15 +49,25 @@ impl ApiError {
 
     /// 422 Invalid, listing every field problem, worded as the Kubernetes API server does.
     pub fn invalid(kind: &str, name: &str, errs: &[FieldError]) -> Self {
-        let parts: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        let parts: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
         let message = if parts.len() == 1 {
             format!("{kind} \"{name}\" is invalid: {}", parts[0])
         } else {
             format!("{kind} \"{name}\" is invalid: [{}]", parts.join(", "))
         };
-        let causes: Vec<Value> =
-            errs.iter().map(|e| json!({"reason": e.reason, "message": e.message, "field": e.field})).collect();
-        ApiError { code: 422, reason: "Invalid", message, details: Some(json!({"name": name, "kind": kind, "causes": causes})) }
+        let causes: Vec<Value> = errs
+            .iter()
+            .map(|e| json!({"reason": e.reason, "message": e.message, "field": e.field}))
+            .collect();
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message,
+            details: Some(json!({"name": name, "kind": kind, "causes": causes})),
+        }
     }
 
     pub fn status_body(&self) -> Value {
@@ -83,7 +98,9 @@ impl ResponseError for ApiError {
         StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).content_type("application/json").json(self.status_body())
+        HttpResponse::build(self.status_code())
+            .content_type("application/json")
+            .json(self.status_body())
     }
 }
 
@@ -91,15 +108,24 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let message = e.to_string();
         match e {
-            StoreError::AlreadyExists { resource, name } => {
-                ApiError { code: 409, reason: "AlreadyExists", message, details: Some(json!({"name": name, "kind": resource})) }
-            }
-            StoreError::NotFound { resource, name } => {
-                ApiError { code: 404, reason: "NotFound", message, details: Some(json!({"name": name, "kind": resource})) }
-            }
-            StoreError::Conflict { resource, name } => {
-                ApiError { code: 409, reason: "Conflict", message, details: Some(json!({"name": name, "kind": resource})) }
-            }
+            StoreError::AlreadyExists { resource, name } => ApiError {
+                code: 409,
+                reason: "AlreadyExists",
+                message,
+                details: Some(json!({"name": name, "kind": resource})),
+            },
+            StoreError::NotFound { resource, name } => ApiError {
+                code: 404,
+                reason: "NotFound",
+                message,
+                details: Some(json!({"name": name, "kind": resource})),
+            },
+            StoreError::Conflict { resource, name } => ApiError {
+                code: 409,
+                reason: "Conflict",
+                message,
+                details: Some(json!({"name": name, "kind": resource})),
+            },
             StoreError::Expired { .. } => ApiError::new(410, "Expired", message),
             StoreError::Invalid(m) => ApiError::new(422, "Invalid", m),
             StoreError::Closed => ApiError::new(503, "ServiceUnavailable", message),

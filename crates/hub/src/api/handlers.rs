@@ -25,9 +25,15 @@ pub struct Filter {
 
 impl Filter {
     pub fn from_query(res: &ResourceInfo, q: &Query) -> Result<Filter, ApiError> {
-        let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or_default()).map_err(ApiError::bad_request)?;
-        let supported: Vec<&str> = crate::store::object::COMMON_FIELDS.iter().chain(res.field_paths.iter()).copied().collect();
-        let fields = FieldSelector::parse(q.get("fieldSelector").unwrap_or_default(), &supported).map_err(ApiError::bad_request)?;
+        let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or_default())
+            .map_err(ApiError::bad_request)?;
+        let supported: Vec<&str> = crate::store::object::COMMON_FIELDS
+            .iter()
+            .chain(res.field_paths.iter())
+            .copied()
+            .collect();
+        let fields = FieldSelector::parse(q.get("fieldSelector").unwrap_or_default(), &supported)
+            .map_err(ApiError::bad_request)?;
         Ok(Filter { labels, fields })
     }
 
@@ -37,19 +43,40 @@ impl Filter {
 }
 
 pub fn json_response(code: u16, body: &Value) -> HttpResponse {
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK))
-        .content_type("application/json")
-        .body(serde_json::to_vec(body).unwrap_or_default())
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK),
+    )
+    .content_type("application/json")
+    .body(serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn object_response(code: u16, o: &StoredObject, res: &ResourceInfo, as_table: bool) -> HttpResponse {
+fn object_response(
+    code: u16,
+    o: &StoredObject,
+    res: &ResourceInfo,
+    as_table: bool,
+) -> HttpResponse {
     if as_table {
         let rv = o.revision.to_string();
-        return json_response(code, &table::table(res, vec![table::row(res, &o.value(), shoal_transport::status::now_ms())], &rv, None));
+        return json_response(
+            code,
+            &table::table(
+                res,
+                vec![table::row(
+                    res,
+                    &o.value(),
+                    shoal_transport::status::now_ms(),
+                )],
+                &rv,
+                None,
+            ),
+        );
     }
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK))
-        .content_type("application/json")
-        .body(o.json.clone())
+    HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::OK),
+    )
+    .content_type("application/json")
+    .body(o.json.clone())
 }
 
 /// Adds `Warning: 299 - "..."` headers, as the Kubernetes API server reports unknown fields.
@@ -57,14 +84,17 @@ fn with_warnings(mut resp: HttpResponse, warnings: &[String]) -> HttpResponse {
     for w in warnings {
         let value = format!("299 - \"{}\"", w.replace('"', "\\\""));
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
-            resp.headers_mut().append(actix_web::http::header::WARNING, v);
+            resp.headers_mut()
+                .append(actix_web::http::header::WARNING, v);
         }
     }
     resp
 }
 
 fn require_name(t: &Target) -> Result<&str, ApiError> {
-    t.name.as_deref().ok_or_else(|| ApiError::method_not_allowed("this verb needs a resource name in the path"))
+    t.name
+        .as_deref()
+        .ok_or_else(|| ApiError::method_not_allowed("this verb needs a resource name in the path"))
 }
 
 fn ns_of(t: &Target) -> &str {
@@ -83,7 +113,10 @@ fn not_found(res: &ResourceInfo, name: &str) -> ApiError {
 
 pub fn get(state: &ApiState, t: &Target, as_table: bool) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?;
-    let o = state.store.get(t.res, ns_of(t), name).ok_or_else(|| not_found(t.res, name))?;
+    let o = state
+        .store
+        .get(t.res, ns_of(t), name)
+        .ok_or_else(|| not_found(t.res, name))?;
     Ok(object_response(200, &o, t.res, as_table))
 }
 
@@ -93,7 +126,13 @@ struct ContinueToken {
     start: String,
 }
 
-pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &dyn Fn(&StoredObject) -> bool) -> Result<HttpResponse, ApiError> {
+pub fn list(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    as_table: bool,
+    visible: &dyn Fn(&StoredObject) -> bool,
+) -> Result<HttpResponse, ApiError> {
     let filter = Filter::from_query(t.res, q)?;
     let limit = q.u64("limit")?.unwrap_or(0) as usize;
     let cont = match q.get("continue").filter(|c| !c.is_empty()) {
@@ -102,7 +141,8 @@ pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &d
             let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(c)
                 .map_err(|_| ApiError::bad_request("continue token is not valid base64"))?;
-            let tok: ContinueToken = serde_json::from_slice(&raw).map_err(|_| ApiError::bad_request("continue token is malformed"))?;
+            let tok: ContinueToken = serde_json::from_slice(&raw)
+                .map_err(|_| ApiError::bad_request("continue token is malformed"))?;
             Some(tok)
         }
     };
@@ -118,7 +158,11 @@ pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &d
     let next = if limit > 0 && items.len() > limit {
         items.truncate(limit);
         let last = items.last().map(|o| o.key.clone()).unwrap_or_default();
-        let tok = serde_json::to_vec(&ContinueToken { rv: result.revision, start: last }).unwrap_or_default();
+        let tok = serde_json::to_vec(&ContinueToken {
+            rv: result.revision,
+            start: last,
+        })
+        .unwrap_or_default();
         Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tok))
     } else {
         None
@@ -126,8 +170,14 @@ pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &d
     let rv = result.revision.to_string();
     if as_table {
         let now = shoal_transport::status::now_ms();
-        let rows = items.iter().map(|o| table::row(t.res, &o.value(), now)).collect();
-        return Ok(json_response(200, &table::table(t.res, rows, &rv, next.as_deref())));
+        let rows = items
+            .iter()
+            .map(|o| table::row(t.res, &o.value(), now))
+            .collect();
+        return Ok(json_response(
+            200,
+            &table::table(t.res, rows, &rv, next.as_deref()),
+        ));
     }
     // Design: lists are assembled from the stored bytes; objects are not re-encoded.
     let mut meta = json!({"resourceVersion": rv});
@@ -135,7 +185,15 @@ pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &d
         meta["continue"] = json!(n);
     }
     let mut body = Vec::with_capacity(128 + items.iter().map(|o| o.json.len() + 1).sum::<usize>());
-    body.extend_from_slice(format!("{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[", t.res.list_kind, t.res.api_version(), meta).as_bytes());
+    body.extend_from_slice(
+        format!(
+            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+            t.res.list_kind,
+            t.res.api_version(),
+            meta
+        )
+        .as_bytes(),
+    );
     for (i, o) in items.iter().enumerate() {
         if i > 0 {
             body.push(b',');
@@ -143,7 +201,9 @@ pub fn list(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: &d
         body.extend_from_slice(&o.json);
     }
     body.extend_from_slice(b"]}");
-    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// Decodes a request body as JSON, YAML when the content type says so, or Kubernetes
@@ -159,9 +219,9 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
         use super::protobuf::{decode, DecodeError};
         return decode(body).map_err(|e| match e {
             DecodeError::Unsupported(m) => ApiError::unsupported_media(m),
-            e @ DecodeError::Invalid { .. } => {
-                ApiError::bad_request(format!("the request body is not valid Kubernetes protobuf: {e}"))
-            }
+            e @ DecodeError::Invalid { .. } => ApiError::bad_request(format!(
+                "the request body is not valid Kubernetes protobuf: {e}"
+            )),
         });
     }
     let media = content_type.split(';').next().unwrap_or_default().trim();
@@ -183,20 +243,31 @@ async fn check_namespace(state: &ApiState, res: &ResourceInfo, ns: &str) -> Resu
         return Ok(());
     }
     if ns.is_empty() {
-        return Err(ApiError::bad_request("a namespace is required for namespaced resources"));
+        return Err(ApiError::bad_request(
+            "a namespace is required for namespaced resources",
+        ));
     }
     match state.store.get(&NAMESPACES, "", ns) {
         None => Err(not_found(&NAMESPACES, ns)),
-        Some(n) if n.field("status.phase") == Some("Terminating") => Err(ApiError::forbidden(format!(
-            "unable to create new content in namespace {ns} because it is being terminated"
-        ))),
+        Some(n) if n.field("status.phase") == Some("Terminating") => {
+            Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            )))
+        }
         Some(_) => Ok(()),
     }
 }
 
-pub async fn create(state: &ApiState, t: &Target, q: &Query, mut body: Value) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    mut body: Value,
+) -> Result<HttpResponse, ApiError> {
     if t.name.is_some() {
-        return Err(ApiError::method_not_allowed("POST goes to the collection, not to a named object"));
+        return Err(ApiError::method_not_allowed(
+            "POST goes to the collection, not to a named object",
+        ));
     }
     admission::check_type(t.res, &body)?;
     let ns = ns_of(t).to_string();
@@ -207,19 +278,33 @@ pub async fn create(state: &ApiState, t: &Target, q: &Query, mut body: Value) ->
             )));
         }
     }
-    let (normalized, warnings) = admission::normalize(t.res, body, FieldValidation::parse(q.get("fieldValidation"))?)?;
+    let (normalized, warnings) = admission::normalize(
+        t.res,
+        body,
+        FieldValidation::parse(q.get("fieldValidation"))?,
+    )?;
     body = normalized;
     admission::prepare_create(t.res, &mut body)?;
     check_namespace(state, t.res, &ns).await?;
     if dry_run(q) {
-        let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let name = body
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if state.store.get(t.res, &ns, name).is_some() {
-            return Err(crate::store::StoreError::AlreadyExists { resource: t.res.resource_name(), name: name.into() }.into());
+            return Err(crate::store::StoreError::AlreadyExists {
+                resource: t.res.resource_name(),
+                name: name.into(),
+            }
+            .into());
         }
         return Ok(with_warnings(json_response(201, &body), &warnings));
     }
     let o = state.store.create(t.res, &ns, body).await?;
-    Ok(with_warnings(object_response(201, &o, t.res, false), &warnings))
+    Ok(with_warnings(
+        object_response(201, &o, t.res, false),
+        &warnings,
+    ))
 }
 
 fn dry_run(q: &Query) -> bool {
@@ -230,31 +315,57 @@ fn part_of(t: &Target) -> Result<Part, ApiError> {
     match t.subresource.as_deref() {
         None => Ok(Part::Main),
         Some("status") if t.res.subresources.contains(&"status") => Ok(Part::Status),
-        Some(s) => Err(ApiError::not_found(format!("{} has no subresource {s:?}", t.res.plural))),
+        Some(s) => Err(ApiError::not_found(format!(
+            "{} has no subresource {s:?}",
+            t.res.plural
+        ))),
     }
 }
 
-pub async fn update(state: &ApiState, t: &Target, q: &Query, body: Value) -> Result<HttpResponse, ApiError> {
+pub async fn update(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    body: Value,
+) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?.to_string();
     let part = part_of(t)?;
     admission::check_type(t.res, &body)?;
     if let Some(n) = body.pointer("/metadata/name").and_then(Value::as_str) {
         if n != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
         }
     }
-    let (mut body, warnings) = admission::normalize(t.res, body, FieldValidation::parse(q.get("fieldValidation"))?)?;
+    let (mut body, warnings) = admission::normalize(
+        t.res,
+        body,
+        FieldValidation::parse(q.get("fieldValidation"))?,
+    )?;
     let ns = ns_of(t).to_string();
-    let old = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
+    let old = state
+        .store
+        .get(t.res, &ns, &name)
+        .ok_or_else(|| not_found(t.res, &name))?;
     admission::prepare_update(t.res, &old.value(), &mut body, part)?;
     if dry_run(q) {
         return Ok(with_warnings(json_response(200, &body), &warnings));
     }
     let o = state.store.update(t.res, &ns, &name, body).await?;
-    Ok(with_warnings(object_response(200, &o, t.res, false), &warnings))
+    Ok(with_warnings(
+        object_response(200, &o, t.res, false),
+        &warnings,
+    ))
 }
 
-pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content_type: &str) -> Result<HttpResponse, ApiError> {
+pub async fn patch(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    body: &[u8],
+    content_type: &str,
+) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?.to_string();
     let part = part_of(t)?;
     let ns = ns_of(t).to_string();
@@ -271,7 +382,14 @@ pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content
             "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
         )));
     };
-    let patch_doc = decode_body(body, if kind == PatchKind::Apply { "application/yaml" } else { "application/json" })?;
+    let patch_doc = decode_body(
+        body,
+        if kind == PatchKind::Apply {
+            "application/yaml"
+        } else {
+            "application/json"
+        },
+    )?;
     let Some(old) = state.store.get(t.res, &ns, &name) else {
         if kind == PatchKind::Apply && part == Part::Main {
             let mut target = t.clone_named(None);
@@ -283,9 +401,13 @@ pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content
     let old_value = old.value();
     let mut new = old_value.clone();
     match kind {
-        PatchKind::Json => patch::json_patch(&mut new, &patch_doc).map_err(ApiError::bad_request)?,
+        PatchKind::Json => {
+            patch::json_patch(&mut new, &patch_doc).map_err(ApiError::bad_request)?
+        }
         PatchKind::Merge => patch::merge_patch(&mut new, &patch_doc),
-        PatchKind::Strategic | PatchKind::Apply => patch::strategic_merge(&mut new, &patch_doc).map_err(ApiError::bad_request)?,
+        PatchKind::Strategic | PatchKind::Apply => {
+            patch::strategic_merge(&mut new, &patch_doc).map_err(ApiError::bad_request)?
+        }
     }
     if !new.is_object() {
         return Err(ApiError::bad_request("the patch leaves no object"));
@@ -295,13 +417,20 @@ pub async fn patch(state: &ApiState, t: &Target, q: &Query, body: &[u8], content
     if patch_doc.pointer("/metadata/resourceVersion").is_none() {
         new["metadata"]["resourceVersion"] = json!(old.revision.to_string());
     }
-    let (mut new, warnings) = admission::normalize(t.res, new, FieldValidation::parse(q.get("fieldValidation"))?)?;
+    let (mut new, warnings) = admission::normalize(
+        t.res,
+        new,
+        FieldValidation::parse(q.get("fieldValidation"))?,
+    )?;
     admission::prepare_update(t.res, &old_value, &mut new, part)?;
     if dry_run(q) {
         return Ok(with_warnings(json_response(200, &new), &warnings));
     }
     let o = state.store.update(t.res, &ns, &name, new).await?;
-    Ok(with_warnings(object_response(200, &o, t.res, false), &warnings))
+    Ok(with_warnings(
+        object_response(200, &o, t.res, false),
+        &warnings,
+    ))
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -314,55 +443,120 @@ enum PatchKind {
 
 impl Target {
     fn clone_named(&self, name: Option<String>) -> Target {
-        Target { res: self.res, namespace: self.namespace.clone(), name, subresource: None }
+        Target {
+            res: self.res,
+            namespace: self.namespace.clone(),
+            name,
+            subresource: None,
+        }
     }
 }
 
-pub async fn delete(state: &ApiState, t: &Target, q: &Query, body: &[u8]) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?.to_string();
     if t.subresource.is_some() {
-        return Err(ApiError::method_not_allowed("subresources cannot be deleted"));
+        return Err(ApiError::method_not_allowed(
+            "subresources cannot be deleted",
+        ));
     }
     let ns = ns_of(t).to_string();
-    if t.res.kind == "Namespace" && ["default", "kube-system", "kube-public"].contains(&name.as_str()) {
-        return Err(ApiError::forbidden(format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted")));
+    if t.res.kind == "Namespace"
+        && ["default", "kube-system", "kube-public"].contains(&name.as_str())
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
     }
-    let opts: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("DeleteOptions are not valid JSON: {e}")))? };
-    let precondition_rv = match opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
-        Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request("preconditions.resourceVersion must be a number"))?),
+    let opts: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("DeleteOptions are not valid JSON: {e}")))?
+    };
+    let precondition_rv = match opts
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        Some(rv) => Some(rv.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("preconditions.resourceVersion must be a number")
+        })?),
         None => None,
     };
-    let current = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
+    let current = state
+        .store
+        .get(t.res, &ns, &name)
+        .ok_or_else(|| not_found(t.res, &name))?;
     if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
-        if current.value().pointer("/metadata/uid").and_then(Value::as_str) != Some(uid) {
-            return Err(crate::store::StoreError::Conflict { resource: t.res.resource_name(), name }.into());
+        if current
+            .value()
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            != Some(uid)
+        {
+            return Err(crate::store::StoreError::Conflict {
+                resource: t.res.resource_name(),
+                name,
+            }
+            .into());
         }
     }
-    let policy = match q.get("propagationPolicy").or_else(|| opts.get("propagationPolicy").and_then(Value::as_str)) {
+    let policy = match q
+        .get("propagationPolicy")
+        .or_else(|| opts.get("propagationPolicy").and_then(Value::as_str))
+    {
         None | Some("") | Some("Background") => Propagation::Background,
         Some("Foreground") => Propagation::Foreground,
         Some("Orphan") => Propagation::Orphan,
-        Some(other) => return Err(ApiError::bad_request(format!("propagationPolicy must be Background, Foreground or Orphan, not {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy must be Background, Foreground or Orphan, not {other:?}"
+            )))
+        }
     };
-    let policy = if opts.get("orphanDependents").and_then(Value::as_bool) == Some(true) { Propagation::Orphan } else { policy };
+    let policy = if opts.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+        Propagation::Orphan
+    } else {
+        policy
+    };
     if dry_run(q) {
         return Ok(object_response(200, &current, t.res, false));
     }
     if t.res.kind == "Namespace" {
         // Design: a namespace goes Terminating; the namespace controller empties it and then
         // removes it, so no controller can race a synchronous sweep here.
-        crate::controllers::namespace::mark_terminating(&state.store, &name, shoal_transport::status::now_ms()).await?;
-        let o = state.store.get(t.res, "", &name).ok_or_else(|| not_found(t.res, &name))?;
+        crate::controllers::namespace::mark_terminating(
+            &state.store,
+            &name,
+            shoal_transport::status::now_ms(),
+        )
+        .await?;
+        let o = state
+            .store
+            .get(t.res, "", &name)
+            .ok_or_else(|| not_found(t.res, &name))?;
         return Ok(object_response(200, &o, t.res, false));
     }
-    let uid = current.value().pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uid = current
+        .value()
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     match policy {
         // Background: the garbage collector removes dependents once the owner is gone.
         Propagation::Background => {}
         Propagation::Orphan => orphan_dependents(&state.store, &ns, &uid).await?,
         Propagation::Foreground => delete_dependents(&state.store, &ns, &uid, 0).await?,
     }
-    let o = state.store.delete(t.res, &ns, &name, precondition_rv).await?;
+    let o = state
+        .store
+        .delete(t.res, &ns, &name, precondition_rv)
+        .await?;
     Ok(object_response(200, &o, t.res, false))
 }
 
@@ -374,18 +568,37 @@ enum Propagation {
 }
 
 /// Objects in `namespace` (any namespaced kind) with an ownerReference to `owner_uid`.
-fn dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str) -> Vec<(&'static ResourceInfo, String)> {
+fn dependents(
+    store: &crate::store::Store,
+    namespace: &str,
+    owner_uid: &str,
+) -> Vec<(&'static ResourceInfo, String)> {
     if owner_uid.is_empty() {
         return Vec::new();
     }
     let needle = format!("\"uid\":\"{owner_uid}\"");
     let mut out = Vec::new();
-    for res in crate::resources::ALL.iter().copied().filter(|r| r.namespaced) {
+    for res in crate::resources::ALL
+        .iter()
+        .copied()
+        .filter(|r| r.namespaced)
+    {
         // Cheap byte test first; parse only candidates.
-        let items = store.list(res, Some(namespace), &|o| o.json.windows(needle.len()).any(|w| w == needle.as_bytes()), None, 0).items;
+        let items = store
+            .list(
+                res,
+                Some(namespace),
+                &|o| o.json.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                None,
+                0,
+            )
+            .items;
         for o in items {
             let v = o.value();
-            let owned = v.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid));
+            let owned = v
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid));
             if owned {
                 out.push((res, o.namespace_and_name().1.to_string()));
             }
@@ -395,22 +608,34 @@ fn dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str) -> 
 }
 
 /// Orphan propagation: dependents lose their ownerReference to the owner and stay.
-async fn orphan_dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str) -> Result<(), ApiError> {
+async fn orphan_dependents(
+    store: &crate::store::Store,
+    namespace: &str,
+    owner_uid: &str,
+) -> Result<(), ApiError> {
     for (res, name) in dependents(store, namespace, owner_uid) {
         let uid = owner_uid.to_string();
         let r = store
-            .mutate(res, namespace, &name, Box::new(move |v| {
-                let mut v = v.clone();
-                if let Some(refs) = v.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                    refs.retain(|r| r["uid"] != uid.as_str());
-                    if refs.is_empty() {
-                        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                            m.remove("ownerReferences");
+            .mutate(
+                res,
+                namespace,
+                &name,
+                Box::new(move |v| {
+                    let mut v = v.clone();
+                    if let Some(refs) = v
+                        .pointer_mut("/metadata/ownerReferences")
+                        .and_then(Value::as_array_mut)
+                    {
+                        refs.retain(|r| r["uid"] != uid.as_str());
+                        if refs.is_empty() {
+                            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                                m.remove("ownerReferences");
+                            }
                         }
                     }
-                }
-                Ok(Some(v))
-            }))
+                    Ok(Some(v))
+                }),
+            )
             .await;
         match r {
             Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
@@ -421,13 +646,25 @@ async fn orphan_dependents(store: &crate::store::Store, namespace: &str, owner_u
 }
 
 /// Foreground propagation: dependents (and theirs, a few levels deep) go before the owner.
-async fn delete_dependents(store: &crate::store::Store, namespace: &str, owner_uid: &str, depth: usize) -> Result<(), ApiError> {
+async fn delete_dependents(
+    store: &crate::store::Store,
+    namespace: &str,
+    owner_uid: &str,
+    depth: usize,
+) -> Result<(), ApiError> {
     if depth > 8 {
         return Ok(());
     }
     for (res, name) in dependents(store, namespace, owner_uid) {
-        let Some(o) = store.get(res, namespace, &name) else { continue };
-        let uid = o.value().pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+        let Some(o) = store.get(res, namespace, &name) else {
+            continue;
+        };
+        let uid = o
+            .value()
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         Box::pin(delete_dependents(store, namespace, &uid, depth + 1)).await?;
         match store.delete(res, namespace, &name, None).await {
             Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
@@ -437,9 +674,22 @@ async fn delete_dependents(store: &crate::store::Store, namespace: &str, owner_u
     Ok(())
 }
 
-pub async fn delete_collection(state: &ApiState, t: &Target, q: &Query) -> Result<HttpResponse, ApiError> {
+pub async fn delete_collection(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+) -> Result<HttpResponse, ApiError> {
     let filter = Filter::from_query(t.res, q)?;
-    let items = state.store.list(t.res, t.namespace.as_deref(), &|o| filter.matches(o), None, 0).items;
+    let items = state
+        .store
+        .list(
+            t.res,
+            t.namespace.as_deref(),
+            &|o| filter.matches(o),
+            None,
+            0,
+        )
+        .items;
     let mut deleted: Vec<Arc<StoredObject>> = Vec::new();
     for o in items {
         let (ns, name) = o.namespace_and_name();
@@ -454,7 +704,10 @@ pub async fn delete_collection(state: &ApiState, t: &Target, q: &Query) -> Resul
         }
     }
     let items: Vec<Value> = deleted.iter().map(|o| o.value()).collect();
-    Ok(json_response(200, &json!({"kind": t.res.list_kind, "apiVersion": t.res.api_version(), "metadata": {"resourceVersion": state.store.revision().to_string()}, "items": items})))
+    Ok(json_response(
+        200,
+        &json!({"kind": t.res.list_kind, "apiVersion": t.res.api_version(), "metadata": {"resourceVersion": state.store.revision().to_string()}, "items": items}),
+    ))
 }
 
 /// The `autoscaling/v1` `Scale` view of a workload.
@@ -469,7 +722,9 @@ fn scale_of(o: &StoredObject) -> Value {
                     crate::selector::Requirement::Eq(k, val) => format!("{k}={val}"),
                     crate::selector::Requirement::NotEq(k, val) => format!("{k}!={val}"),
                     crate::selector::Requirement::In(k, vs) => format!("{k} in ({})", vs.join(",")),
-                    crate::selector::Requirement::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
+                    crate::selector::Requirement::NotIn(k, vs) => {
+                        format!("{k} notin ({})", vs.join(","))
+                    }
                     crate::selector::Requirement::Exists(k) => k.clone(),
                     crate::selector::Requirement::NotExists(k) => format!("!{k}"),
                 })
@@ -491,13 +746,26 @@ fn scale_of(o: &StoredObject) -> Value {
 }
 
 /// `GET`, `PUT` and `PATCH` on `.../{name}/scale` (Deployments, ReplicaSets, RCs).
-pub async fn scale(state: &ApiState, t: &Target, q: &Query, method: &str, body: &[u8], content_type: &str) -> Result<HttpResponse, ApiError> {
+pub async fn scale(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    method: &str,
+    body: &[u8],
+    content_type: &str,
+) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?.to_string();
     if !t.res.subresources.contains(&"scale") {
-        return Err(ApiError::not_found(format!("{} has no scale subresource", t.res.plural)));
+        return Err(ApiError::not_found(format!(
+            "{} has no scale subresource",
+            t.res.plural
+        )));
     }
     let ns = ns_of(t).to_string();
-    let current = state.store.get(t.res, &ns, &name).ok_or_else(|| not_found(t.res, &name))?;
+    let current = state
+        .store
+        .get(t.res, &ns, &name)
+        .ok_or_else(|| not_found(t.res, &name))?;
     let before = scale_of(&current);
     if method == "GET" {
         return Ok(json_response(200, &before));
@@ -518,16 +786,38 @@ pub async fn scale(state: &ApiState, t: &Target, q: &Query, method: &str, body: 
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .filter(|r| (0..=i32::MAX as i64).contains(r))
-        .ok_or_else(|| ApiError::invalid("Scale", &name, &[crate::validation::FieldError { field: "spec.replicas".into(), reason: "FieldValueInvalid", message: "Invalid value: must be a non-negative integer".into() }]))?;
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Scale",
+                &name,
+                &[crate::validation::FieldError {
+                    field: "spec.replicas".into(),
+                    reason: "FieldValueInvalid",
+                    message: "Invalid value: must be a non-negative integer".into(),
+                }],
+            )
+        })?;
     let mut new = current.value();
     new["spec"]["replicas"] = json!(replicas);
     // A Scale that names a resourceVersion guards the write like any update.
-    match wanted.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    match wanted
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         Some(rv) => new["metadata"]["resourceVersion"] = json!(rv),
         None => new["metadata"]["resourceVersion"] = json!(current.revision.to_string()),
     }
     if dry_run(q) {
-        return Ok(json_response(200, &scale_of(&StoredObject::from_value(current.key.clone(), current.revision, &new, &[]))));
+        return Ok(json_response(
+            200,
+            &scale_of(&StoredObject::from_value(
+                current.key.clone(),
+                current.revision,
+                &new,
+                &[],
+            )),
+        ));
     }
     let o = state.store.update(t.res, &ns, &name, new).await?;
     Ok(json_response(200, &scale_of(&o)))
@@ -536,24 +826,47 @@ pub async fn scale(state: &ApiState, t: &Target, q: &Query, method: &str, body: 
 /// `POST .../pods/{name}/binding`: sets `spec.nodeName` once.
 pub async fn bind(state: &ApiState, t: &Target, body: Value) -> Result<HttpResponse, ApiError> {
     let name = require_name(t)?.to_string();
-    let node = body.pointer("/target/name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_request("binding target.name is required"))?;
+    let node = body
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("binding target.name is required"))?;
     bind_pod(&state.store, ns_of(t), &name, node).await?;
-    Ok(json_response(201, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})))
+    Ok(json_response(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }
 
 /// Binds a pod to a node (used by the binding subresource and by the scheduler).
-pub async fn bind_pod(store: &crate::store::Store, ns: &str, name: &str, node: &str) -> Result<Arc<StoredObject>, ApiError> {
+pub async fn bind_pod(
+    store: &crate::store::Store,
+    ns: &str,
+    name: &str,
+    node: &str,
+) -> Result<Arc<StoredObject>, ApiError> {
     let node = node.to_string();
     let pod_name = name.to_string();
     let r = store
-        .mutate(&PODS, ns, name, Box::new(move |v| {
-            if let Some(existing) = v.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
-                return Err(crate::store::StoreError::Invalid(format!("pod {pod_name} is already assigned to node \"{existing}\"")));
-            }
-            let mut v = v.clone();
-            v["spec"]["nodeName"] = json!(node);
-            Ok(Some(v))
-        }))
+        .mutate(
+            &PODS,
+            ns,
+            name,
+            Box::new(move |v| {
+                if let Some(existing) = v
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                {
+                    return Err(crate::store::StoreError::Invalid(format!(
+                        "pod {pod_name} is already assigned to node \"{existing}\""
+                    )));
+                }
+                let mut v = v.clone();
+                v["spec"]["nodeName"] = json!(node);
+                Ok(Some(v))
+            }),
+        )
         .await;
     match r {
         Ok(o) => Ok(o),

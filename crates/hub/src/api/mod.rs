@@ -44,9 +44,15 @@ pub struct ApiState {
 
 /// Starts the HTTPS server on `listener`. The returned server runs until its handle is
 /// stopped (the hub's shutdown does that).
-pub fn serve(listener: TcpListener, tls: rustls::ServerConfig, state: ApiState) -> std::io::Result<actix_web::dev::Server> {
+pub fn serve(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    state: ApiState,
+) -> std::io::Result<actix_web::dev::Server> {
     let server = HttpServer::new(move || {
-        App::new().app_data(web::Data::new(state.clone())).default_service(web::to(entry))
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .default_service(web::to(entry))
     })
     .workers(2)
     .disable_signals()
@@ -56,7 +62,11 @@ pub fn serve(listener: TcpListener, tls: rustls::ServerConfig, state: ApiState) 
     Ok(server)
 }
 
-async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<ApiState>) -> HttpResponse {
+async fn entry(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<ApiState>,
+) -> HttpResponse {
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = std::time::Instant::now();
@@ -74,9 +84,14 @@ async fn entry(req: HttpRequest, payload: web::Payload, state: web::Data<ApiStat
 async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("error reading the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("error reading the request body: {e}")))?;
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(ApiError::new(413, "RequestEntityTooLarge", format!("the request body is larger than {MAX_BODY} bytes")));
+            return Err(ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }
@@ -84,35 +99,74 @@ async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
-async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<HttpResponse, ApiError> {
+async fn dispatch(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &ApiState,
+) -> Result<HttpResponse, ApiError> {
     let path = req.path().trim_end_matches('/');
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let is_get = req.method() == actix_web::http::Method::GET;
 
     // Public endpoints, as Kubernetes' system:public-info-viewer allows.
     match segs.as_slice() {
-        ["healthz"] | ["livez"] | ["readyz"] => return Ok(HttpResponse::Ok().content_type("text/plain").body("ok")),
+        ["healthz"] | ["livez"] | ["readyz"] => {
+            return Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
+        }
         ["version"] => return Ok(json_response(200, &discovery::version())),
         _ => {}
     }
-    let user = match state.auth.authenticate(req.headers().get("authorization").and_then(|v| v.to_str().ok())) {
-        Ok(u) => u,
-        Err(auth::AuthFailure::Unknown) => return Err(ApiError::unauthorized()),
-        Err(auth::AuthFailure::Expired) => return Err(ApiError::new(401, "Unauthorized", "Unauthorized: the token has expired; ask for a new one (shoalctl token create)")),
-    };
+    let user =
+        match state.auth.authenticate(
+            req.headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+        ) {
+            Ok(u) => u,
+            Err(auth::AuthFailure::Unknown) => return Err(ApiError::unauthorized()),
+            Err(auth::AuthFailure::Expired) => return Err(ApiError::new(
+                401,
+                "Unauthorized",
+                "Unauthorized: the token has expired; ask for a new one (shoalctl token create)",
+            )),
+        };
 
     match segs.as_slice() {
-        ["api"] if is_get => return Ok(json_response(200, &discovery::core_versions(&state.server_address))),
+        ["api"] if is_get => {
+            return Ok(json_response(
+                200,
+                &discovery::core_versions(&state.server_address),
+            ))
+        }
         ["apis"] if is_get => return Ok(json_response(200, &discovery::group_list())),
-        ["api", v] if is_get => return discovery::resource_list("", v).map(|l| json_response(200, &l)).ok_or_else(|| ApiError::not_found("no such API version")),
-        ["apis", g] if is_get => return discovery::group(g).map(|l| json_response(200, &l)).ok_or_else(|| ApiError::not_found("no such API group")),
-        ["apis", g, v] if is_get => return discovery::resource_list(g, v).map(|l| json_response(200, &l)).ok_or_else(|| ApiError::not_found("no such API group version")),
-        ["openapi", "v3"] if is_get => return Ok(json_response(200, &discovery::openapi_v3_index())),
+        ["api", v] if is_get => {
+            return discovery::resource_list("", v)
+                .map(|l| json_response(200, &l))
+                .ok_or_else(|| ApiError::not_found("no such API version"))
+        }
+        ["apis", g] if is_get => {
+            return discovery::group(g)
+                .map(|l| json_response(200, &l))
+                .ok_or_else(|| ApiError::not_found("no such API group"))
+        }
+        ["apis", g, v] if is_get => {
+            return discovery::resource_list(g, v)
+                .map(|l| json_response(200, &l))
+                .ok_or_else(|| ApiError::not_found("no such API group version"))
+        }
+        ["openapi", "v3"] if is_get => {
+            return Ok(json_response(200, &discovery::openapi_v3_index()))
+        }
         ["openapi", "v3", rest @ ..] if is_get => {
-            return discovery::openapi_v3_doc(&rest.join("/")).map(|d| json_response(200, &d)).ok_or_else(|| ApiError::not_found("no OpenAPI document for that group version"))
+            return discovery::openapi_v3_doc(&rest.join("/"))
+                .map(|d| json_response(200, &d))
+                .ok_or_else(|| ApiError::not_found("no OpenAPI document for that group version"))
         }
         ["openapi", "v2"] => return openapi_v2::respond(req),
         _ => {}
@@ -120,13 +174,22 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => return Err(ApiError::not_found("the server could not find the requested resource")),
+        _ => {
+            return Err(ApiError::not_found(
+                "the server could not find the requested resource",
+            ))
+        }
     };
     let target = parse_target(group, version, rest)?;
     let query = Query::parse(req.query_string());
     let as_table = header(req, "accept").contains("as=Table");
     let perms = authz::Permissions::of(&user);
-    authz::authorize(&user, &perms, &target, authz::verb(req.method().as_str(), &target, query.flag("watch")))?;
+    authz::authorize(
+        &user,
+        &perms,
+        &target,
+        authz::verb(req.method().as_str(), &target, query.flag("watch")),
+    )?;
     // Design: lists and watches only ever contain namespaces the user can read.
     let visible = {
         let perms = perms.clone();
@@ -144,17 +207,30 @@ async fn dispatch(req: &HttpRequest, body: &[u8], state: &ApiState) -> Result<Ht
     let ct = header(req, "content-type");
     let method = req.method().as_str();
     match (method, target.name.is_some(), target.subresource.as_deref()) {
-        ("GET", false, _) if query.flag("watch") => watch::watch(state, &target, &query, as_table, Box::new(visible)),
+        ("GET", false, _) if query.flag("watch") => {
+            watch::watch(state, &target, &query, as_table, Box::new(visible))
+        }
         ("GET", false, _) => handlers::list(state, &target, &query, as_table, &visible),
-        ("GET" | "PUT" | "PATCH", true, Some("scale")) => handlers::scale(state, &target, &query, method, body, ct).await,
+        ("GET" | "PUT" | "PATCH", true, Some("scale")) => {
+            handlers::scale(state, &target, &query, method, body, ct).await
+        }
         ("GET", true, None | Some("status")) => handlers::get(state, &target, as_table),
-        ("POST", false, None) => handlers::create(state, &target, &query, handlers::decode_body(body, ct)?).await,
-        ("POST", true, Some("binding")) if target.res.kind == "Pod" => handlers::bind(state, &target, handlers::decode_body(body, ct)?).await,
-        ("PUT", true, None | Some("status")) => handlers::update(state, &target, &query, handlers::decode_body(body, ct)?).await,
-        ("PATCH", true, None | Some("status")) => handlers::patch(state, &target, &query, body, ct).await,
+        ("POST", false, None) => {
+            handlers::create(state, &target, &query, handlers::decode_body(body, ct)?).await
+        }
+        ("POST", true, Some("binding")) if target.res.kind == "Pod" => {
+            handlers::bind(state, &target, handlers::decode_body(body, ct)?).await
+        }
+        ("PUT", true, None | Some("status")) => {
+            handlers::update(state, &target, &query, handlers::decode_body(body, ct)?).await
+        }
+        ("PATCH", true, None | Some("status")) => {
+            handlers::patch(state, &target, &query, body, ct).await
+        }
         ("DELETE", true, None) => handlers::delete(state, &target, &query, body).await,
         ("DELETE", false, None) => handlers::delete_collection(state, &target, &query).await,
-        _ => Err(ApiError::method_not_allowed(format!("{method} is not supported on this path"))),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "{method} is not supported on this path"
+        ))),
     }
 }
-

@@ -27,12 +27,28 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// RFC 6902 JSON patch.
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops.as_array().ok_or("a JSON patch must be an array of operations")?;
+    let ops = ops
+        .as_array()
+        .ok_or("a JSON patch must be an array of operations")?;
     for (i, op) in ops.iter().enumerate() {
-        let kind = op.get("op").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"op\""))?;
-        let path = op.get("path").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"path\""))?;
-        let value = || op.get("value").cloned().ok_or(format!("operation {i}: missing \"value\""));
-        let from = || op.get("from").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"from\""));
+        let kind = op
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or(format!("operation {i}: missing \"op\""))?;
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or(format!("operation {i}: missing \"path\""))?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or(format!("operation {i}: missing \"value\""))
+        };
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .ok_or(format!("operation {i}: missing \"from\""))
+        };
         match kind {
             "add" => add(target, path, value()?)?,
             "remove" => {
@@ -52,7 +68,10 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
                 add(target, path, v)?;
             }
             "copy" => {
-                let v = target.pointer(from()?).cloned().ok_or(format!("operation {i}: nothing at {}", from()?))?;
+                let v = target
+                    .pointer(from()?)
+                    .cloned()
+                    .ok_or(format!("operation {i}: nothing at {}", from()?))?;
                 add(target, path, v)?;
             }
             other => return Err(format!("operation {i}: unknown op {other:?}")),
@@ -62,7 +81,9 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
 }
 
 fn split_ptr(path: &str) -> Result<(String, String), String> {
-    let idx = path.rfind('/').ok_or(format!("invalid JSON pointer {path:?}"))?;
+    let idx = path
+        .rfind('/')
+        .ok_or(format!("invalid JSON pointer {path:?}"))?;
     let last = path[idx + 1..].replace("~1", "/").replace("~0", "~");
     Ok((path[..idx].to_string(), last))
 }
@@ -73,7 +94,9 @@ fn add(target: &mut Value, path: &str, v: Value) -> Result<(), String> {
         return Ok(());
     }
     let (parent, last) = split_ptr(path)?;
-    let p = target.pointer_mut(&parent).ok_or(format!("path {parent:?} does not exist"))?;
+    let p = target
+        .pointer_mut(&parent)
+        .ok_or(format!("path {parent:?} does not exist"))?;
     match p {
         Value::Object(m) => {
             m.insert(last, v);
@@ -84,7 +107,9 @@ fn add(target: &mut Value, path: &str, v: Value) -> Result<(), String> {
                 a.push(v);
                 return Ok(());
             }
-            let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid array index {last:?}"))?;
             if i > a.len() {
                 return Err(format!("array index {i} out of bounds"));
             }
@@ -97,11 +122,17 @@ fn add(target: &mut Value, path: &str, v: Value) -> Result<(), String> {
 
 fn remove(target: &mut Value, path: &str) -> Result<Value, String> {
     let (parent, last) = split_ptr(path)?;
-    let p = target.pointer_mut(&parent).ok_or(format!("path {parent:?} does not exist"))?;
+    let p = target
+        .pointer_mut(&parent)
+        .ok_or(format!("path {parent:?} does not exist"))?;
     match p {
-        Value::Object(m) => m.remove(&last).ok_or(format!("nothing to remove at {path:?}")),
+        Value::Object(m) => m
+            .remove(&last)
+            .ok_or(format!("nothing to remove at {path:?}")),
         Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid array index {last:?}"))?;
             if i >= a.len() {
                 return Err(format!("array index {i} out of bounds"));
             }
@@ -116,7 +147,13 @@ fn remove(target: &mut Value, path: &str) -> Result<Value, String> {
 fn merge_key(field: &str, elems: &[Value]) -> Option<&'static str> {
     let has = |k: &str| elems.iter().any(|e| e.get(k).is_some());
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets" | "resourceClaims" => Some("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims" => Some("name"),
         "ports" if has("containerPort") => Some("containerPort"),
         "ports" => Some("port"),
         "volumeMounts" => Some("mountPath"),
@@ -148,7 +185,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let Value::Object(t) = target else { return Ok(()) };
+    let Value::Object(t) = target else {
+        return Ok(());
+    };
     // Directives first, so ordinary keys see their effect.
     for (k, v) in p {
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
@@ -174,13 +213,26 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
                 }
             }
             Value::Array(items) => {
-                let existing = t.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+                let existing = t
+                    .get(k)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 let key = merge_key(k, items).or_else(|| merge_key(k, &existing));
                 let merged = match key {
-                    Some(key) if items.iter().all(Value::is_object) => merge_keyed_list(existing, items, key)?,
-                    _ => items.iter().filter(|x| x.get("$patch").is_none()).cloned().collect(),
+                    Some(key) if items.iter().all(Value::is_object) => {
+                        merge_keyed_list(existing, items, key)?
+                    }
+                    _ => items
+                        .iter()
+                        .filter(|x| x.get("$patch").is_none())
+                        .cloned()
+                        .collect(),
                 };
-                let merged = match p.get(&format!("$setElementOrder/{k}")).and_then(Value::as_array) {
+                let merged = match p
+                    .get(&format!("$setElementOrder/{k}"))
+                    .and_then(Value::as_array)
+                {
                     Some(order) if key.is_some() => reorder(merged, order, key.unwrap_or_default()),
                     _ => merged,
                 };
@@ -194,9 +246,16 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), String> 
     Ok(())
 }
 
-fn merge_keyed_list(mut existing: Vec<Value>, items: &[Value], key: &str) -> Result<Vec<Value>, String> {
+fn merge_keyed_list(
+    mut existing: Vec<Value>,
+    items: &[Value],
+    key: &str,
+) -> Result<Vec<Value>, String> {
     for item in items {
-        let id = item.get(key).cloned().ok_or(format!("list element is missing its merge key {key:?}"))?;
+        let id = item
+            .get(key)
+            .cloned()
+            .ok_or(format!("list element is missing its merge key {key:?}"))?;
         let pos = existing.iter().position(|e| e.get(key) == Some(&id));
         let directive = item.get("$patch").and_then(Value::as_str);
         match (pos, directive) {
@@ -251,14 +310,21 @@ mod tests {
     #[test]
     fn json_patch_ops() {
         let mut t = json!({"metadata": {"labels": {"a": "1"}}, "list": [1, 2]});
-        json_patch(&mut t, &json!([
-            {"op": "add", "path": "/metadata/labels/b", "value": "2"},
-            {"op": "remove", "path": "/metadata/labels/a"},
-            {"op": "replace", "path": "/list/0", "value": 9},
-            {"op": "add", "path": "/list/-", "value": 3},
-            {"op": "test", "path": "/list/1", "value": 2}
-        ])).expect("applies");
-        assert_eq!(t, json!({"metadata": {"labels": {"b": "2"}}, "list": [9, 2, 3]}));
+        json_patch(
+            &mut t,
+            &json!([
+                {"op": "add", "path": "/metadata/labels/b", "value": "2"},
+                {"op": "remove", "path": "/metadata/labels/a"},
+                {"op": "replace", "path": "/list/0", "value": 9},
+                {"op": "add", "path": "/list/-", "value": 3},
+                {"op": "test", "path": "/list/1", "value": 2}
+            ]),
+        )
+        .expect("applies");
+        assert_eq!(
+            t,
+            json!({"metadata": {"labels": {"b": "2"}}, "list": [9, 2, 3]})
+        );
         assert!(json_patch(&mut t, &json!([{"op": "remove", "path": "/nope/x"}])).is_err());
         assert!(json_patch(&mut t, &json!({"op": "add"})).is_err());
     }
@@ -267,16 +333,30 @@ mod tests {
     fn strategic_merges_containers_by_name() {
         let mut t = json!({"spec": {"containers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:1"}]}});
         strategic_merge(&mut t, &json!({"spec": {"containers": [{"name": "b", "image": "y:2"}, {"name": "c", "image": "z"}]}})).expect("ok");
-        assert_eq!(t["spec"]["containers"], json!([{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:2"}, {"name": "c", "image": "z"}]));
-        strategic_merge(&mut t, &json!({"spec": {"containers": [{"name": "a", "$patch": "delete"}],
-            "$setElementOrder/containers": [{"name": "c"}, {"name": "b"}]}})).expect("ok");
-        assert_eq!(t["spec"]["containers"], json!([{"name": "c", "image": "z"}, {"name": "b", "image": "y:2"}]));
+        assert_eq!(
+            t["spec"]["containers"],
+            json!([{"name": "a", "image": "x:1"}, {"name": "b", "image": "y:2"}, {"name": "c", "image": "z"}])
+        );
+        strategic_merge(
+            &mut t,
+            &json!({"spec": {"containers": [{"name": "a", "$patch": "delete"}],
+            "$setElementOrder/containers": [{"name": "c"}, {"name": "b"}]}}),
+        )
+        .expect("ok");
+        assert_eq!(
+            t["spec"]["containers"],
+            json!([{"name": "c", "image": "z"}, {"name": "b", "image": "y:2"}])
+        );
     }
 
     #[test]
     fn strategic_replaces_unkeyed_lists_and_deletes_nulls() {
-        let mut t = json!({"spec": {"args": ["a"], "x": 1}, "metadata": {"finalizers": ["f1", "f2"]}});
+        let mut t =
+            json!({"spec": {"args": ["a"], "x": 1}, "metadata": {"finalizers": ["f1", "f2"]}});
         strategic_merge(&mut t, &json!({"spec": {"args": ["b"], "x": null}, "metadata": {"$deleteFromPrimitiveList/finalizers": ["f1"]}})).expect("ok");
-        assert_eq!(t, json!({"spec": {"args": ["b"]}, "metadata": {"finalizers": ["f2"]}}));
+        assert_eq!(
+            t,
+            json!({"spec": {"args": ["b"]}, "metadata": {"finalizers": ["f2"]}})
+        );
     }
 }

@@ -23,17 +23,32 @@ pub struct Target {
 /// Resolves an API path (already split on '/', without the leading `api`/`apis` parts).
 pub fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
     let find = |plural: &str| -> Result<&'static ResourceInfo, ApiError> {
-        resources::find(group, plural).filter(|r| r.version == version).ok_or_else(|| {
-            let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-            ApiError::not_found(format!("the server could not find the requested resource ({plural} in {gv})"))
-        })
+        resources::find(group, plural)
+            .filter(|r| r.version == version)
+            .ok_or_else(|| {
+                let gv = if group.is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                };
+                ApiError::not_found(format!(
+                    "the server could not find the requested resource ({plural} in {gv})"
+                ))
+            })
     };
     match rest {
         // /namespaces/{ns}/{plural}[/{name}[/{sub}]] where plural is a namespaced resource.
-        ["namespaces", ns, plural, tail @ ..] if resources::find(group, plural).is_some_and(|r| r.namespaced) => {
+        ["namespaces", ns, plural, tail @ ..]
+            if resources::find(group, plural).is_some_and(|r| r.namespaced) =>
+        {
             let res = find(plural)?;
             let (name, sub) = name_and_sub(tail)?;
-            Ok(Target { res, namespace: Some(ns.to_string()), name, subresource: sub })
+            Ok(Target {
+                res,
+                namespace: Some(ns.to_string()),
+                name,
+                subresource: sub,
+            })
         }
         [plural, tail @ ..] => {
             let res = find(plural)?;
@@ -43,9 +58,16 @@ pub fn parse_target(group: &str, version: &str, rest: &[&str]) -> Result<Target,
                     "the server could not find the requested resource: {plural} are namespaced; use /namespaces/{{namespace}}/{plural}/{{name}}"
                 )));
             }
-            Ok(Target { res, namespace: None, name, subresource: sub })
+            Ok(Target {
+                res,
+                namespace: None,
+                name,
+                subresource: sub,
+            })
         }
-        [] => Err(ApiError::not_found("the server could not find the requested resource")),
+        [] => Err(ApiError::not_found(
+            "the server could not find the requested resource",
+        )),
     }
 }
 
@@ -53,8 +75,12 @@ fn name_and_sub(tail: &[&str]) -> Result<(Option<String>, Option<String>), ApiEr
     match tail {
         [] => Ok((None, None)),
         [name] if !name.is_empty() => Ok((Some(name.to_string()), None)),
-        [name, sub] if !name.is_empty() && !sub.is_empty() => Ok((Some(name.to_string()), Some(sub.to_string()))),
-        _ => Err(ApiError::not_found("the server could not find the requested resource")),
+        [name, sub] if !name.is_empty() && !sub.is_empty() => {
+            Ok((Some(name.to_string()), Some(sub.to_string())))
+        }
+        _ => Err(ApiError::not_found(
+            "the server could not find the requested resource",
+        )),
     }
 }
 
@@ -85,7 +111,9 @@ impl Query {
     pub fn u64(&self, k: &str) -> Result<Option<u64>, ApiError> {
         match self.get(k) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| ApiError::bad_request(format!("invalid {k} {v:?}: must be a non-negative integer"))),
+            Some(v) => v.parse().map(Some).map_err(|_| {
+                ApiError::bad_request(format!("invalid {k} {v:?}: must be a non-negative integer"))
+            }),
         }
     }
 }
@@ -98,7 +126,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -119,7 +150,12 @@ mod tests {
 
     #[test]
     fn parses_paths() {
-        let t = parse_target("", "v1", &["namespaces", "default", "pods", "web", "status"]).expect("ok");
+        let t = parse_target(
+            "",
+            "v1",
+            &["namespaces", "default", "pods", "web", "status"],
+        )
+        .expect("ok");
         assert_eq!(t.res.plural, "pods");
         assert_eq!(t.namespace.as_deref(), Some("default"));
         assert_eq!(t.name.as_deref(), Some("web"));

@@ -14,8 +14,19 @@ struct Column {
     description: &'static str,
 }
 
-const fn col(name: &'static str, type_: &'static str, priority: u8, description: &'static str) -> Column {
-    Column { name, type_, format: "", priority, description }
+const fn col(
+    name: &'static str,
+    type_: &'static str,
+    priority: u8,
+    description: &'static str,
+) -> Column {
+    Column {
+        name,
+        type_,
+        format: "",
+        priority,
+        description,
+    }
 }
 
 const NAME: Column = Column {
@@ -25,7 +36,12 @@ const NAME: Column = Column {
     priority: 0,
     description: "Name must be unique within a namespace.",
 };
-const AGE: Column = col("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
+const AGE: Column = col(
+    "Age",
+    "string",
+    0,
+    "CreationTimestamp is a timestamp representing the server time when this object was created.",
+);
 
 fn columns(kind: &str) -> Vec<Column> {
     match kind {
@@ -140,18 +156,39 @@ pub fn column_definitions(res: &ResourceInfo) -> Vec<Value> {
 
 /// A table row for one object.
 pub fn row(res: &ResourceInfo, obj: &Value, now_ms: u64) -> Value {
-    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let age = |p: &str| age_since(&s(p), now_ms);
     let cells: Vec<Value> = match res.kind {
         "Pod" => pod_cells(obj, now_ms),
         "Node" => node_cells(obj, now_ms),
-        "Namespace" => vec![json!(s("/metadata/name")), json!(s("/status/phase")), json!(age("/metadata/creationTimestamp"))],
+        "Namespace" => vec![
+            json!(s("/metadata/name")),
+            json!(s("/status/phase")),
+            json!(age("/metadata/creationTimestamp")),
+        ],
         "Event" => {
-            let last = if s("/lastTimestamp").is_empty() { age("/eventTime") } else { age("/lastTimestamp") };
-            let object = format!("{}/{}", s("/involvedObject/kind").to_lowercase(), s("/involvedObject/name"));
+            let last = if s("/lastTimestamp").is_empty() {
+                age("/eventTime")
+            } else {
+                age("/lastTimestamp")
+            };
+            let object = format!(
+                "{}/{}",
+                s("/involvedObject/kind").to_lowercase(),
+                s("/involvedObject/name")
+            );
             let source = {
                 let c = s("/source/component");
-                if c.is_empty() { s("/reportingComponent") } else { c }
+                if c.is_empty() {
+                    s("/reportingComponent")
+                } else {
+                    c
+                }
             };
             vec![
                 json!(last),
@@ -162,7 +199,11 @@ pub fn row(res: &ResourceInfo, obj: &Value, now_ms: u64) -> Value {
                 json!(source),
                 json!(s("/message")),
                 json!(age("/firstTimestamp")),
-                json!(obj.get("count").and_then(Value::as_i64).unwrap_or(1).to_string()),
+                json!(obj
+                    .get("count")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+                    .to_string()),
                 json!(s("/metadata/name")),
             ]
         }
@@ -176,7 +217,12 @@ pub fn row(res: &ResourceInfo, obj: &Value, now_ms: u64) -> Value {
 }
 
 /// A whole Table.
-pub fn table(res: &ResourceInfo, rows: Vec<Value>, resource_version: &str, cont: Option<&str>) -> Value {
+pub fn table(
+    res: &ResourceInfo,
+    rows: Vec<Value>,
+    resource_version: &str,
+    cont: Option<&str>,
+) -> Value {
     let mut meta = json!({"resourceVersion": resource_version});
     if let Some(c) = cont {
         meta["continue"] = json!(c);
@@ -196,16 +242,32 @@ fn int(v: &Value, ptr: &str) -> i64 {
 
 /// `app=web,tier in (a,b)` for a label selector (or an RC's plain map).
 fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel.and_then(Value::as_object) else { return "<none>".into() };
+    let Some(sel) = sel.and_then(Value::as_object) else {
+        return "<none>".into();
+    };
     let structured = sel.contains_key("matchLabels") || sel.contains_key("matchExpressions");
     let mut parts: Vec<String> = Vec::new();
-    let labels = if structured { sel.get("matchLabels").and_then(Value::as_object) } else { Some(sel) };
+    let labels = if structured {
+        sel.get("matchLabels").and_then(Value::as_object)
+    } else {
+        Some(sel)
+    };
     for (k, v) in labels.into_iter().flatten() {
         parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = e["key"].as_str().unwrap_or_default();
-        let vals: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let vals: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         parts.push(match e["operator"].as_str().unwrap_or_default() {
             "In" => format!("{key} in ({})", vals.join(",")),
             "NotIn" => format!("{key} notin ({})", vals.join(",")),
@@ -213,18 +275,31 @@ fn selector_string(sel: Option<&Value>) -> String {
             _ => format!("!{key}"),
         });
     }
-    if parts.is_empty() { "<none>".into() } else { parts.join(",") }
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(",")
+    }
 }
 
 fn template_containers(v: &Value) -> (String, String) {
-    let cs = v.pointer("/spec/template/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let cs = v
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
     let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
     (names.join(","), images.join(","))
 }
 
 fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let name = json!(s("/metadata/name"));
     let age = json!(age_since(&s("/metadata/creationTimestamp"), now_ms));
     let (containers, images) = template_containers(v);
@@ -242,7 +317,11 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
         ],
         "Deployment" => vec![
             name,
-            json!(format!("{}/{}", int(v, "/status/readyReplicas"), int(v, "/spec/replicas"))),
+            json!(format!(
+                "{}/{}",
+                int(v, "/status/readyReplicas"),
+                int(v, "/spec/replicas")
+            )),
             json!(int(v, "/status/updatedReplicas")),
             json!(int(v, "/status/availableReplicas")),
             age,
@@ -254,7 +333,11 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
             let ns: Vec<String> = v
                 .pointer("/spec/template/spec/nodeSelector")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or_default())).collect())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or_default()))
+                        .collect()
+                })
                 .unwrap_or_default();
             vec![
                 name,
@@ -263,7 +346,11 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
                 json!(int(v, "/status/numberReady")),
                 json!(int(v, "/status/updatedNumberScheduled")),
                 json!(int(v, "/status/numberAvailable")),
-                json!(if ns.is_empty() { "<none>".to_string() } else { ns.join(",") }),
+                json!(if ns.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    ns.join(",")
+                }),
                 age,
                 json!(containers),
                 json!(images),
@@ -271,8 +358,16 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
             ]
         }
         "Job" => {
-            let conds = v.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-            let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+            let conds = v
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let has = |t: &str| {
+                conds
+                    .iter()
+                    .any(|c| c["type"] == t && c["status"] == "True")
+            };
             let status = if has("Complete") {
                 "Complete"
             } else if has("Failed") {
@@ -284,12 +379,27 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
             };
             let completions = match v.pointer("/spec/completions").and_then(Value::as_i64) {
                 Some(c) => format!("{}/{c}", int(v, "/status/succeeded")),
-                None => format!("{}/1 of {}", int(v, "/status/succeeded"), int(v, "/spec/parallelism")),
+                None => format!(
+                    "{}/1 of {}",
+                    int(v, "/status/succeeded"),
+                    int(v, "/spec/parallelism")
+                ),
             };
             let start = parse_rfc3339_ms(&s("/status/startTime"));
             let end = parse_rfc3339_ms(&s("/status/completionTime")).unwrap_or(now_ms);
-            let duration = start.map(|st| human_duration(end.saturating_sub(st) / 1000)).unwrap_or_default();
-            vec![name, json!(status), json!(completions), json!(duration), age, json!(containers), json!(images), json!(selector)]
+            let duration = start
+                .map(|st| human_duration(end.saturating_sub(st) / 1000))
+                .unwrap_or_default();
+            vec![
+                name,
+                json!(status),
+                json!(completions),
+                json!(duration),
+                age,
+                json!(containers),
+                json!(images),
+                json!(selector),
+            ]
         }
         "Service" => {
             let ports: Vec<String> = v
@@ -305,8 +415,19 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
                     }
                 })
                 .collect();
-            let mut external: Vec<String> = v.pointer("/spec/externalIPs").and_then(Value::as_array).into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
-            for ing in v.pointer("/status/loadBalancer/ingress").and_then(Value::as_array).into_iter().flatten() {
+            let mut external: Vec<String> = v
+                .pointer("/spec/externalIPs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
+            for ing in v
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(ip) = ing["ip"].as_str() {
                     external.push(ip.to_string());
                 }
@@ -325,17 +446,35 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
             vec![
                 name,
                 json!(type_),
-                json!(if cip.is_empty() { "<none>".to_string() } else { cip }),
+                json!(if cip.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    cip
+                }),
                 json!(external),
-                json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }),
+                json!(if ports.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    ports.join(",")
+                }),
                 age,
                 json!(selector_string(v.pointer("/spec/selector"))),
             ]
         }
         "Endpoints" => {
             let mut eps: Vec<String> = Vec::new();
-            for subset in v.pointer("/subsets").and_then(Value::as_array).into_iter().flatten() {
-                let ports: Vec<i64> = subset["ports"].as_array().into_iter().flatten().filter_map(|p| p["port"].as_i64()).collect();
+            for subset in v
+                .pointer("/subsets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let ports: Vec<i64> = subset["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["port"].as_i64())
+                    .collect();
                 for a in subset["addresses"].as_array().into_iter().flatten() {
                     let ip = a["ip"].as_str().unwrap_or_default();
                     if ports.is_empty() {
@@ -356,11 +495,23 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
             vec![name, json!(shown), age]
         }
         "ConfigMap" => {
-            let n = v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0) + v.get("binaryData").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+            let n = v
+                .get("data")
+                .and_then(Value::as_object)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                + v.get("binaryData")
+                    .and_then(Value::as_object)
+                    .map(|m| m.len())
+                    .unwrap_or(0);
             vec![name, json!(n), age]
         }
         "Secret" => {
-            let n = v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+            let n = v
+                .get("data")
+                .and_then(Value::as_object)
+                .map(|m| m.len())
+                .unwrap_or(0);
             vec![name, json!(s("/type")), json!(n), age]
         }
         "ControllerRevision" => {
@@ -368,7 +519,13 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
                 .and_then(|o| o.iter().find(|r| r["controller"] == true))
-                .map(|r| format!("{}/{}", r["kind"].as_str().unwrap_or_default().to_lowercase(), r["name"].as_str().unwrap_or_default()))
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        r["kind"].as_str().unwrap_or_default().to_lowercase(),
+                        r["name"].as_str().unwrap_or_default()
+                    )
+                })
                 .unwrap_or_else(|| "<none>".into());
             vec![name, json!(owner), json!(int(v, "/revision")), age]
         }
@@ -377,11 +534,30 @@ fn workload_cells(kind: &str, v: &Value, now_ms: u64) -> Vec<Value> {
 }
 
 fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
-    let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_string();
-    let statuses = p.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-    let total = p.pointer("/spec/containers").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-    let ready = statuses.iter().filter(|c| c["ready"].as_bool() == Some(true)).count();
-    let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
+    let s = |ptr: &str| {
+        p.pointer(ptr)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let statuses = p
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let total = p
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0);
+    let ready = statuses
+        .iter()
+        .filter(|c| c["ready"].as_bool() == Some(true))
+        .count();
+    let restarts: i64 = statuses
+        .iter()
+        .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+        .sum();
     let mut reason = s("/status/reason");
     if reason.is_empty() {
         reason = s("/status/phase");
@@ -389,10 +565,18 @@ fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
     let mut has_running = false;
     for c in statuses.iter().rev() {
         let st = &c["state"];
-        if let Some(r) = st.pointer("/waiting/reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        if let Some(r) = st
+            .pointer("/waiting/reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
             reason = r.to_string();
         } else if let Some(t) = st.get("terminated") {
-            reason = match t.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            reason = match t
+                .get("reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
                 Some(r) => r.to_string(),
                 None => format!("ExitCode:{}", t["exitCode"].as_i64().unwrap_or(0)),
             };
@@ -406,7 +590,13 @@ fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
     if p.pointer("/metadata/deletionTimestamp").is_some() {
         reason = "Terminating".into();
     }
-    let none = |v: String| if v.is_empty() { "<none>".to_string() } else { v };
+    let none = |v: String| {
+        if v.is_empty() {
+            "<none>".to_string()
+        } else {
+            v
+        }
+    };
     vec![
         json!(p.pointer("/metadata/name").cloned().unwrap_or_default()),
         json!(format!("{ready}/{total}")),
@@ -421,9 +611,22 @@ fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
 }
 
 fn node_cells(n: &Value, now_ms: u64) -> Vec<Value> {
-    let s = |ptr: &str| n.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_string();
-    let conditions = n.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-    let mut status = match conditions.iter().find(|c| c["type"] == "Ready").and_then(|c| c["status"].as_str()) {
+    let s = |ptr: &str| {
+        n.pointer(ptr)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let conditions = n
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut status = match conditions
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| c["status"].as_str())
+    {
         Some("True") => "Ready".to_string(),
         Some(_) => "NotReady".to_string(),
         None => "Unknown".to_string(),
@@ -434,7 +637,14 @@ fn node_cells(n: &Value, now_ms: u64) -> Vec<Value> {
     let mut roles: Vec<String> = n
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|m| m.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string)).collect())
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(str::to_string)
+                })
+                .collect()
+        })
         .unwrap_or_default();
     roles.sort();
     let addr = |t: &str| {
@@ -448,7 +658,11 @@ fn node_cells(n: &Value, now_ms: u64) -> Vec<Value> {
     vec![
         json!(s("/metadata/name")),
         json!(status),
-        json!(if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }),
+        json!(if roles.is_empty() {
+            "<none>".to_string()
+        } else {
+            roles.join(",")
+        }),
         json!(age_since(&s("/metadata/creationTimestamp"), now_ms)),
         json!(s("/status/nodeInfo/kubeletVersion")),
         json!(addr("InternalIP")),
@@ -461,7 +675,9 @@ fn node_cells(n: &Value, now_ms: u64) -> Vec<Value> {
 
 /// Kubernetes' `HumanDuration` of the time since an RFC 3339 timestamp.
 pub fn age_since(ts: &str, now_ms: u64) -> String {
-    let Some(then) = parse_rfc3339_ms(ts) else { return "<unknown>".into() };
+    let Some(then) = parse_rfc3339_ms(ts) else {
+        return "<unknown>".into();
+    };
     human_duration(now_ms.saturating_sub(then) / 1000)
 }
 
@@ -470,15 +686,27 @@ pub fn human_duration(secs: u64) -> String {
     if secs < 120 {
         format!("{secs}s")
     } else if m < 10 {
-        if secs % 60 == 0 { format!("{m}m") } else { format!("{m}m{}s", secs % 60) }
+        if secs % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", secs % 60)
+        }
     } else if m < 180 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 { format!("{h}h") } else { format!("{h}h{}m", m % 60) }
+        if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
     } else if h < 48 {
         format!("{h}h")
     } else if h < 24 * 8 {
-        if h % 24 == 0 { format!("{d}d") } else { format!("{d}d{}h", h % 24) }
+        if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        }
     } else if d < 365 * 2 {
         format!("{d}d")
     } else if d < 365 * 8 {
@@ -501,7 +729,16 @@ mod tests {
 
     #[test]
     fn human_durations_match_kubectl() {
-        for (s, want) in [(5, "5s"), (119, "119s"), (150, "2m30s"), (600, "10m"), (3 * 3600 + 60, "3h1m"), (9 * 3600, "9h"), (3 * 86400 + 3600, "3d1h"), (30 * 86400, "30d")] {
+        for (s, want) in [
+            (5, "5s"),
+            (119, "119s"),
+            (150, "2m30s"),
+            (600, "10m"),
+            (3 * 3600 + 60, "3h1m"),
+            (9 * 3600, "9h"),
+            (3 * 86400 + 3600, "3d1h"),
+            (30 * 86400, "30d"),
+        ] {
             assert_eq!(human_duration(s), want, "{s}");
         }
     }
@@ -518,7 +755,20 @@ mod tests {
         });
         let now = parse_rfc3339_ms("2026-01-01T00:00:30Z").expect("ts");
         let r = row(&PODS, &pod, now);
-        assert_eq!(r["cells"], json!(["web", "1/2", "CrashLoopBackOff", "3", "30s", "10.0.0.2", "n1", "<none>", "<none>"]));
+        assert_eq!(
+            r["cells"],
+            json!([
+                "web",
+                "1/2",
+                "CrashLoopBackOff",
+                "3",
+                "30s",
+                "10.0.0.2",
+                "n1",
+                "<none>",
+                "<none>"
+            ])
+        );
         assert_eq!(r["object"]["metadata"]["name"], "web");
     }
 
@@ -529,10 +779,24 @@ mod tests {
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}},
             "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
         let now = parse_rfc3339_ms("2026-01-01T00:00:10Z").expect("ts");
-        assert_eq!(row(&DEPLOYMENTS, &d, now)["cells"], json!(["web", "2/3", 3, 2, "10s", "c", "busybox", "app=web"]));
+        assert_eq!(
+            row(&DEPLOYMENTS, &d, now)["cells"],
+            json!(["web", "2/3", 3, 2, "10s", "c", "busybox", "app=web"])
+        );
         let svc = json!({"metadata": {"name": "web", "creationTimestamp": "2026-01-01T00:00:00Z"},
             "spec": {"type": "NodePort", "clusterIP": "10.43.0.10", "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}], "selector": {"app": "web"}}});
-        assert_eq!(row(&SERVICES, &svc, now)["cells"], json!(["web", "NodePort", "10.43.0.10", "<none>", "80:30080/TCP", "10s", "app=web"]));
+        assert_eq!(
+            row(&SERVICES, &svc, now)["cells"],
+            json!([
+                "web",
+                "NodePort",
+                "10.43.0.10",
+                "<none>",
+                "80:30080/TCP",
+                "10s",
+                "app=web"
+            ])
+        );
     }
 
     #[test]
@@ -541,7 +805,11 @@ mod tests {
             "spec": {"unschedulable": true},
             "status": {"conditions": [{"type": "Ready", "status": "True"}], "addresses": [{"type": "InternalIP", "address": "127.0.0.2"}],
                        "nodeInfo": {"kubeletVersion": "v1.33.0-shoal"}}});
-        let r = row(&NODES, &node, parse_rfc3339_ms("2026-01-01T01:00:00Z").expect("ts"));
+        let r = row(
+            &NODES,
+            &node,
+            parse_rfc3339_ms("2026-01-01T01:00:00Z").expect("ts"),
+        );
         assert_eq!(r["cells"][1], "Ready,SchedulingDisabled");
         assert_eq!(r["cells"][3], "60m");
         assert_eq!(r["cells"][5], "127.0.0.2");

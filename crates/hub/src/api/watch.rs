@@ -45,17 +45,37 @@ struct WatchState {
     done: bool,
 }
 
-pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: Box<dyn Fn(&StoredObject) -> bool + Send>) -> Result<HttpResponse, ApiError> {
+pub fn watch(
+    state: &ApiState,
+    t: &Target,
+    q: &Query,
+    as_table: bool,
+    visible: Box<dyn Fn(&StoredObject) -> bool + Send>,
+) -> Result<HttpResponse, ApiError> {
     let filter = Filter::from_query(t.res, q)?;
-    let timeout = q.u64("timeoutSeconds")?.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = q
+        .u64("timeoutSeconds")?
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
     let rx = state.store.subscribe();
     let prefix = list_prefix(t.res.key_prefix, t.namespace.as_deref());
     let mut pending = std::collections::VecDeque::new();
     // No resourceVersion (or "0"): start with the current state as ADDED events.
-    let cursor = match q.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0") {
-        Some(rv) => rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+    let cursor = match q
+        .get("resourceVersion")
+        .filter(|rv| !rv.is_empty() && *rv != "0")
+    {
+        Some(rv) => rv
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
         None => {
-            let list = state.store.list(t.res, t.namespace.as_deref(), &|o| filter.matches(o) && visible(o), None, 0);
+            let list = state.store.list(
+                t.res,
+                t.namespace.as_deref(),
+                &|o| filter.matches(o) && visible(o),
+                None,
+                0,
+            );
             for o in &list.items {
                 pending.push_back(event_line(t.res, EventType::Added, o, as_table));
             }
@@ -89,7 +109,9 @@ pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: B
             match ws.state.store.events_after(ws.cursor, BATCH) {
                 Err(e) => {
                     let err = ApiError::from(e);
-                    let line = serde_json::to_vec(&json!({"type": "ERROR", "object": err.status_body()})).unwrap_or_default();
+                    let line =
+                        serde_json::to_vec(&json!({"type": "ERROR", "object": err.status_body()}))
+                            .unwrap_or_default();
                     ws.pending.push_back(with_newline(line));
                     ws.done = true;
                     continue;
@@ -105,7 +127,11 @@ pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: B
                 }
                 Ok(_) => {}
             }
-            let wake = ws.deadline.min(if ws.bookmarks { ws.next_bookmark } else { ws.deadline });
+            let wake = ws.deadline.min(if ws.bookmarks {
+                ws.next_bookmark
+            } else {
+                ws.deadline
+            });
             tokio::select! {
                 changed = ws.rx.changed() => {
                     if changed.is_err() {
@@ -127,7 +153,10 @@ pub fn watch(state: &ApiState, t: &Target, q: &Query, as_table: bool, visible: B
             }
         }
     });
-    Ok(HttpResponse::Ok().content_type("application/json").insert_header(("Cache-Control", "no-cache")).streaming(stream.boxed_local()))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-cache"))
+        .streaming(stream.boxed_local()))
 }
 
 impl WatchState {
@@ -146,11 +175,18 @@ impl WatchState {
             (EventType::Deleted, _, true) => EventType::Deleted,
             (EventType::Deleted, _, false) => return None,
             (EventType::Added, _, true) => EventType::Added,
-            (EventType::Modified, Some(true), true) | (EventType::Modified, None, true) => EventType::Modified,
+            (EventType::Modified, Some(true), true) | (EventType::Modified, None, true) => {
+                EventType::Modified
+            }
             (EventType::Modified, Some(false), true) => EventType::Added,
             (EventType::Modified, Some(true), false) => {
                 // Left the selection: report it gone, with its new state's revision.
-                return Some(event_line(self.res, EventType::Deleted, &ev.object, self.as_table));
+                return Some(event_line(
+                    self.res,
+                    EventType::Deleted,
+                    &ev.object,
+                    self.as_table,
+                ));
             }
             _ => return None,
         };
@@ -169,7 +205,16 @@ fn event_line(res: &ResourceInfo, kind: EventType, o: &StoredObject, as_table: b
     line.extend_from_slice(kind.as_str().as_bytes());
     line.extend_from_slice(b"\",\"object\":");
     if as_table {
-        let t = table::table(res, vec![table::row(res, &o.value(), shoal_transport::status::now_ms())], &o.revision.to_string(), None);
+        let t = table::table(
+            res,
+            vec![table::row(
+                res,
+                &o.value(),
+                shoal_transport::status::now_ms(),
+            )],
+            &o.revision.to_string(),
+            None,
+        );
         line.extend_from_slice(&serde_json::to_vec(&t).unwrap_or_default());
     } else {
         line.extend_from_slice(&o.json);

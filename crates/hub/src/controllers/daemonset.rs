@@ -28,7 +28,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::replicaset::ignore_not_found;
-use super::{canonical_template, controller_of, int_or_percent, is_deleting, name_of, owner_reference, parse_time_ms, pod_from_template, pod_is_ready, str_at, template_hash, uid_of, Controller, ControllerError, Key, Millis};
+use super::{
+    canonical_template, controller_of, int_or_percent, is_deleting, name_of, owner_reference,
+    parse_time_ms, pod_from_template, pod_is_ready, str_at, template_hash, uid_of, Controller,
+    ControllerError, Key, Millis,
+};
 use crate::resources::{CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS};
 use crate::store::{EventType, Store, WatchEvent};
 
@@ -49,9 +53,23 @@ impl NodeInfo {
         let taints = v
             .pointer("/spec/taints")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|t| (str_at(t, "/key").to_string(), str_at(t, "/value").to_string(), str_at(t, "/effect").to_string())).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|t| {
+                        (
+                            str_at(t, "/key").to_string(),
+                            str_at(t, "/value").to_string(),
+                            str_at(t, "/effect").to_string(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        NodeInfo { name: name_of(v).to_string(), labels: super::labels_of(v), taints }
+        NodeInfo {
+            name: name_of(v).to_string(),
+            labels: super::labels_of(v),
+            taints,
+        }
     }
 }
 
@@ -99,7 +117,12 @@ pub fn daemon_tolerations() -> Vec<Value> {
         json!({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}),
         json!({"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}),
     ];
-    for k in ["node.kubernetes.io/disk-pressure", "node.kubernetes.io/memory-pressure", "node.kubernetes.io/pid-pressure", "node.kubernetes.io/unschedulable"] {
+    for k in [
+        "node.kubernetes.io/disk-pressure",
+        "node.kubernetes.io/memory-pressure",
+        "node.kubernetes.io/pid-pressure",
+        "node.kubernetes.io/unschedulable",
+    ] {
         t.push(json!({"key": k, "operator": "Exists", "effect": "NoSchedule"}));
     }
     t
@@ -121,7 +144,11 @@ fn tolerates(tolerations: &[Value], key: &str, value: &str, effect: &str) -> boo
 
 fn match_expression(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
     let key = str_at(e, "/key");
-    let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let values: Vec<&str> = e
+        .get("values")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let got = get(key);
     match str_at(e, "/operator") {
         "In" => got.is_some_and(|g| values.contains(&g.as_str())),
@@ -129,7 +156,12 @@ fn match_expression(e: &Value, get: &dyn Fn(&str) -> Option<String>) -> bool {
         "Exists" => got.is_some(),
         "DoesNotExist" => got.is_none(),
         "Gt" | "Lt" => {
-            let (Some(g), Some(v)) = (got.and_then(|g| g.parse::<i64>().ok()), values.first().and_then(|v| v.parse::<i64>().ok())) else { return false };
+            let (Some(g), Some(v)) = (
+                got.and_then(|g| g.parse::<i64>().ok()),
+                values.first().and_then(|v| v.parse::<i64>().ok()),
+            ) else {
+                return false;
+            };
             if str_at(e, "/operator") == "Gt" {
                 g > v
             } else {
@@ -147,9 +179,19 @@ pub fn required_affinity_matches(pod_spec: &Value, node: &NodeInfo) -> bool {
     let labels = |k: &str| node.labels.get(k).cloned();
     let fields = |k: &str| (k == "metadata.name").then(|| node.name.clone());
     terms.iter().any(|term| {
-        let exprs = term.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-        let fexprs = term.get("matchFields").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-        (!exprs.is_empty() || !fexprs.is_empty()) && exprs.iter().all(|e| match_expression(e, &labels)) && fexprs.iter().all(|e| match_expression(e, &fields))
+        let exprs = term
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let fexprs = term
+            .get("matchFields")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        (!exprs.is_empty() || !fexprs.is_empty())
+            && exprs.iter().all(|e| match_expression(e, &labels))
+            && fexprs.iter().all(|e| match_expression(e, &fields))
     })
 }
 
@@ -157,30 +199,60 @@ pub fn required_affinity_matches(pod_spec: &Value, node: &NodeInfo) -> bool {
 pub fn node_eligible(template: &Value, node: &NodeInfo) -> bool {
     let spec = template.get("spec").cloned().unwrap_or_default();
     if let Some(sel) = spec.get("nodeSelector").and_then(Value::as_object) {
-        if !sel.iter().all(|(k, v)| node.labels.get(k).map(String::as_str) == v.as_str()) {
+        if !sel
+            .iter()
+            .all(|(k, v)| node.labels.get(k).map(String::as_str) == v.as_str())
+        {
             return false;
         }
     }
     if !required_affinity_matches(&spec, node) {
         return false;
     }
-    let mut tolerations: Vec<Value> = spec.get("tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut tolerations: Vec<Value> = spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     tolerations.extend(daemon_tolerations());
-    node.taints.iter().filter(|(_, _, e)| e == "NoSchedule" || e == "NoExecute").all(|(k, v, e)| tolerates(&tolerations, k, v, e))
+    node.taints
+        .iter()
+        .filter(|(_, _, e)| e == "NoSchedule" || e == "NoExecute")
+        .all(|(k, v, e)| tolerates(&tolerations, k, v, e))
 }
 
 /// The pod a DaemonSet runs on `node`.
 pub fn daemon_pod(ds: &Value, hash: &str, node: &str) -> Result<Value, ControllerError> {
-    let mut template = ds.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
-    let mut tolerations: Vec<Value> = template.pointer("/spec/tolerations").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut template = ds
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut tolerations: Vec<Value> = template
+        .pointer("/spec/tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for t in daemon_tolerations() {
-        if !tolerations.iter().any(|x| x["key"] == t["key"] && x["effect"] == t["effect"]) {
+        if !tolerations
+            .iter()
+            .any(|x| x["key"] == t["key"] && x["effect"] == t["effect"])
+        {
             tolerations.push(t);
         }
     }
     template["spec"]["tolerations"] = Value::Array(tolerations);
-    let generation = ds.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1).to_string();
-    pod_from_template(&template, ds, &DAEMONSETS, &[(REVISION_HASH, hash), (TEMPLATE_GENERATION, &generation)], Some(node))
+    let generation = ds
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .to_string();
+    pod_from_template(
+        &template,
+        ds,
+        &DAEMONSETS,
+        &[(REVISION_HASH, hash), (TEMPLATE_GENERATION, &generation)],
+        Some(node),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,13 +270,24 @@ pub struct Plan {
 
 /// Reconciles one DaemonSet: `hash` is its current template's, `eligible` the nodes it should
 /// run on, `pods` its active pods by node.
-pub fn reconcile(ds: &Value, hash: &str, eligible: &BTreeSet<String>, pods: &BTreeMap<String, Vec<PodInfo>>, now: Millis) -> Plan {
-    let min_ready_ms = ds.pointer("/spec/minReadySeconds").and_then(Value::as_u64).unwrap_or(0) * 1000;
+pub fn reconcile(
+    ds: &Value,
+    hash: &str,
+    eligible: &BTreeSet<String>,
+    pods: &BTreeMap<String, Vec<PodInfo>>,
+    now: Millis,
+) -> Plan {
+    let min_ready_ms = ds
+        .pointer("/spec/minReadySeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        * 1000;
     let desired = eligible.len() as i64;
     let on_delete = str_at(ds, "/spec/updateStrategy/type") == "OnDelete";
     let ru = ds.pointer("/spec/updateStrategy/rollingUpdate");
     let max_surge = int_or_percent(ru.and_then(|r| r.get("maxSurge")), desired, true, 0).max(0);
-    let mut max_unavailable = int_or_percent(ru.and_then(|r| r.get("maxUnavailable")), desired, false, 1).max(0);
+    let mut max_unavailable =
+        int_or_percent(ru.and_then(|r| r.get("maxUnavailable")), desired, false, 1).max(0);
     if max_surge == 0 && max_unavailable == 0 {
         max_unavailable = 1;
     }
@@ -257,7 +340,11 @@ pub fn reconcile(ds: &Value, hash: &str, eligible: &BTreeSet<String>, pods: &BTr
         status["observedGeneration"] = g.clone();
     }
     if deleting {
-        return Plan { actions, status, requeue_after: requeue };
+        return Plan {
+            actions,
+            status,
+            requeue_after: requeue,
+        };
     }
 
     // Placement: pods where they belong, none elsewhere; failed pods are replaced.
@@ -266,13 +353,20 @@ pub fn reconcile(ds: &Value, hash: &str, eligible: &BTreeSet<String>, pods: &BTr
     let mut surging = 0i64;
     for (node, ps) in pods {
         if !eligible.contains(node) {
-            actions.extend(ps.iter().map(|p| Action::Delete { name: p.name.clone() }));
+            actions.extend(ps.iter().map(|p| Action::Delete {
+                name: p.name.clone(),
+            }));
         }
     }
     for node in eligible {
-        let ps: Vec<&PodInfo> = pods.get(node).map(|v| v.iter().collect()).unwrap_or_default();
+        let ps: Vec<&PodInfo> = pods
+            .get(node)
+            .map(|v| v.iter().collect())
+            .unwrap_or_default();
         for p in ps.iter().filter(|p| p.failed) {
-            actions.push(Action::Delete { name: p.name.clone() });
+            actions.push(Action::Delete {
+                name: p.name.clone(),
+            });
         }
         let live: Vec<&PodInfo> = ps.into_iter().filter(|p| !p.failed).collect();
         if live.is_empty() {
@@ -290,7 +384,9 @@ pub fn reconcile(ds: &Value, hash: &str, eligible: &BTreeSet<String>, pods: &BTr
             if dup.len() > 1 {
                 let mut sorted = dup.to_vec();
                 sorted.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
-                actions.extend(sorted.iter().skip(1).map(|p| Action::Delete { name: p.name.clone() }));
+                actions.extend(sorted.iter().skip(1).map(|p| Action::Delete {
+                    name: p.name.clone(),
+                }));
             }
         }
         match (new.first(), old.first()) {
@@ -298,7 +394,9 @@ pub fn reconcile(ds: &Value, hash: &str, eligible: &BTreeSet<String>, pods: &BTr
                 // A surge pair: drop the old pod once the new one is available.
                 surging += 1;
                 if n.available(min_ready_ms, now) {
-                    actions.push(Action::Delete { name: o.name.clone() });
+                    actions.push(Action::Delete {
+                        name: o.name.clone(),
+                    });
                 }
             }
             (None, Some(o)) if !on_delete => candidates.push((node, o)),
@@ -307,26 +405,44 @@ pub fn reconcile(ds: &Value, hash: &str, eligible: &BTreeSet<String>, pods: &BTr
     }
     if !on_delete && !candidates.is_empty() {
         // Old pods that are not available cost nothing to replace.
-        let (unhealthy, healthy): (Vec<_>, Vec<_>) = candidates.into_iter().partition(|(_, p)| !p.available(min_ready_ms, now));
+        let (unhealthy, healthy): (Vec<_>, Vec<_>) = candidates
+            .into_iter()
+            .partition(|(_, p)| !p.available(min_ready_ms, now));
         for (_, p) in &unhealthy {
-            actions.push(Action::Delete { name: p.name.clone() });
+            actions.push(Action::Delete {
+                name: p.name.clone(),
+            });
         }
         if max_surge > 0 {
             let budget = (max_surge - surging).max(0) as usize;
-            actions.extend(healthy.iter().take(budget).map(|(node, _)| Action::Create { node: (*node).clone() }));
+            actions.extend(healthy.iter().take(budget).map(|(node, _)| Action::Create {
+                node: (*node).clone(),
+            }));
         } else {
             let budget = (max_unavailable - unavailable_nodes).max(0) as usize;
-            actions.extend(healthy.iter().take(budget).map(|(_, p)| Action::Delete { name: p.name.clone() }));
+            actions.extend(healthy.iter().take(budget).map(|(_, p)| Action::Delete {
+                name: p.name.clone(),
+            }));
         }
     }
-    Plan { actions, status, requeue_after: requeue }
+    Plan {
+        actions,
+        status,
+        requeue_after: requeue,
+    }
 }
 
 /// The ControllerRevision for a template.
 pub fn controller_revision(ds: &Value, hash: &str, revision: i64) -> Value {
-    let mut template = ds.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+    let mut template = ds
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     template["$patch"] = json!("replace");
-    let mut labels = ds.pointer("/spec/selector/matchLabels").cloned().unwrap_or_else(|| json!({}));
+    let mut labels = ds
+        .pointer("/spec/selector/matchLabels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     labels[REVISION_HASH] = json!(hash);
     json!({
         "apiVersion": "apps/v1", "kind": "ControllerRevision",
@@ -368,7 +484,12 @@ impl DaemonSetController {
                 let entry = self.sets.entry(key.clone()).or_default();
                 if !entry.known || entry.template != template {
                     entry.known = true;
-                    entry.eligible = self.nodes.values().filter(|n| node_eligible(&template, n)).map(|n| n.name.clone()).collect();
+                    entry.eligible = self
+                        .nodes
+                        .values()
+                        .filter(|n| node_eligible(&template, n))
+                        .map(|n| n.name.clone())
+                        .collect();
                     entry.template = template;
                 }
             }
@@ -388,7 +509,12 @@ impl DaemonSetController {
             }
         }
         let Some(v) = v else { return };
-        let Some(ds) = controller_of(v).filter(|(k, _, _)| *k == "DaemonSet").map(|(_, n, _)| n.to_string()) else { return };
+        let Some(ds) = controller_of(v)
+            .filter(|(k, _, _)| *k == "DaemonSet")
+            .map(|(_, n, _)| n.to_string())
+        else {
+            return;
+        };
         let node = str_at(v, "/spec/nodeName").to_string();
         if is_deleting(v) {
             return;
@@ -469,20 +595,30 @@ impl Controller for DaemonSetController {
         }
     }
 
-    async fn sync(&mut self, store: &Store, key: &Key, now: Millis) -> Result<Option<Duration>, ControllerError> {
+    async fn sync(
+        &mut self,
+        store: &Store,
+        key: &Key,
+        now: Millis,
+    ) -> Result<Option<Duration>, ControllerError> {
         let Some(o) = store.get(&DAEMONSETS, &key.0, &key.1) else {
             self.sets.remove(key);
             return Ok(None);
         };
         let ds = o.value();
         self.set_ds(key, Some(&ds));
-        let collision = ds.pointer("/status/collisionCount").and_then(Value::as_u64).unwrap_or(0) as u32;
+        let collision = ds
+            .pointer("/status/collisionCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32;
         let template = ds.pointer("/spec/template").cloned().unwrap_or_default();
         let hash = template_hash(&template, collision);
         if !is_deleting(&ds) {
             ensure_revision(store, &ds, &hash).await?;
         }
-        let Some(cache) = self.sets.get(key) else { return Ok(None) };
+        let Some(cache) = self.sets.get(key) else {
+            return Ok(None);
+        };
         let plan = reconcile(&ds, &hash, &cache.eligible, &cache.pods, now);
         let open = super::namespace_open(store, &key.0);
         let mut writes: Vec<super::Write<'_>> = Vec::new();
@@ -491,17 +627,31 @@ impl Controller for DaemonSetController {
             let w: super::Write<'_> = match a {
                 Action::Create { .. } if !open => continue,
                 Action::Create { node } => match daemon_pod(&ds, &hash, &node) {
-                    Ok(p) => Box::pin(async move { store.create(&PODS, &ns, p).await.map(|_| ()).map_err(ControllerError::from) }),
+                    Ok(p) => Box::pin(async move {
+                        store
+                            .create(&PODS, &ns, p)
+                            .await
+                            .map(|_| ())
+                            .map_err(ControllerError::from)
+                    }),
                     Err(e) => Box::pin(async move { Err(e) }),
                 },
-                Action::Delete { name } => Box::pin(async move { ignore_not_found(store.delete(&PODS, &ns, &name, None).await).map_err(ControllerError::from) }),
+                Action::Delete { name } => Box::pin(async move {
+                    ignore_not_found(store.delete(&PODS, &ns, &name, None).await)
+                        .map_err(ControllerError::from)
+                }),
             };
             writes.push(w);
         }
         let first_error = super::run_writes(writes).await;
         let status = plan.status;
         let r = store
-            .mutate(&DAEMONSETS, &key.0, &key.1, Box::new(move |v| Ok(Some(super::replicaset::merge_status(v, &status)))))
+            .mutate(
+                &DAEMONSETS,
+                &key.0,
+                &key.1,
+                Box::new(move |v| Ok(Some(super::replicaset::merge_status(v, &status)))),
+            )
             .await;
         ignore_not_found(r)?;
         match first_error {
@@ -518,48 +668,92 @@ async fn ensure_revision(store: &Store, ds: &Value, hash: &str) -> Result<(), Co
     let uid = uid_of(ds).to_string();
     let prefix = format!("{}-", name_of(ds));
     let revs: Vec<Value> = store
-        .list(&CONTROLLERREVISIONS, Some(&ns), &|o| o.namespace_and_name().1.starts_with(&prefix), None, 0)
+        .list(
+            &CONTROLLERREVISIONS,
+            Some(&ns),
+            &|o| o.namespace_and_name().1.starts_with(&prefix),
+            None,
+            0,
+        )
         .items
         .iter()
         .map(|o| o.value())
         .filter(|v| controller_of(v).is_some_and(|(_, _, u)| u == uid))
         .collect();
-    let max = revs.iter().filter_map(|r| r.get("revision").and_then(Value::as_i64)).max().unwrap_or(0);
+    let max = revs
+        .iter()
+        .filter_map(|r| r.get("revision").and_then(Value::as_i64))
+        .max()
+        .unwrap_or(0);
     let canon = canonical_template(ds.pointer("/spec/template").unwrap_or(&Value::Null));
-    let current = revs.iter().find(|r| r.pointer("/data/spec/template").is_some_and(|t| {
-        let mut t = t.clone();
-        if let Some(m) = t.as_object_mut() {
-            m.remove("$patch");
-        }
-        canonical_template(&t) == canon
-    }));
+    let current = revs.iter().find(|r| {
+        r.pointer("/data/spec/template").is_some_and(|t| {
+            let mut t = t.clone();
+            if let Some(m) = t.as_object_mut() {
+                m.remove("$patch");
+            }
+            canonical_template(&t) == canon
+        })
+    });
     match current {
         Some(r) if r.get("revision").and_then(Value::as_i64) == Some(max) => {}
         Some(r) => {
             let name = name_of(r).to_string();
-            ignore_not_found(store.mutate(&CONTROLLERREVISIONS, &ns, &name, Box::new(move |v| {
-                let mut v = v.clone();
-                v["revision"] = json!(max + 1);
-                Ok(Some(v))
-            })).await)?;
+            ignore_not_found(
+                store
+                    .mutate(
+                        &CONTROLLERREVISIONS,
+                        &ns,
+                        &name,
+                        Box::new(move |v| {
+                            let mut v = v.clone();
+                            v["revision"] = json!(max + 1);
+                            Ok(Some(v))
+                        }),
+                    )
+                    .await,
+            )?;
         }
         None => {
             let cr = controller_revision(ds, hash, max + 1);
-            let (mut cr, _) = crate::api::admission::normalize(&CONTROLLERREVISIONS, cr, crate::api::admission::FieldValidation::Ignore)
-                .map_err(|e| ControllerError::Build { what: "a ControllerRevision".into(), message: e.message })?;
-            crate::api::admission::prepare_create(&CONTROLLERREVISIONS, &mut cr).map_err(|e| ControllerError::Build { what: "a ControllerRevision".into(), message: e.message })?;
+            let (mut cr, _) = crate::api::admission::normalize(
+                &CONTROLLERREVISIONS,
+                cr,
+                crate::api::admission::FieldValidation::Ignore,
+            )
+            .map_err(|e| ControllerError::Build {
+                what: "a ControllerRevision".into(),
+                message: e.message,
+            })?;
+            crate::api::admission::prepare_create(&CONTROLLERREVISIONS, &mut cr).map_err(|e| {
+                ControllerError::Build {
+                    what: "a ControllerRevision".into(),
+                    message: e.message,
+                }
+            })?;
             match store.create(&CONTROLLERREVISIONS, &ns, cr).await {
                 Ok(_) | Err(crate::store::StoreError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
     }
-    let limit = ds.pointer("/spec/revisionHistoryLimit").and_then(Value::as_i64).unwrap_or(10).max(0) as usize;
-    let mut old: Vec<&Value> = revs.iter().filter(|r| !name_of(r).ends_with(&format!("-{hash}"))).collect();
+    let limit = ds
+        .pointer("/spec/revisionHistoryLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(10)
+        .max(0) as usize;
+    let mut old: Vec<&Value> = revs
+        .iter()
+        .filter(|r| !name_of(r).ends_with(&format!("-{hash}")))
+        .collect();
     if old.len() > limit {
         old.sort_by_key(|r| r.get("revision").and_then(Value::as_i64).unwrap_or(0));
         for r in old.iter().take(old.len() - limit) {
-            ignore_not_found(store.delete(&CONTROLLERREVISIONS, &ns, name_of(r), None).await)?;
+            ignore_not_found(
+                store
+                    .delete(&CONTROLLERREVISIONS, &ns, name_of(r), None)
+                    .await,
+            )?;
         }
     }
     Ok(())
@@ -574,8 +768,14 @@ mod tests {
     fn node(name: &str, labels: &[(&str, &str)], taints: &[(&str, &str)]) -> NodeInfo {
         NodeInfo {
             name: name.into(),
-            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            taints: taints.iter().map(|(k, e)| (k.to_string(), String::new(), e.to_string())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            taints: taints
+                .iter()
+                .map(|(k, e)| (k.to_string(), String::new(), e.to_string()))
+                .collect(),
         }
     }
 
@@ -584,33 +784,85 @@ mod tests {
         let t = |spec: Value| json!({"spec": spec});
         let cases: Vec<(&str, Value, NodeInfo, bool)> = vec![
             ("no constraints", t(json!({})), node("n", &[], &[]), true),
-            ("nodeSelector match", t(json!({"nodeSelector": {"kind": "cam"}})), node("n", &[("kind", "cam")], &[]), true),
-            ("nodeSelector miss", t(json!({"nodeSelector": {"kind": "cam"}})), node("n", &[("kind", "gw")], &[]), false),
+            (
+                "nodeSelector match",
+                t(json!({"nodeSelector": {"kind": "cam"}})),
+                node("n", &[("kind", "cam")], &[]),
+                true,
+            ),
+            (
+                "nodeSelector miss",
+                t(json!({"nodeSelector": {"kind": "cam"}})),
+                node("n", &[("kind", "gw")], &[]),
+                false,
+            ),
             (
                 "affinity In",
-                t(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}]}}}})),
+                t(
+                    json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}]}}}}),
+                ),
                 node("n", &[("zone", "b")], &[]),
                 true,
             ),
             (
                 "affinity terms are ORed",
-                t(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                t(
+                    json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                     {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]},
-                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]}}}})),
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n"]}]}]}}}}),
+                ),
                 node("n", &[("zone", "c")], &[]),
                 true,
             ),
             (
                 "affinity NotIn",
-                t(json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}]}}}})),
+                t(
+                    json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}]}}}}),
+                ),
                 node("n", &[("zone", "a")], &[]),
                 false,
             ),
-            ("untolerated NoSchedule taint", t(json!({})), node("n", &[], &[("dedicated", "NoSchedule")]), false),
-            ("PreferNoSchedule is not a filter", t(json!({})), node("n", &[], &[("dedicated", "PreferNoSchedule")]), true),
-            ("tolerated taint", t(json!({"tolerations": [{"key": "dedicated", "operator": "Exists"}]})), node("n", &[], &[("dedicated", "NoSchedule")]), true),
-            ("not-ready and unreachable are tolerated", t(json!({})), node("n", &[], &[("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute")]), true),
-            ("cordoned nodes still run daemons", t(json!({})), node("n", &[], &[("node.kubernetes.io/unschedulable", "NoSchedule")]), true),
+            (
+                "untolerated NoSchedule taint",
+                t(json!({})),
+                node("n", &[], &[("dedicated", "NoSchedule")]),
+                false,
+            ),
+            (
+                "PreferNoSchedule is not a filter",
+                t(json!({})),
+                node("n", &[], &[("dedicated", "PreferNoSchedule")]),
+                true,
+            ),
+            (
+                "tolerated taint",
+                t(json!({"tolerations": [{"key": "dedicated", "operator": "Exists"}]})),
+                node("n", &[], &[("dedicated", "NoSchedule")]),
+                true,
+            ),
+            (
+                "not-ready and unreachable are tolerated",
+                t(json!({})),
+                node(
+                    "n",
+                    &[],
+                    &[
+                        ("node.kubernetes.io/not-ready", "NoExecute"),
+                        ("node.kubernetes.io/unreachable", "NoExecute"),
+                    ],
+                ),
+                true,
+            ),
+            (
+                "cordoned nodes still run daemons",
+                t(json!({})),
+                node(
+                    "n",
+                    &[],
+                    &[("node.kubernetes.io/unschedulable", "NoSchedule")],
+                ),
+                true,
+            ),
         ];
         for (what, tmpl, n, want) in cases {
             assert_eq!(node_eligible(&tmpl, &n), want, "{what}");
@@ -624,7 +876,14 @@ mod tests {
     }
 
     fn p(name: &str, hash: &str, ready: bool) -> PodInfo {
-        PodInfo { name: name.into(), hash: hash.into(), ready, ready_since: ready.then_some(NOW - 60_000), failed: false, created: "2026-01-01T00:00:00Z".into() }
+        PodInfo {
+            name: name.into(),
+            hash: hash.into(),
+            ready,
+            ready_since: ready.then_some(NOW - 60_000),
+            failed: false,
+            created: "2026-01-01T00:00:00Z".into(),
+        }
     }
 
     fn nodes(names: &[&str]) -> BTreeSet<String> {
@@ -650,44 +909,107 @@ mod tests {
     #[allow(clippy::type_complexity)]
     fn placement_and_rolling_updates() {
         let rolling = |u: Value, s: Value| json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": u, "maxSurge": s}});
-        let cases: Vec<(&str, Value, BTreeSet<String>, BTreeMap<String, Vec<PodInfo>>, Vec<Action>)> = vec![
-            ("one pod per eligible node", ds(json!({})), nodes(&["a", "b"]), pods(vec![]), vec![create("a"), create("b")]),
-            ("steady", ds(json!({})), nodes(&["a"]), pods(vec![("a", p("pa", "h2", true))]), vec![]),
-            ("a node that left or lost its label loses its pod", ds(json!({})), nodes(&["a"]), pods(vec![("a", p("pa", "h2", true)), ("gone", p("pg", "h2", true))]), vec![delete("pg")]),
+        let cases: Vec<(
+            &str,
+            Value,
+            BTreeSet<String>,
+            BTreeMap<String, Vec<PodInfo>>,
+            Vec<Action>,
+        )> = vec![
+            (
+                "one pod per eligible node",
+                ds(json!({})),
+                nodes(&["a", "b"]),
+                pods(vec![]),
+                vec![create("a"), create("b")],
+            ),
+            (
+                "steady",
+                ds(json!({})),
+                nodes(&["a"]),
+                pods(vec![("a", p("pa", "h2", true))]),
+                vec![],
+            ),
+            (
+                "a node that left or lost its label loses its pod",
+                ds(json!({})),
+                nodes(&["a"]),
+                pods(vec![
+                    ("a", p("pa", "h2", true)),
+                    ("gone", p("pg", "h2", true)),
+                ]),
+                vec![delete("pg")],
+            ),
             (
                 "failed pods are replaced",
                 ds(json!({})),
                 nodes(&["a"]),
-                pods(vec![("a", PodInfo { failed: true, ..p("pf", "h2", false) })]),
+                pods(vec![(
+                    "a",
+                    PodInfo {
+                        failed: true,
+                        ..p("pf", "h2", false)
+                    },
+                )]),
                 vec![delete("pf"), create("a")],
             ),
-            ("duplicates are removed", ds(json!({})), nodes(&["a"]), pods(vec![("a", p("p1", "h2", true)), ("a", PodInfo { created: "2026-01-02T00:00:00Z".into(), ..p("p2", "h2", true) })]), vec![delete("p2")]),
+            (
+                "duplicates are removed",
+                ds(json!({})),
+                nodes(&["a"]),
+                pods(vec![
+                    ("a", p("p1", "h2", true)),
+                    (
+                        "a",
+                        PodInfo {
+                            created: "2026-01-02T00:00:00Z".into(),
+                            ..p("p2", "h2", true)
+                        },
+                    ),
+                ]),
+                vec![delete("p2")],
+            ),
             (
                 "rolling update: maxUnavailable 2 replaces two nodes at a time",
                 ds(rolling(json!(2), json!(0))),
                 nodes(&["a", "b", "c"]),
-                pods(vec![("a", p("pa", "h1", true)), ("b", p("pb", "h1", true)), ("c", p("pc", "h1", true))]),
+                pods(vec![
+                    ("a", p("pa", "h1", true)),
+                    ("b", p("pb", "h1", true)),
+                    ("c", p("pc", "h1", true)),
+                ]),
                 vec![delete("pa"), delete("pb")],
             ),
             (
                 "rolling update: budget used by a node still starting",
                 ds(rolling(json!(1), json!(0))),
                 nodes(&["a", "b", "c"]),
-                pods(vec![("a", p("pa", "h2", false)), ("b", p("pb", "h1", true)), ("c", p("pc", "h1", true))]),
+                pods(vec![
+                    ("a", p("pa", "h2", false)),
+                    ("b", p("pb", "h1", true)),
+                    ("c", p("pc", "h1", true)),
+                ]),
                 vec![],
             ),
             (
                 "rolling update: unavailable old pods are replaced without budget",
                 ds(rolling(json!(1), json!(0))),
                 nodes(&["a", "b"]),
-                pods(vec![("a", p("pa", "h1", false)), ("b", p("pb", "h1", true))]),
+                pods(vec![
+                    ("a", p("pa", "h1", false)),
+                    ("b", p("pb", "h1", true)),
+                ]),
                 vec![delete("pa")],
             ),
             (
                 "percent of desired nodes, rounded down",
                 ds(rolling(json!("50%"), json!(0))),
                 nodes(&["a", "b", "c"]),
-                pods(vec![("a", p("pa", "h1", true)), ("b", p("pb", "h1", true)), ("c", p("pc", "h1", true))]),
+                pods(vec![
+                    ("a", p("pa", "h1", true)),
+                    ("b", p("pb", "h1", true)),
+                    ("c", p("pc", "h1", true)),
+                ]),
                 vec![delete("pa")],
             ),
             (
@@ -701,10 +1023,20 @@ mod tests {
                 "surge: the old pod goes once the new one is available",
                 ds(rolling(json!(0), json!(1))),
                 nodes(&["a", "b"]),
-                pods(vec![("a", p("pa", "h1", true)), ("a", p("na", "h2", true)), ("b", p("pb", "h1", true))]),
+                pods(vec![
+                    ("a", p("pa", "h1", true)),
+                    ("a", p("na", "h2", true)),
+                    ("b", p("pb", "h1", true)),
+                ]),
                 vec![delete("pa")],
             ),
-            ("OnDelete leaves old pods alone", ds(json!({"type": "OnDelete"})), nodes(&["a", "b"]), pods(vec![("a", p("pa", "h1", true))]), vec![create("b")]),
+            (
+                "OnDelete leaves old pods alone",
+                ds(json!({"type": "OnDelete"})),
+                nodes(&["a", "b"]),
+                pods(vec![("a", p("pa", "h1", true))]),
+                vec![create("b")],
+            ),
         ];
         for (what, d, eligible, ps, want) in cases {
             let plan = reconcile(&d, "h2", &eligible, &ps, NOW);
@@ -715,7 +1047,12 @@ mod tests {
     #[test]
     fn status_counts() {
         let eligible = nodes(&["a", "b", "c", "d"]);
-        let ps = pods(vec![("a", p("pa", "h2", true)), ("b", p("pb", "h1", true)), ("c", p("pc", "h2", false)), ("x", p("px", "h2", true))]);
+        let ps = pods(vec![
+            ("a", p("pa", "h2", true)),
+            ("b", p("pb", "h1", true)),
+            ("c", p("pc", "h2", false)),
+            ("x", p("px", "h2", true)),
+        ]);
         let plan = reconcile(&ds(json!({"type": "OnDelete"})), "h2", &eligible, &ps, NOW);
         assert_eq!(
             plan.status,
@@ -730,9 +1067,18 @@ mod tests {
         assert_eq!(pod["spec"]["nodeName"], "n1");
         assert_eq!(pod["metadata"]["labels"][REVISION_HASH], "h2");
         assert_eq!(pod["metadata"]["labels"][TEMPLATE_GENERATION], "2");
-        let ts = pod["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
-        let unreachable = ts.iter().find(|t| t["key"] == "node.kubernetes.io/unreachable").expect("tolerates unreachable");
-        assert!(unreachable.get("tolerationSeconds").is_none(), "forever, not 300 s");
+        let ts = pod["spec"]["tolerations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let unreachable = ts
+            .iter()
+            .find(|t| t["key"] == "node.kubernetes.io/unreachable")
+            .expect("tolerates unreachable");
+        assert!(
+            unreachable.get("tolerationSeconds").is_none(),
+            "forever, not 300 s"
+        );
         assert_eq!(controller_of(&pod).map(|c| c.0), Some("DaemonSet"));
     }
 

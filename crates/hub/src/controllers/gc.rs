@@ -59,9 +59,18 @@ pub fn decide(owners: &[(String, OwnerState)]) -> Decision {
     if owners.is_empty() {
         return Decision::Keep;
     }
-    let live = owners.iter().filter(|(_, s)| *s == OwnerState::Live).count();
-    let to_drop: Vec<String> = owners.iter().filter(|(_, s)| matches!(s, OwnerState::Gone | OwnerState::DeletingOrphan)).map(|(u, _)| u.clone()).collect();
-    let foreground = owners.iter().any(|(_, s)| *s == OwnerState::DeletingForeground);
+    let live = owners
+        .iter()
+        .filter(|(_, s)| *s == OwnerState::Live)
+        .count();
+    let to_drop: Vec<String> = owners
+        .iter()
+        .filter(|(_, s)| matches!(s, OwnerState::Gone | OwnerState::DeletingOrphan))
+        .map(|(u, _)| u.clone())
+        .collect();
+    let foreground = owners
+        .iter()
+        .any(|(_, s)| *s == OwnerState::DeletingForeground);
     let orphaned = owners.iter().any(|(_, s)| *s == OwnerState::DeletingOrphan);
     if live == 0 && !orphaned {
         // Every owner is gone or deleting in the foreground.
@@ -91,23 +100,48 @@ pub fn decide_owner(owner: &Value, remaining_dependents: usize) -> OwnerDecision
     if !is_deleting(owner) {
         return OwnerDecision::Wait;
     }
-    let finalizers: Vec<String> = owner.pointer("/metadata/finalizers").and_then(Value::as_array).map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect()).unwrap_or_default();
-    let ours: Vec<String> = finalizers.iter().filter(|f| *f == FOREGROUND || *f == ORPHAN).cloned().collect();
+    let finalizers: Vec<String> = owner
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ours: Vec<String> = finalizers
+        .iter()
+        .filter(|f| *f == FOREGROUND || *f == ORPHAN)
+        .cloned()
+        .collect();
     if ours.is_empty() {
         // Someone else's finalizers; when they are all gone, the object goes.
-        return if finalizers.is_empty() { OwnerDecision::Finish { drop: vec![], delete: true } } else { OwnerDecision::Wait };
+        return if finalizers.is_empty() {
+            OwnerDecision::Finish {
+                drop: vec![],
+                delete: true,
+            }
+        } else {
+            OwnerDecision::Wait
+        };
     }
     if remaining_dependents > 0 {
         return OwnerDecision::Wait;
     }
-    OwnerDecision::Finish { delete: finalizers.len() == ours.len(), drop: ours }
+    OwnerDecision::Finish {
+        delete: finalizers.len() == ours.len(),
+        drop: ours,
+    }
 }
 
 fn owner_state(store: &Store, dependent_ns: &str, r: &Value) -> Option<(String, OwnerState)> {
     let uid = r.get("uid")?.as_str()?.to_string();
     let kind = r.get("kind")?.as_str()?;
     let name = r.get("name")?.as_str()?;
-    let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = r
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let Some(res) = resource_for_kind(api_version, kind) else {
         // A kind the hub does not serve: never collect on its account.
         return Some((uid, OwnerState::Live));
@@ -132,11 +166,20 @@ fn owner_state(store: &Store, dependent_ns: &str, r: &Value) -> Option<(String, 
 }
 
 fn has_finalizer(v: &Value, f: &str) -> bool {
-    v.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.as_str() == Some(f)))
+    v.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(f)))
 }
 
 fn owner_uids(v: &Value) -> Vec<String> {
-    v.pointer("/metadata/ownerReferences").and_then(Value::as_array).map(|a| a.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string)).collect()).unwrap_or_default()
+    v.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Resolves a store key into its resource, namespace and name.
@@ -145,7 +188,10 @@ fn split_key(key: &str) -> Option<(&'static ResourceInfo, String, String)> {
     let prefix = parts.next()?;
     let ns = parts.next()?.to_string();
     let name = parts.next()?.to_string();
-    let res = resources::ALL.iter().copied().find(|r| r.key_prefix == prefix)?;
+    let res = resources::ALL
+        .iter()
+        .copied()
+        .find(|r| r.key_prefix == prefix)?;
     Some((res, ns, name))
 }
 
@@ -169,7 +215,10 @@ impl GarbageCollector {
             }
         }
         for u in new {
-            self.dependents.entry(u.clone()).or_default().insert(key.to_string());
+            self.dependents
+                .entry(u.clone())
+                .or_default()
+                .insert(key.to_string());
         }
     }
 }
@@ -202,8 +251,16 @@ impl Controller for GarbageCollector {
             return;
         }
         let v = ev.object.value();
-        let old = ev.previous.as_ref().map(|p| owner_uids(&p.value())).unwrap_or_default();
-        let new = if ev.event_type == EventType::Deleted { vec![] } else { owner_uids(&v) };
+        let old = ev
+            .previous
+            .as_ref()
+            .map(|p| owner_uids(&p.value()))
+            .unwrap_or_default();
+        let new = if ev.event_type == EventType::Deleted {
+            vec![]
+        } else {
+            owner_uids(&v)
+        };
         self.index(&key, &old, &new);
         if ev.event_type == EventType::Added && !new.is_empty() {
             // Created with references to owners that may already be gone.
@@ -223,30 +280,58 @@ impl Controller for GarbageCollector {
             self.uids.remove(&key);
             // A dependent went: its owner being deleted in the foreground may now finish.
             for u in &old {
-                if let Some(owner_key) = self.uids.iter().find(|(_, x)| *x == u).map(|(k, _)| k.clone()) {
+                if let Some(owner_key) = self
+                    .uids
+                    .iter()
+                    .find(|(_, x)| *x == u)
+                    .map(|(k, _)| k.clone())
+                {
                     out.push((owner_key, String::new()));
                 }
             }
         }
     }
 
-    async fn sync(&mut self, store: &Store, key: &Key, _now: Millis) -> Result<Option<Duration>, ControllerError> {
-        let Some((res, ns, name)) = split_key(&key.0) else { return Ok(None) };
-        let Some(obj) = store.get(res, &ns, &name) else { return Ok(None) };
+    async fn sync(
+        &mut self,
+        store: &Store,
+        key: &Key,
+        _now: Millis,
+    ) -> Result<Option<Duration>, ControllerError> {
+        let Some((res, ns, name)) = split_key(&key.0) else {
+            return Ok(None);
+        };
+        let Some(obj) = store.get(res, &ns, &name) else {
+            return Ok(None);
+        };
         let v = obj.value();
         // As a dependent.
-        let refs: Vec<Value> = v.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
-        let states: Vec<(String, OwnerState)> = refs.iter().filter_map(|r| owner_state(store, &ns, r)).collect();
+        let refs: Vec<Value> = v
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let states: Vec<(String, OwnerState)> = refs
+            .iter()
+            .filter_map(|r| owner_state(store, &ns, r))
+            .collect();
         match decide(&states) {
             Decision::Keep => {}
             Decision::Delete => {
-                let foreground = states.iter().any(|(_, s)| *s == OwnerState::DeletingForeground);
-                let has_dependents = self.dependents.get(super::uid_of(&v)).is_some_and(|d| !d.is_empty());
+                let foreground = states
+                    .iter()
+                    .any(|(_, s)| *s == OwnerState::DeletingForeground);
+                let has_dependents = self
+                    .dependents
+                    .get(super::uid_of(&v))
+                    .is_some_and(|d| !d.is_empty());
                 if foreground && has_dependents && res.kind != "Namespace" {
                     // Design: foreground deletion goes down the whole tree, so the owner is
                     // removed only after its dependents' dependents are gone too.
                     let now = shoal_transport::status::now_ms();
-                    ignore_not_found(mark_for_deletion(store, res, &ns, &name, FOREGROUND, now).await)?;
+                    ignore_not_found(
+                        mark_for_deletion(store, res, &ns, &name, FOREGROUND, now).await,
+                    )?;
                 } else {
                     tracing::info!(object = %key.0, "garbage collecting: its owners are gone");
                     ignore_not_found(store.delete(res, &ns, &name, Some(obj.revision)).await)?;
@@ -255,17 +340,22 @@ impl Controller for GarbageCollector {
             }
             Decision::RemoveRefs(uids) => {
                 let r = store
-                    .mutate(res, &ns, &name, Box::new(move |v| {
-                        let mut out = v.clone();
-                        let mut changed = false;
-                        for u in &uids {
-                            if let Some(x) = super::replicaset::release(&out, u) {
-                                out = x;
-                                changed = true;
+                    .mutate(
+                        res,
+                        &ns,
+                        &name,
+                        Box::new(move |v| {
+                            let mut out = v.clone();
+                            let mut changed = false;
+                            for u in &uids {
+                                if let Some(x) = super::replicaset::release(&out, u) {
+                                    out = x;
+                                    changed = true;
+                                }
                             }
-                        }
-                        Ok(changed.then_some(out))
-                    }))
+                            Ok(changed.then_some(out))
+                        }),
+                    )
                     .await;
                 ignore_not_found(r)?;
             }
@@ -273,19 +363,43 @@ impl Controller for GarbageCollector {
         // As an owner marked for deletion (namespaces are the namespace controller's).
         if is_deleting(&v) && res.kind != "Namespace" {
             let uid = super::uid_of(&v).to_string();
-            let remaining = self.dependents.get(&uid).map(|d| d.iter().filter(|k| split_key(k).is_some_and(|(r, n, m)| store.get(r, &n, &m).is_some_and(|o| owner_uids(&o.value()).contains(&uid)))).count()).unwrap_or(0);
+            let remaining = self
+                .dependents
+                .get(&uid)
+                .map(|d| {
+                    d.iter()
+                        .filter(|k| {
+                            split_key(k).is_some_and(|(r, n, m)| {
+                                store
+                                    .get(r, &n, &m)
+                                    .is_some_and(|o| owner_uids(&o.value()).contains(&uid))
+                            })
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
             if let OwnerDecision::Finish { drop, delete } = decide_owner(&v, remaining) {
                 if delete {
                     ignore_not_found(store.delete(res, &ns, &name, None).await)?;
                 } else {
                     let r = store
-                        .mutate(res, &ns, &name, Box::new(move |v| {
-                            let mut out = v.clone();
-                            if let Some(fs) = out.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
-                                fs.retain(|f| !f.as_str().is_some_and(|f| drop.iter().any(|d| d == f)));
-                            }
-                            Ok(Some(out))
-                        }))
+                        .mutate(
+                            res,
+                            &ns,
+                            &name,
+                            Box::new(move |v| {
+                                let mut out = v.clone();
+                                if let Some(fs) = out
+                                    .pointer_mut("/metadata/finalizers")
+                                    .and_then(Value::as_array_mut)
+                                {
+                                    fs.retain(|f| {
+                                        !f.as_str().is_some_and(|f| drop.iter().any(|d| d == f))
+                                    });
+                                }
+                                Ok(Some(out))
+                            }),
+                        )
                         .await;
                     ignore_not_found(r)?;
                 }
@@ -300,22 +414,37 @@ impl Controller for GarbageCollector {
 
 /// Marks an object for foreground or orphan deletion (what the DELETE handler does for
 /// `propagationPolicy: Foreground|Orphan`); the collector finishes the deletion.
-pub async fn mark_for_deletion(store: &Store, res: &'static ResourceInfo, ns: &str, name: &str, finalizer: &'static str, now: Millis) -> Result<(), StoreError> {
+pub async fn mark_for_deletion(
+    store: &Store,
+    res: &'static ResourceInfo,
+    ns: &str,
+    name: &str,
+    finalizer: &'static str,
+    now: Millis,
+) -> Result<(), StoreError> {
     let ts = super::rfc3339(now);
     store
-        .mutate(res, ns, name, Box::new(move |v| {
-            let mut out = v.clone();
-            if out.pointer("/metadata/deletionTimestamp").is_none() {
-                out["metadata"]["deletionTimestamp"] = json!(ts);
-            }
-            if !has_finalizer(&out, finalizer) {
-                match out.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
-                    Some(fs) => fs.push(json!(finalizer)),
-                    None => out["metadata"]["finalizers"] = json!([finalizer]),
+        .mutate(
+            res,
+            ns,
+            name,
+            Box::new(move |v| {
+                let mut out = v.clone();
+                if out.pointer("/metadata/deletionTimestamp").is_none() {
+                    out["metadata"]["deletionTimestamp"] = json!(ts);
                 }
-            }
-            Ok(Some(out))
-        }))
+                if !has_finalizer(&out, finalizer) {
+                    match out
+                        .pointer_mut("/metadata/finalizers")
+                        .and_then(Value::as_array_mut)
+                    {
+                        Some(fs) => fs.push(json!(finalizer)),
+                        None => out["metadata"]["finalizers"] = json!([finalizer]),
+                    }
+                }
+                Ok(Some(out))
+            }),
+        )
         .await
         .map(|_| ())
 }
@@ -335,13 +464,41 @@ mod tests {
         let cases: &[(&str, &[(&str, OwnerState)], Decision)] = &[
             ("no owners: not ours to collect", &[], Decision::Keep),
             ("live owner", &[("a", Live)], Decision::Keep),
-            ("owner gone: background delete", &[("a", Gone)], Decision::Delete),
-            ("all owners gone", &[("a", Gone), ("b", Gone)], Decision::Delete),
-            ("one owner left: drop the dead reference", &[("a", Gone), ("b", Live)], Decision::RemoveRefs(vec!["a".into()])),
-            ("foreground owner: delete the dependent", &[("a", DeletingForeground)], Decision::Delete),
-            ("foreground owner, other live owner: keep", &[("a", DeletingForeground), ("b", Live)], Decision::Keep),
-            ("orphan owner: release", &[("a", DeletingOrphan)], Decision::RemoveRefs(vec!["a".into()])),
-            ("orphan owner and a gone one: release both", &[("a", DeletingOrphan), ("b", Gone)], Decision::RemoveRefs(vec!["a".into(), "b".into()])),
+            (
+                "owner gone: background delete",
+                &[("a", Gone)],
+                Decision::Delete,
+            ),
+            (
+                "all owners gone",
+                &[("a", Gone), ("b", Gone)],
+                Decision::Delete,
+            ),
+            (
+                "one owner left: drop the dead reference",
+                &[("a", Gone), ("b", Live)],
+                Decision::RemoveRefs(vec!["a".into()]),
+            ),
+            (
+                "foreground owner: delete the dependent",
+                &[("a", DeletingForeground)],
+                Decision::Delete,
+            ),
+            (
+                "foreground owner, other live owner: keep",
+                &[("a", DeletingForeground), ("b", Live)],
+                Decision::Keep,
+            ),
+            (
+                "orphan owner: release",
+                &[("a", DeletingOrphan)],
+                Decision::RemoveRefs(vec!["a".into()]),
+            ),
+            (
+                "orphan owner and a gone one: release both",
+                &[("a", DeletingOrphan), ("b", Gone)],
+                Decision::RemoveRefs(vec!["a".into(), "b".into()]),
+            ),
         ];
         for (what, list, want) in cases {
             assert_eq!(decide(&owners(list)), *want, "{what}");
@@ -353,22 +510,61 @@ mod tests {
         let marked = |fs: Value| json!({"metadata": {"name": "o", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": fs}});
         let cases: &[(Value, usize, OwnerDecision)] = &[
             (json!({"metadata": {"name": "o"}}), 0, OwnerDecision::Wait),
-            (marked(json!(["foregroundDeletion"])), 2, OwnerDecision::Wait),
-            (marked(json!(["foregroundDeletion"])), 0, OwnerDecision::Finish { drop: vec![FOREGROUND.into()], delete: true }),
-            (marked(json!(["orphan"])), 0, OwnerDecision::Finish { drop: vec![ORPHAN.into()], delete: true }),
-            (marked(json!(["orphan", "example.com/other"])), 0, OwnerDecision::Finish { drop: vec![ORPHAN.into()], delete: false }),
+            (
+                marked(json!(["foregroundDeletion"])),
+                2,
+                OwnerDecision::Wait,
+            ),
+            (
+                marked(json!(["foregroundDeletion"])),
+                0,
+                OwnerDecision::Finish {
+                    drop: vec![FOREGROUND.into()],
+                    delete: true,
+                },
+            ),
+            (
+                marked(json!(["orphan"])),
+                0,
+                OwnerDecision::Finish {
+                    drop: vec![ORPHAN.into()],
+                    delete: true,
+                },
+            ),
+            (
+                marked(json!(["orphan", "example.com/other"])),
+                0,
+                OwnerDecision::Finish {
+                    drop: vec![ORPHAN.into()],
+                    delete: false,
+                },
+            ),
             (marked(json!(["example.com/other"])), 0, OwnerDecision::Wait),
-            (marked(json!([])), 0, OwnerDecision::Finish { drop: vec![], delete: true }),
+            (
+                marked(json!([])),
+                0,
+                OwnerDecision::Finish {
+                    drop: vec![],
+                    delete: true,
+                },
+            ),
         ];
         for (owner, remaining, want) in cases {
-            assert_eq!(decide_owner(owner, *remaining), *want, "{owner} with {remaining} dependents");
+            assert_eq!(
+                decide_owner(owner, *remaining),
+                *want,
+                "{owner} with {remaining} dependents"
+            );
         }
     }
 
     #[test]
     fn store_keys_resolve() {
         let (res, ns, name) = split_key("replicasets.apps/default/web-abc").expect("known");
-        assert_eq!((res.kind, ns.as_str(), name.as_str()), ("ReplicaSet", "default", "web-abc"));
+        assert_eq!(
+            (res.kind, ns.as_str(), name.as_str()),
+            ("ReplicaSet", "default", "web-abc")
+        );
         assert!(split_key("bogus/x/y").is_none());
     }
 }

@@ -19,14 +19,19 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::replicaset::ignore_not_found;
-use super::{controller_of, name_of, parse_time_ms, pod_from_template, pod_is_ready, rfc3339, str_at, uid_of, Controller, ControllerError, Key, Millis};
+use super::{
+    controller_of, name_of, parse_time_ms, pod_from_template, pod_is_ready, rfc3339, str_at,
+    uid_of, Controller, ControllerError, Key, Millis,
+};
 use crate::resources::{JOBS, PODS};
 use crate::store::{EventType, Store, WatchEvent};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Create(Value),
-    DeletePod { name: String },
+    DeletePod {
+        name: String,
+    },
     /// `ttlSecondsAfterFinished` ran out.
     DeleteJob,
 }
@@ -39,29 +44,61 @@ pub struct Plan {
 }
 
 fn condition_true(status: &Value, type_: &str) -> bool {
-    status.get("conditions").and_then(Value::as_array).is_some_and(|a| a.iter().any(|c| c["type"] == type_ && c["status"] == "True"))
+    status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|c| c["type"] == type_ && c["status"] == "True")
+        })
 }
 
 fn restarts(pod: &Value) -> i64 {
-    pod.pointer("/status/containerStatuses").and_then(Value::as_array).map(|a| a.iter().filter_map(|c| c.get("restartCount").and_then(Value::as_i64)).sum()).unwrap_or(0)
+    pod.pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.get("restartCount").and_then(Value::as_i64))
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// The labels a Job's pods carry.
 pub fn job_labels(job: &Value) -> Vec<(&'static str, String)> {
     let (uid, name) = (uid_of(job).to_string(), name_of(job).to_string());
-    vec![("batch.kubernetes.io/controller-uid", uid.clone()), ("controller-uid", uid), ("batch.kubernetes.io/job-name", name.clone()), ("job-name", name)]
+    vec![
+        ("batch.kubernetes.io/controller-uid", uid.clone()),
+        ("controller-uid", uid),
+        ("batch.kubernetes.io/job-name", name.clone()),
+        ("job-name", name),
+    ]
 }
 
 /// Reconciles one Job against the pods it owns.
 pub fn reconcile(job: &Value, pods: &[Value], now: Millis) -> Result<Plan, ControllerError> {
     let old = job.get("status").cloned().unwrap_or_else(|| json!({}));
-    let parallelism = job.pointer("/spec/parallelism").and_then(Value::as_i64).unwrap_or(1).max(0);
+    let parallelism = job
+        .pointer("/spec/parallelism")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0);
     let completions = job.pointer("/spec/completions").and_then(Value::as_i64);
-    let backoff_limit = job.pointer("/spec/backoffLimit").and_then(Value::as_i64).unwrap_or(6);
-    let deadline = job.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_u64);
-    let ttl = job.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_u64);
+    let backoff_limit = job
+        .pointer("/spec/backoffLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(6);
+    let deadline = job
+        .pointer("/spec/activeDeadlineSeconds")
+        .and_then(Value::as_u64);
+    let ttl = job
+        .pointer("/spec/ttlSecondsAfterFinished")
+        .and_then(Value::as_u64);
     let on_failure = str_at(job, "/spec/template/spec/restartPolicy") == "OnFailure";
-    let suspended = job.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false);
+    let suspended = job
+        .pointer("/spec/suspend")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let now_s = rfc3339(now);
 
     let mut active: Vec<&Value> = Vec::new();
@@ -83,7 +120,11 @@ pub fn reconcile(job: &Value, pods: &[Value], now: Millis) -> Result<Plan, Contr
     }
     let succeeded = succeeded.max(old.get("succeeded").and_then(Value::as_i64).unwrap_or(0));
     let failed = failed.max(old.get("failed").and_then(Value::as_i64).unwrap_or(0));
-    let start = old.get("startTime").and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(now);
+    let start = old
+        .get("startTime")
+        .and_then(Value::as_str)
+        .and_then(parse_time_ms)
+        .unwrap_or(now);
     let mut status = old.clone();
     if !status.is_object() {
         status = json!({});
@@ -93,14 +134,24 @@ pub fn reconcile(job: &Value, pods: &[Value], now: Millis) -> Result<Plan, Contr
     }
     let mut actions = Vec::new();
     let mut requeue = None;
-    let mut conds: Vec<Value> = old.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut conds: Vec<Value> = old
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let finished = condition_true(&old, "Complete") || condition_true(&old, "Failed");
 
     if !finished {
         let failure = if failed > backoff_limit {
-            Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+            Some((
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ))
         } else if deadline.is_some_and(|d| !suspended && now >= start + d * 1000) {
-            Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
+            Some((
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            ))
         } else {
             None
         };
@@ -109,11 +160,20 @@ pub fn reconcile(job: &Value, pods: &[Value], now: Millis) -> Result<Plan, Contr
             None => succeeded > 0 && active.is_empty(),
         };
         if let Some((reason, message)) = failure {
-            actions.extend(active.iter().map(|p| Action::DeletePod { name: name_of(p).to_string() }));
+            actions.extend(active.iter().map(|p| Action::DeletePod {
+                name: name_of(p).to_string(),
+            }));
             super::set_condition(&mut conds, "Failed", "True", reason, message, &now_s);
             active.clear();
         } else if complete {
-            super::set_condition(&mut conds, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", &now_s);
+            super::set_condition(
+                &mut conds,
+                "Complete",
+                "True",
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+                &now_s,
+            );
             status["completionTime"] = json!(now_s);
         } else if !suspended {
             let have = active.len() as i64;
@@ -124,35 +184,64 @@ pub fn reconcile(job: &Value, pods: &[Value], now: Millis) -> Result<Plan, Contr
                 None => parallelism,
             };
             if have < want {
-                let template = job.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+                let template = job
+                    .pointer("/spec/template")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
                 let labels = job_labels(job);
-                let extra: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let extra: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 for _ in 0..(want - have) {
-                    actions.push(Action::Create(pod_from_template(&template, job, &JOBS, &extra, None)?));
+                    actions.push(Action::Create(pod_from_template(
+                        &template, job, &JOBS, &extra, None,
+                    )?));
                 }
             } else if have > want {
                 let mut extra: Vec<&&Value> = active.iter().collect();
-                extra.sort_by_key(|p| (pod_is_ready(p), std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_string())));
-                actions.extend(extra.iter().take((have - want) as usize).map(|p| Action::DeletePod { name: name_of(p).to_string() }));
+                extra.sort_by_key(|p| {
+                    (
+                        pod_is_ready(p),
+                        std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_string()),
+                    )
+                });
+                actions.extend(extra.iter().take((have - want) as usize).map(|p| {
+                    Action::DeletePod {
+                        name: name_of(p).to_string(),
+                    }
+                }));
             }
             if let Some(d) = deadline {
-                requeue = Some(Duration::from_millis((start + d * 1000).saturating_sub(now) + 100));
+                requeue = Some(Duration::from_millis(
+                    (start + d * 1000).saturating_sub(now) + 100,
+                ));
             }
         } else {
-            actions.extend(active.iter().map(|p| Action::DeletePod { name: name_of(p).to_string() }));
+            actions.extend(active.iter().map(|p| Action::DeletePod {
+                name: name_of(p).to_string(),
+            }));
             active.clear();
         }
     } else if condition_true(&old, "Failed") {
-        actions.extend(active.iter().map(|p| Action::DeletePod { name: name_of(p).to_string() }));
+        actions.extend(active.iter().map(|p| Action::DeletePod {
+            name: name_of(p).to_string(),
+        }));
         active.clear();
     }
-    let now_finished = conds.iter().any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True");
+    let now_finished = conds
+        .iter()
+        .any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True");
     if now_finished {
         if let Some(ttl) = ttl {
             let done_at = conds
                 .iter()
-                .filter(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
-                .filter_map(|c| c.get("lastTransitionTime").and_then(Value::as_str).and_then(parse_time_ms))
+                .filter(|c| {
+                    (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"
+                })
+                .filter_map(|c| {
+                    c.get("lastTransitionTime")
+                        .and_then(Value::as_str)
+                        .and_then(parse_time_ms)
+                })
                 .max()
                 .unwrap_or(now);
             let at = done_at + ttl * 1000;
@@ -174,7 +263,11 @@ pub fn reconcile(job: &Value, pods: &[Value], now: Millis) -> Result<Plan, Contr
     } else {
         status["conditions"] = Value::Array(conds);
     }
-    Ok(Plan { actions, status, requeue_after: requeue })
+    Ok(Plan {
+        actions,
+        status,
+        requeue_after: requeue,
+    })
 }
 
 /// The Job controller's index: Job -> names of its pods.
@@ -184,7 +277,9 @@ pub struct JobController {
 }
 
 fn job_owner(pod: &Value) -> Option<&str> {
-    controller_of(pod).filter(|(k, _, _)| *k == "Job").map(|(_, n, _)| n)
+    controller_of(pod)
+        .filter(|(k, _, _)| *k == "Job")
+        .map(|(_, n, _)| n)
 }
 
 impl JobController {
@@ -199,7 +294,10 @@ impl JobController {
             }
         }
         if let Some(n) = new {
-            self.owned.entry((ns.to_string(), n.to_string())).or_default().insert(pod.to_string());
+            self.owned
+                .entry((ns.to_string(), n.to_string()))
+                .or_default()
+                .insert(pod.to_string());
         }
     }
 }
@@ -216,10 +314,15 @@ impl Controller for JobController {
                 self.index(ns, name, None, Some(j));
             }
         }
-        store.list(&JOBS, None, &|_| true, None, 0).items.iter().map(|o| {
-            let (ns, name) = o.namespace_and_name();
-            (ns.to_string(), name.to_string())
-        }).collect()
+        store
+            .list(&JOBS, None, &|_| true, None, 0)
+            .items
+            .iter()
+            .map(|o| {
+                let (ns, name) = o.namespace_and_name();
+                (ns.to_string(), name.to_string())
+            })
+            .collect()
     }
 
     fn keys_for(&mut self, _store: &Store, ev: &WatchEvent, out: &mut Vec<Key>) {
@@ -230,7 +333,11 @@ impl Controller for JobController {
             let new = ev.object.value();
             let old = ev.previous.as_ref().map(|p| p.value());
             let old_owner = old.as_ref().and_then(job_owner).map(str::to_string);
-            let new_owner = if ev.event_type == EventType::Deleted { None } else { job_owner(&new).map(str::to_string) };
+            let new_owner = if ev.event_type == EventType::Deleted {
+                None
+            } else {
+                job_owner(&new).map(str::to_string)
+            };
             self.index(ns, name, old_owner.as_deref(), new_owner.as_deref());
             for o in [old_owner, new_owner].into_iter().flatten() {
                 out.push((ns.to_string(), o));
@@ -238,8 +345,15 @@ impl Controller for JobController {
         }
     }
 
-    async fn sync(&mut self, store: &Store, key: &Key, now: Millis) -> Result<Option<Duration>, ControllerError> {
-        let Some(job) = store.get(&JOBS, &key.0, &key.1) else { return Ok(None) };
+    async fn sync(
+        &mut self,
+        store: &Store,
+        key: &Key,
+        now: Millis,
+    ) -> Result<Option<Duration>, ControllerError> {
+        let Some(job) = store.get(&JOBS, &key.0, &key.1) else {
+            return Ok(None);
+        };
         let job = job.value();
         let uid = uid_of(&job).to_string();
         let pods: Vec<Value> = self
@@ -255,12 +369,18 @@ impl Controller for JobController {
         let mut first_error: Option<ControllerError> = None;
         for a in plan.actions {
             let r = match a {
-                Action::Create(p) if super::namespace_open(store, &key.0) => store.create(&PODS, &key.0, p).await.map(|_| ()),
+                Action::Create(p) if super::namespace_open(store, &key.0) => {
+                    store.create(&PODS, &key.0, p).await.map(|_| ())
+                }
                 Action::Create(_) => Ok(()),
-                Action::DeletePod { name } => ignore_not_found(store.delete(&PODS, &key.0, &name, None).await),
+                Action::DeletePod { name } => {
+                    ignore_not_found(store.delete(&PODS, &key.0, &name, None).await)
+                }
                 Action::DeleteJob => {
                     tracing::info!(job = %format!("{}/{}", key.0, key.1), "deleting a finished job (ttlSecondsAfterFinished)");
-                    return ignore_not_found(store.delete(&JOBS, &key.0, &key.1, None).await).map(|_| None).map_err(Into::into);
+                    return ignore_not_found(store.delete(&JOBS, &key.0, &key.1, None).await)
+                        .map(|_| None)
+                        .map_err(Into::into);
                 }
             };
             if let Err(e) = r {
@@ -268,11 +388,20 @@ impl Controller for JobController {
             }
         }
         let status = plan.status;
-        ignore_not_found(store.mutate(&JOBS, &key.0, &key.1, Box::new(move |v| {
-            let mut v = v.clone();
-            v["status"] = status;
-            Ok(Some(v))
-        })).await)?;
+        ignore_not_found(
+            store
+                .mutate(
+                    &JOBS,
+                    &key.0,
+                    &key.1,
+                    Box::new(move |v| {
+                        let mut v = v.clone();
+                        v["status"] = status;
+                        Ok(Some(v))
+                    }),
+                )
+                .await,
+        )?;
         match first_error {
             Some(e) => Err(e),
             None => Ok(plan.requeue_after),
@@ -307,13 +436,24 @@ mod tests {
     }
 
     fn summary(p: &Plan) -> (usize, usize, bool) {
-        let creates = p.actions.iter().filter(|a| matches!(a, Action::Create(_))).count();
-        let deletes = p.actions.iter().filter(|a| matches!(a, Action::DeletePod { .. })).count();
+        let creates = p
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::Create(_)))
+            .count();
+        let deletes = p
+            .actions
+            .iter()
+            .filter(|a| matches!(a, Action::DeletePod { .. }))
+            .count();
         (creates, deletes, p.actions.contains(&Action::DeleteJob))
     }
 
     fn cond(p: &Plan, t: &str) -> Option<String> {
-        p.status["conditions"].as_array().and_then(|a| a.iter().find(|c| c["type"] == t && c["status"] == "True")).map(|c| c["reason"].as_str().unwrap_or_default().to_string())
+        p.status["conditions"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["type"] == t && c["status"] == "True"))
+            .map(|c| c["reason"].as_str().unwrap_or_default().to_string())
     }
 
     #[test]
@@ -327,14 +467,74 @@ mod tests {
             failed: Option<&'static str>,
         }
         let cases = vec![
-            Case { what: "one pod by default", job: job(json!({})), pods: vec![], want: (1, 0, false), complete: false, failed: None },
-            Case { what: "parallelism bounded by remaining completions", job: job(json!({"completions": 5, "parallelism": 3})), pods: vec![pod("a", "Succeeded"), pod("b", "Succeeded"), pod("c", "Succeeded")], want: (2, 0, false), complete: false, failed: None },
-            Case { what: "running pods count", job: job(json!({"completions": 5, "parallelism": 3})), pods: vec![pod("a", "Running"), pod("b", "Pending")], want: (1, 0, false), complete: false, failed: None },
-            Case { what: "completions reached", job: job(json!({"completions": 2})), pods: vec![pod("a", "Succeeded"), pod("b", "Succeeded")], want: (0, 0, false), complete: true, failed: None },
-            Case { what: "work queue: one success and nothing running completes", job: job(json!({"parallelism": 2})), pods: vec![pod("a", "Succeeded"), pod("b", "Succeeded")], want: (0, 0, false), complete: true, failed: None },
-            Case { what: "work queue: one success stops new pods", job: job(json!({"parallelism": 2})), pods: vec![pod("a", "Succeeded"), pod("b", "Running")], want: (0, 0, false), complete: false, failed: None },
-            Case { what: "failures below the limit are retried", job: job(json!({"backoffLimit": 2})), pods: vec![pod("a", "Failed"), pod("b", "Failed")], want: (1, 0, false), complete: false, failed: None },
-            Case { what: "backoff limit exceeded", job: job(json!({"backoffLimit": 1, "parallelism": 3, "completions": 3})), pods: vec![pod("a", "Failed"), pod("b", "Failed"), pod("c", "Running")], want: (0, 1, false), complete: false, failed: Some("BackoffLimitExceeded") },
+            Case {
+                what: "one pod by default",
+                job: job(json!({})),
+                pods: vec![],
+                want: (1, 0, false),
+                complete: false,
+                failed: None,
+            },
+            Case {
+                what: "parallelism bounded by remaining completions",
+                job: job(json!({"completions": 5, "parallelism": 3})),
+                pods: vec![
+                    pod("a", "Succeeded"),
+                    pod("b", "Succeeded"),
+                    pod("c", "Succeeded"),
+                ],
+                want: (2, 0, false),
+                complete: false,
+                failed: None,
+            },
+            Case {
+                what: "running pods count",
+                job: job(json!({"completions": 5, "parallelism": 3})),
+                pods: vec![pod("a", "Running"), pod("b", "Pending")],
+                want: (1, 0, false),
+                complete: false,
+                failed: None,
+            },
+            Case {
+                what: "completions reached",
+                job: job(json!({"completions": 2})),
+                pods: vec![pod("a", "Succeeded"), pod("b", "Succeeded")],
+                want: (0, 0, false),
+                complete: true,
+                failed: None,
+            },
+            Case {
+                what: "work queue: one success and nothing running completes",
+                job: job(json!({"parallelism": 2})),
+                pods: vec![pod("a", "Succeeded"), pod("b", "Succeeded")],
+                want: (0, 0, false),
+                complete: true,
+                failed: None,
+            },
+            Case {
+                what: "work queue: one success stops new pods",
+                job: job(json!({"parallelism": 2})),
+                pods: vec![pod("a", "Succeeded"), pod("b", "Running")],
+                want: (0, 0, false),
+                complete: false,
+                failed: None,
+            },
+            Case {
+                what: "failures below the limit are retried",
+                job: job(json!({"backoffLimit": 2})),
+                pods: vec![pod("a", "Failed"), pod("b", "Failed")],
+                want: (1, 0, false),
+                complete: false,
+                failed: None,
+            },
+            Case {
+                what: "backoff limit exceeded",
+                job: job(json!({"backoffLimit": 1, "parallelism": 3, "completions": 3})),
+                pods: vec![pod("a", "Failed"), pod("b", "Failed"), pod("c", "Running")],
+                want: (0, 1, false),
+                complete: false,
+                failed: Some("BackoffLimitExceeded"),
+            },
             Case {
                 what: "restarts count with OnFailure",
                 job: {
@@ -342,14 +542,19 @@ mod tests {
                     j["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");
                     j
                 },
-                pods: vec![json!({"metadata": {"name": "a"}, "status": {"phase": "Running", "containerStatuses": [{"restartCount": 3}]}})],
+                pods: vec![
+                    json!({"metadata": {"name": "a"}, "status": {"phase": "Running", "containerStatuses": [{"restartCount": 3}]}}),
+                ],
                 want: (0, 1, false),
                 complete: false,
                 failed: Some("BackoffLimitExceeded"),
             },
             Case {
                 what: "active deadline",
-                job: with_status(job(json!({"activeDeadlineSeconds": 10})), json!({"startTime": rfc3339(NOW - 11_000)})),
+                job: with_status(
+                    job(json!({"activeDeadlineSeconds": 10})),
+                    json!({"startTime": rfc3339(NOW - 11_000)}),
+                ),
                 pods: vec![pod("a", "Running")],
                 want: (0, 1, false),
                 complete: false,
@@ -357,7 +562,10 @@ mod tests {
             },
             Case {
                 what: "ttl after finished",
-                job: with_status(job(json!({"ttlSecondsAfterFinished": 5})), json!({"conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": rfc3339(NOW - 6_000)}]})),
+                job: with_status(
+                    job(json!({"ttlSecondsAfterFinished": 5})),
+                    json!({"conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": rfc3339(NOW - 6_000)}]}),
+                ),
                 pods: vec![pod("a", "Succeeded")],
                 want: (0, 0, true),
                 complete: true,
@@ -365,33 +573,79 @@ mod tests {
             },
             Case {
                 what: "finished jobs do nothing more",
-                job: with_status(job(json!({})), json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})),
+                job: with_status(
+                    job(json!({})),
+                    json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+                ),
                 pods: vec![],
                 want: (0, 0, false),
                 complete: true,
                 failed: None,
             },
-            Case { what: "suspended jobs run nothing", job: job(json!({"suspend": true})), pods: vec![pod("a", "Running")], want: (0, 1, false), complete: false, failed: None },
+            Case {
+                what: "suspended jobs run nothing",
+                job: job(json!({"suspend": true})),
+                pods: vec![pod("a", "Running")],
+                want: (0, 1, false),
+                complete: false,
+                failed: None,
+            },
         ];
         for c in cases {
             let plan = reconcile(&c.job, &c.pods, NOW).expect(c.what);
             assert_eq!(summary(&plan), c.want, "{}", c.what);
-            assert_eq!(cond(&plan, "Complete").is_some(), c.complete, "{}: complete", c.what);
-            assert_eq!(cond(&plan, "Failed").as_deref(), c.failed, "{}: failed", c.what);
+            assert_eq!(
+                cond(&plan, "Complete").is_some(),
+                c.complete,
+                "{}: complete",
+                c.what
+            );
+            assert_eq!(
+                cond(&plan, "Failed").as_deref(),
+                c.failed,
+                "{}: failed",
+                c.what
+            );
         }
     }
 
     #[test]
     fn status_counts_and_pod_labels() {
-        let plan = reconcile(&job(json!({"completions": 3, "parallelism": 2})), &[pod("a", "Succeeded"), pod("b", "Failed"), pod("c", "Running")], NOW).expect("plan");
-        assert_eq!((plan.status["active"].clone(), plan.status["succeeded"].clone(), plan.status["failed"].clone()), (json!(1), json!(1), json!(1)));
+        let plan = reconcile(
+            &job(json!({"completions": 3, "parallelism": 2})),
+            &[
+                pod("a", "Succeeded"),
+                pod("b", "Failed"),
+                pod("c", "Running"),
+            ],
+            NOW,
+        )
+        .expect("plan");
+        assert_eq!(
+            (
+                plan.status["active"].clone(),
+                plan.status["succeeded"].clone(),
+                plan.status["failed"].clone()
+            ),
+            (json!(1), json!(1), json!(1))
+        );
         assert_eq!(plan.status["startTime"], rfc3339(NOW));
-        let Some(Action::Create(p)) = plan.actions.first() else { panic!("create") };
+        let Some(Action::Create(p)) = plan.actions.first() else {
+            panic!("create")
+        };
         assert_eq!(p["metadata"]["labels"]["job-name"], "pi");
-        assert_eq!(p["metadata"]["labels"]["batch.kubernetes.io/controller-uid"], "j-1");
+        assert_eq!(
+            p["metadata"]["labels"]["batch.kubernetes.io/controller-uid"],
+            "j-1"
+        );
         assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "Job");
         // Counts never go down when pods are removed.
-        let again = reconcile(&with_status(job(json!({"completions": 3})), plan.status.clone()), &[], NOW).expect("plan");
+        let again = reconcile(
+            &with_status(job(json!({"completions": 3})), plan.status.clone()),
+            &[],
+            NOW,
+        )
+        .expect("plan");
         assert_eq!(again.status["succeeded"], 1);
         assert_eq!(again.status["failed"], 1);
     }

@@ -94,7 +94,12 @@ pub(crate) trait Controller: Unpin + 'static {
     /// The owner keys one change can affect.
     fn keys_for(&mut self, store: &Store, ev: &WatchEvent, out: &mut Vec<Key>);
     /// Reconciles one owner. `Ok(Some(d))` asks to be synced again after `d`.
-    fn sync(&mut self, store: &Store, key: &Key, now: Millis) -> impl Future<Output = Result<Option<Duration>, ControllerError>>;
+    fn sync(
+        &mut self,
+        store: &Store,
+        key: &Key,
+        now: Millis,
+    ) -> impl Future<Output = Result<Option<Duration>, ControllerError>>;
 }
 
 /// The actor shell around a [`Controller`].
@@ -105,7 +110,10 @@ pub(crate) struct ControllerActor<C> {
 
 impl<C: Controller> ControllerActor<C> {
     pub(crate) fn new(store: Store, controller: C) -> Self {
-        ControllerActor { store, controller: Some(controller) }
+        ControllerActor {
+            store,
+            controller: Some(controller),
+        }
     }
 }
 
@@ -149,7 +157,12 @@ impl WorkQueue {
     }
 
     fn promote_due(&mut self, now: Instant) {
-        let due: Vec<Key> = self.delayed.iter().filter(|(_, at)| **at <= now).map(|(k, _)| k.clone()).collect();
+        let due: Vec<Key> = self
+            .delayed
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in due {
             self.delayed.remove(&k);
             self.push(k);
@@ -162,16 +175,34 @@ impl WorkQueue {
 }
 
 /// Starts every controller on the current actix System.
-pub fn start_all(store: &Store, heartbeats: crate::status_ingest::Heartbeats, lifecycle: node_lifecycle::LifecycleConfig) {
+pub fn start_all(
+    store: &Store,
+    heartbeats: crate::status_ingest::Heartbeats,
+    lifecycle: node_lifecycle::LifecycleConfig,
+) {
     use replicaset::{ReplicaController, ReplicaKind};
-    ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicaSet)).start();
-    ControllerActor::new(store.clone(), ReplicaController::new(ReplicaKind::ReplicationController)).start();
+    ControllerActor::new(
+        store.clone(),
+        ReplicaController::new(ReplicaKind::ReplicaSet),
+    )
+    .start();
+    ControllerActor::new(
+        store.clone(),
+        ReplicaController::new(ReplicaKind::ReplicationController),
+    )
+    .start();
     ControllerActor::new(store.clone(), deployment::DeploymentController::default()).start();
     ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
     ControllerActor::new(store.clone(), job::JobController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
     ControllerActor::new(store.clone(), namespace::NamespaceController::default()).start();
-    node_lifecycle::NodeLifecycle { store: store.clone(), heartbeats, config: lifecycle, started: shoal_transport::status::now_ms() }.start();
+    node_lifecycle::NodeLifecycle {
+        store: store.clone(),
+        heartbeats,
+        config: lifecycle,
+        started: shoal_transport::status::now_ms(),
+    }
+    .start();
 }
 
 /// Back-off after `failures` consecutive failures.
@@ -203,13 +234,18 @@ async fn run<C: Controller>(store: Store, mut c: C) {
                 }
             }
             Err(StoreError::Expired { .. }) => {
-                tracing::warn!(controller = C::NAME, "fell behind the change history; resyncing");
+                tracing::warn!(
+                    controller = C::NAME,
+                    "fell behind the change history; resyncing"
+                );
                 cursor = store.revision();
                 for k in c.resync(&store) {
                     q.push(k);
                 }
             }
-            Err(e) => tracing::error!(controller = C::NAME, error = %e, "cannot read store changes"),
+            Err(e) => {
+                tracing::error!(controller = C::NAME, error = %e, "cannot read store changes")
+            }
         }
         q.promote_due(Instant::now());
         for _ in 0..SYNCS_PER_STEP {
@@ -235,7 +271,10 @@ async fn run<C: Controller>(store: Store, mut c: C) {
             tokio::task::yield_now().await;
             continue;
         }
-        let sleep = q.next_due().map(tokio::time::Instant::from_std).unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        let sleep = q
+            .next_due()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { return },
             _ = tokio::time::sleep_until(sleep) => {}
@@ -249,24 +288,46 @@ async fn run<C: Controller>(store: Store, mut c: C) {
 /// Converts a `metav1.LabelSelector` (`matchLabels` + `matchExpressions`) into a selector.
 /// An empty or absent selector is `Ok(None)`: controllers treat it as matching nothing.
 pub fn selector_from_label_selector(v: Option<&Value>) -> Result<Option<LabelSelector>, String> {
-    let Some(v) = v.filter(|v| v.is_object()) else { return Ok(None) };
+    let Some(v) = v.filter(|v| v.is_object()) else {
+        return Ok(None);
+    };
     let mut reqs = Vec::new();
     if let Some(m) = v.get("matchLabels").and_then(Value::as_object) {
         for (k, val) in m {
-            reqs.push(Requirement::Eq(k.clone(), val.as_str().unwrap_or_default().to_string()));
+            reqs.push(Requirement::Eq(
+                k.clone(),
+                val.as_str().unwrap_or_default().to_string(),
+            ));
         }
     }
     if let Some(es) = v.get("matchExpressions").and_then(Value::as_array) {
         for e in es {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
-            let values: Vec<String> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
-            let op = e.get("operator").and_then(Value::as_str).unwrap_or_default();
+            let key = e
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let op = e
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             reqs.push(match op {
                 "In" => Requirement::In(key, values),
                 "NotIn" => Requirement::NotIn(key, values),
                 "Exists" => Requirement::Exists(key),
                 "DoesNotExist" => Requirement::NotExists(key),
-                other => return Err(format!("matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist")),
+                other => return Err(format!(
+                    "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
+                )),
             });
         }
     }
@@ -282,14 +343,23 @@ pub fn selector_from_map(m: Option<&Value>) -> Option<LabelSelector> {
     if m.is_empty() {
         return None;
     }
-    Some(LabelSelector { requirements: m.iter().map(|(k, v)| Requirement::Eq(k.clone(), v.as_str().unwrap_or_default().to_string())).collect() })
+    Some(LabelSelector {
+        requirements: m
+            .iter()
+            .map(|(k, v)| Requirement::Eq(k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect(),
+    })
 }
 
 /// Labels of an object (or template) as a sorted map.
 pub fn labels_of(v: &Value) -> BTreeMap<String, String> {
     v.pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -307,18 +377,26 @@ pub fn uid_of(v: &Value) -> &str {
 
 /// Whether the object is being deleted (foreground/orphan deletion in progress).
 pub fn is_deleting(v: &Value) -> bool {
-    v.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
+    v.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
 }
 
 /// The controller owner reference of an object, if any.
 pub fn controller_ref(v: &Value) -> Option<&Value> {
-    v.pointer("/metadata/ownerReferences")?.as_array()?.iter().find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+    v.pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
 }
 
 /// `(kind, name, uid)` of the controller owner.
 pub fn controller_of(v: &Value) -> Option<(&str, &str, &str)> {
     let r = controller_ref(v)?;
-    Some((r.get("kind")?.as_str()?, r.get("name")?.as_str()?, r.get("uid")?.as_str()?))
+    Some((
+        r.get("kind")?.as_str()?,
+        r.get("name")?.as_str()?,
+        r.get("uid")?.as_str()?,
+    ))
 }
 
 /// The owner reference a controller puts on what it creates or adopts.
@@ -372,7 +450,10 @@ pub fn pod_is_active(pod: &Value) -> bool {
 }
 
 fn ready_condition(pod: &Value) -> Option<&Value> {
-    pod.pointer("/status/conditions")?.as_array()?.iter().find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+    pod.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
 }
 
 /// Ready per the pod's `Ready` condition.
@@ -389,7 +470,11 @@ pub fn pod_availability(pod: &Value, min_ready_secs: u64, now: Millis) -> Result
     if min_ready_secs == 0 {
         return Ok(true);
     }
-    let since = ready_condition(pod).and_then(|c| c.get("lastTransitionTime")).and_then(Value::as_str).and_then(parse_time_ms).unwrap_or(0);
+    let since = ready_condition(pod)
+        .and_then(|c| c.get("lastTransitionTime"))
+        .and_then(Value::as_str)
+        .and_then(parse_time_ms)
+        .unwrap_or(0);
     let until = since + min_ready_secs * 1000;
     if now >= until {
         Ok(true)
@@ -414,7 +499,10 @@ pub fn pod_from_template(
         "labels": template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
         "ownerReferences": [owner_reference(owner, owner_res)],
     });
-    if let Some(a) = template.pointer("/metadata/annotations").filter(|a| a.as_object().is_some_and(|m| !m.is_empty())) {
+    if let Some(a) = template
+        .pointer("/metadata/annotations")
+        .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()))
+    {
         meta["annotations"] = a.clone();
     }
     for (k, v) in extra_labels {
@@ -425,8 +513,12 @@ pub fn pod_from_template(
         spec["nodeName"] = json!(n);
     }
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
-    let build_err = |message: String| ControllerError::Build { what: format!("a pod for {} {}", owner_res.kind, name_of(owner)), message };
-    let (mut pod, _) = admission::normalize(&PODS, pod, FieldValidation::Ignore).map_err(|e| build_err(e.message))?;
+    let build_err = |message: String| ControllerError::Build {
+        what: format!("a pod for {} {}", owner_res.kind, name_of(owner)),
+        message,
+    };
+    let (mut pod, _) = admission::normalize(&PODS, pod, FieldValidation::Ignore)
+        .map_err(|e| build_err(e.message))?;
     admission::prepare_create(&PODS, &mut pod).map_err(|e| build_err(e.message))?;
     Ok(pod)
 }
@@ -435,13 +527,20 @@ pub fn pod_from_template(
 /// and pod defaults as a pod, with `pod-template-hash` dropped. Two templates are
 /// semantically equal when these are equal (defaults filled in or not).
 pub fn canonical_template(template: &Value) -> Value {
-    let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({}));
+    let mut labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if let Some(m) = labels.as_object_mut() {
         m.remove("pod-template-hash");
     }
-    let annotations = template.pointer("/metadata/annotations").cloned().filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
+    let annotations = template
+        .pointer("/metadata/annotations")
+        .cloned()
+        .filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
     let spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": spec});
+    let pod =
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": spec});
     let spec = match admission::normalize(&PODS, pod, FieldValidation::Ignore) {
         Ok((mut p, _)) => {
             let _ = admission::prepare_create(&PODS, &mut p);
@@ -482,7 +581,10 @@ pub fn template_hash(template: &Value, collision_count: u32) -> String {
 pub fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool, default: i64) -> i64 {
     match v {
         Some(Value::Number(n)) => n.as_i64().unwrap_or(default),
-        Some(Value::String(s)) => match s.strip_suffix('%').and_then(|p| p.trim().parse::<i64>().ok()) {
+        Some(Value::String(s)) => match s
+            .strip_suffix('%')
+            .and_then(|p| p.trim().parse::<i64>().ok())
+        {
             Some(p) => {
                 let x = p * total;
                 if round_up {
@@ -499,8 +601,18 @@ pub fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool, default: i6
 
 /// Sets a condition of `type_` in `conds`, keeping `lastTransitionTime` when the status did
 /// not change.
-pub fn set_condition(conds: &mut Vec<Value>, type_: &str, status: &str, reason: &str, message: &str, now: &str) {
-    if let Some(c) = conds.iter_mut().find(|c| c.get("type").and_then(Value::as_str) == Some(type_)) {
+pub fn set_condition(
+    conds: &mut Vec<Value>,
+    type_: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: &str,
+) {
+    if let Some(c) = conds
+        .iter_mut()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+    {
         let changed = c.get("status").and_then(Value::as_str) != Some(status);
         let same_reason = c.get("reason").and_then(Value::as_str) == Some(reason);
         c["status"] = json!(status);
@@ -521,15 +633,20 @@ pub fn set_condition(conds: &mut Vec<Value>, type_: &str, status: &str, reason: 
 /// (Checked before each create; the namespace controller waits for a quiet period before
 /// removing a namespace to cover the remaining race.)
 pub fn namespace_open(store: &Store, ns: &str) -> bool {
-    store.get(&crate::resources::NAMESPACES, "", ns).is_some_and(|o| {
-        let v = o.value();
-        !is_deleting(&v) && str_at(&v, "/status/phase") != "Terminating"
-    })
+    store
+        .get(&crate::resources::NAMESPACES, "", ns)
+        .is_some_and(|o| {
+            let v = o.value();
+            !is_deleting(&v) && str_at(&v, "/status/phase") != "Terminating"
+        })
 }
 
 /// Looks a kind up among the served resources (for ownerReferences).
 pub fn resource_for_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    crate::resources::ALL.iter().copied().find(|r| r.kind == kind && (api_version.is_empty() || r.api_version() == api_version))
+    crate::resources::ALL
+        .iter()
+        .copied()
+        .find(|r| r.kind == kind && (api_version.is_empty() || r.api_version() == api_version))
 }
 
 #[cfg(test)]
@@ -542,27 +659,63 @@ mod tests {
         let cases: &[(Value, &[(&str, &str)], Option<bool>)] = &[
             (json!(null), &[("a", "1")], None),
             (json!({}), &[("a", "1")], None),
-            (json!({"matchLabels": {"a": "1"}}), &[("a", "1")], Some(true)),
-            (json!({"matchLabels": {"a": "1"}}), &[("a", "2")], Some(false)),
-            (json!({"matchExpressions": [{"key": "t", "operator": "In", "values": ["x", "y"]}]}), &[("t", "y")], Some(true)),
-            (json!({"matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["x"]}]}), &[("t", "x")], Some(false)),
-            (json!({"matchExpressions": [{"key": "t", "operator": "Exists"}]}), &[("u", "x")], Some(false)),
-            (json!({"matchExpressions": [{"key": "t", "operator": "DoesNotExist"}]}), &[("u", "x")], Some(true)),
+            (
+                json!({"matchLabels": {"a": "1"}}),
+                &[("a", "1")],
+                Some(true),
+            ),
+            (
+                json!({"matchLabels": {"a": "1"}}),
+                &[("a", "2")],
+                Some(false),
+            ),
+            (
+                json!({"matchExpressions": [{"key": "t", "operator": "In", "values": ["x", "y"]}]}),
+                &[("t", "y")],
+                Some(true),
+            ),
+            (
+                json!({"matchExpressions": [{"key": "t", "operator": "NotIn", "values": ["x"]}]}),
+                &[("t", "x")],
+                Some(false),
+            ),
+            (
+                json!({"matchExpressions": [{"key": "t", "operator": "Exists"}]}),
+                &[("u", "x")],
+                Some(false),
+            ),
+            (
+                json!({"matchExpressions": [{"key": "t", "operator": "DoesNotExist"}]}),
+                &[("u", "x")],
+                Some(true),
+            ),
         ];
         for (sel, labels, want) in cases {
             let s = selector_from_label_selector(Some(sel)).expect("valid");
-            let m: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let m: BTreeMap<String, String> = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             assert_eq!(s.map(|s| s.matches_map(&m)), *want, "{sel}");
         }
-        assert!(selector_from_label_selector(Some(&json!({"matchExpressions": [{"key": "t", "operator": "Near"}]}))).is_err());
+        assert!(selector_from_label_selector(Some(
+            &json!({"matchExpressions": [{"key": "t", "operator": "Near"}]})
+        ))
+        .is_err());
     }
 
     #[test]
     fn times_parse() {
         assert_eq!(parse_time_ms("1970-01-01T00:00:01Z"), Some(1000));
-        assert_eq!(parse_time_ms("2024-02-29T12:00:00.250Z"), Some(1_709_208_000_250));
+        assert_eq!(
+            parse_time_ms("2024-02-29T12:00:00.250Z"),
+            Some(1_709_208_000_250)
+        );
         let now = 1_764_300_000_123;
-        assert_eq!(parse_time_ms(&rfc3339(now)).map(|t| t / 1000), Some(now / 1000));
+        assert_eq!(
+            parse_time_ms(&rfc3339(now)).map(|t| t / 1000),
+            Some(now / 1000)
+        );
         assert_eq!(parse_time_ms("yesterday"), None);
     }
 
@@ -576,7 +729,11 @@ mod tests {
             (json!("0%"), 3, true, 0),
         ];
         for (v, total, up, want) in cases {
-            assert_eq!(int_or_percent(Some(v), *total, *up, -1), *want, "{v} of {total}");
+            assert_eq!(
+                int_or_percent(Some(v), *total, *up, -1),
+                *want,
+                "{v} of {total}"
+            );
         }
         assert_eq!(int_or_percent(None, 4, true, 1), 1);
     }
@@ -600,7 +757,14 @@ mod tests {
     fn pods_from_templates_carry_owner_and_defaults() {
         let owner = json!({"metadata": {"name": "web", "namespace": "ns", "uid": "u1"}});
         let t = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}});
-        let p = pod_from_template(&t, &owner, &crate::resources::REPLICASETS, &[("pod-template-hash", "h")], Some("n1")).expect("pod");
+        let p = pod_from_template(
+            &t,
+            &owner,
+            &crate::resources::REPLICASETS,
+            &[("pod-template-hash", "h")],
+            Some("n1"),
+        )
+        .expect("pod");
         assert!(name_of(&p).starts_with("web-"));
         assert_eq!(p["metadata"]["labels"]["pod-template-hash"], "h");
         assert_eq!(p["metadata"]["ownerReferences"][0]["uid"], "u1");

@@ -25,14 +25,30 @@ use crate::store::{EventType, Store, StoreError, WatchEvent};
 pub const FINALIZER: &str = "kubernetes";
 
 /// Deletion order: controllers before what they create, pods last.
-const ORDER: &[&str] = &["Deployment", "DaemonSet", "Job", "ReplicaSet", "ReplicationController", "ControllerRevision", "Service", "Endpoints", "ConfigMap", "Secret", "Event", "Pod"];
+const ORDER: &[&str] = &[
+    "Deployment",
+    "DaemonSet",
+    "Job",
+    "ReplicaSet",
+    "ReplicationController",
+    "ControllerRevision",
+    "Service",
+    "Endpoints",
+    "ConfigMap",
+    "Secret",
+    "Event",
+    "Pod",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Not being deleted.
     Nothing,
     /// Delete everything of these kinds (in this order) and write `status`.
-    DeleteContents { kinds: Vec<&'static str>, status: Value },
+    DeleteContents {
+        kinds: Vec<&'static str>,
+        status: Value,
+    },
     /// Empty, but only just: look again after [`QUIET`] (a controller that read its owner
     /// before it was deleted may still create something).
     WaitQuiet,
@@ -49,42 +65,74 @@ pub fn terminating(ns: &Value) -> bool {
 }
 
 /// Decides from what is left per kind; `empty_since` is when it was first seen empty.
-pub fn reconcile(ns: &Value, remaining: &[(&'static str, usize)], empty_since: Option<Millis>, now: Millis) -> Decision {
+pub fn reconcile(
+    ns: &Value,
+    remaining: &[(&'static str, usize)],
+    empty_since: Option<Millis>,
+    now: Millis,
+) -> Decision {
     if !terminating(ns) {
         return Decision::Nothing;
     }
-    let mut left: Vec<(&'static str, usize)> = remaining.iter().copied().filter(|(_, n)| *n > 0).collect();
+    let mut left: Vec<(&'static str, usize)> =
+        remaining.iter().copied().filter(|(_, n)| *n > 0).collect();
     if left.is_empty() {
-        return if empty_since.is_some_and(|t| now >= t + QUIET.as_millis() as u64) { Decision::Remove } else { Decision::WaitQuiet };
+        return if empty_since.is_some_and(|t| now >= t + QUIET.as_millis() as u64) {
+            Decision::Remove
+        } else {
+            Decision::WaitQuiet
+        };
     }
     left.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len() - 1));
     let message = format!(
         "Some resources are remaining: {}",
-        left.iter().map(|(k, n)| format!("{} has {n} resource instances", k.to_lowercase())).collect::<Vec<_>>().join(", ")
+        left.iter()
+            .map(|(k, n)| format!("{} has {n} resource instances", k.to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let mut conds: Vec<Value> = ns.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-    super::set_condition(&mut conds, "NamespaceContentRemaining", "True", "SomeResourcesRemain", &message, &rfc3339(now));
+    let mut conds: Vec<Value> = ns
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    super::set_condition(
+        &mut conds,
+        "NamespaceContentRemaining",
+        "True",
+        "SomeResourcesRemain",
+        &message,
+        &rfc3339(now),
+    );
     for c in conds.iter_mut() {
         if let Some(o) = c.as_object_mut() {
             o.remove("lastUpdateTime");
         }
     }
-    Decision::DeleteContents { kinds: left.iter().map(|(k, _)| *k).collect(), status: json!({"phase": "Terminating", "conditions": conds}) }
+    Decision::DeleteContents {
+        kinds: left.iter().map(|(k, _)| *k).collect(),
+        status: json!({"phase": "Terminating", "conditions": conds}),
+    }
 }
 
 /// What the API's DELETE of a namespace should do instead of deleting it at once.
 pub async fn mark_terminating(store: &Store, name: &str, now: Millis) -> Result<(), StoreError> {
     let ts = rfc3339(now);
     store
-        .mutate(&NAMESPACES, "", name, Box::new(move |v| {
-            let mut v = v.clone();
-            if v.pointer("/metadata/deletionTimestamp").is_none() {
-                v["metadata"]["deletionTimestamp"] = json!(ts);
-            }
-            v["spec"]["finalizers"] = json!([FINALIZER]);
-            v["status"]["phase"] = json!("Terminating");
-            Ok(Some(v))
-        }))
+        .mutate(
+            &NAMESPACES,
+            "",
+            name,
+            Box::new(move |v| {
+                let mut v = v.clone();
+                if v.pointer("/metadata/deletionTimestamp").is_none() {
+                    v["metadata"]["deletionTimestamp"] = json!(ts);
+                }
+                v["spec"]["finalizers"] = json!([FINALIZER]);
+                v["status"]["phase"] = json!("Terminating");
+                Ok(Some(v))
+            }),
+        )
         .await
         .map(|_| ())
 }
@@ -105,8 +153,22 @@ impl Controller for NamespaceController {
     const NAME: &'static str = "namespace";
 
     fn resync(&mut self, store: &Store) -> Vec<Key> {
-        self.terminating = store.list(&NAMESPACES, None, &|o| o.field("status.phase") == Some("Terminating"), None, 0).items.iter().map(|o| o.namespace_and_name().1.to_string()).collect();
-        self.terminating.iter().map(|n| (String::new(), n.clone())).collect()
+        self.terminating = store
+            .list(
+                &NAMESPACES,
+                None,
+                &|o| o.field("status.phase") == Some("Terminating"),
+                None,
+                0,
+            )
+            .items
+            .iter()
+            .map(|o| o.namespace_and_name().1.to_string())
+            .collect();
+        self.terminating
+            .iter()
+            .map(|n| (String::new(), n.clone()))
+            .collect()
     }
 
     fn keys_for(&mut self, _store: &Store, ev: &WatchEvent, out: &mut Vec<Key>) {
@@ -118,16 +180,33 @@ impl Controller for NamespaceController {
             } else {
                 self.terminating.remove(name);
             }
-        } else if ev.event_type == EventType::Deleted && !ns.is_empty() && self.terminating.contains(ns) {
+        } else if ev.event_type == EventType::Deleted
+            && !ns.is_empty()
+            && self.terminating.contains(ns)
+        {
             out.push((String::new(), ns.to_string()));
         }
     }
 
-    async fn sync(&mut self, store: &Store, key: &Key, now: Millis) -> Result<Option<Duration>, ControllerError> {
+    async fn sync(
+        &mut self,
+        store: &Store,
+        key: &Key,
+        now: Millis,
+    ) -> Result<Option<Duration>, ControllerError> {
         let name = &key.1;
-        let Some(ns) = store.get(&NAMESPACES, "", name) else { return Ok(None) };
+        let Some(ns) = store.get(&NAMESPACES, "", name) else {
+            return Ok(None);
+        };
         let ns = ns.value();
-        let remaining: Vec<(&'static str, usize)> = namespaced().map(|r| (r.kind, store.list(r, Some(name), &|_| true, None, 0).items.len())).collect();
+        let remaining: Vec<(&'static str, usize)> = namespaced()
+            .map(|r| {
+                (
+                    r.kind,
+                    store.list(r, Some(name), &|_| true, None, 0).items.len(),
+                )
+            })
+            .collect();
         let empty = remaining.iter().all(|(_, n)| *n == 0);
         if !empty {
             self.empty_since.remove(name);
@@ -146,15 +225,30 @@ impl Controller for NamespaceController {
                 Ok(None)
             }
             Decision::DeleteContents { kinds, status } => {
-                ignore_not_found(store.mutate(&NAMESPACES, "", name, Box::new(move |v| {
-                    let mut v = v.clone();
-                    v["status"] = status;
-                    Ok(Some(v))
-                })).await)?;
+                ignore_not_found(
+                    store
+                        .mutate(
+                            &NAMESPACES,
+                            "",
+                            name,
+                            Box::new(move |v| {
+                                let mut v = v.clone();
+                                v["status"] = status;
+                                Ok(Some(v))
+                            }),
+                        )
+                        .await,
+                )?;
                 for kind in kinds {
-                    let Some(res) = namespaced().find(|r| r.kind == kind) else { continue };
+                    let Some(res) = namespaced().find(|r| r.kind == kind) else {
+                        continue;
+                    };
                     for o in store.list(res, Some(name), &|_| true, None, 0).items {
-                        ignore_not_found(store.delete(res, name, o.namespace_and_name().1, None).await)?;
+                        ignore_not_found(
+                            store
+                                .delete(res, name, o.namespace_and_name().1, None)
+                                .await,
+                        )?;
                     }
                 }
                 // The deletions' own events bring the namespace back here; look again anyway.
@@ -172,12 +266,40 @@ mod tests {
     fn empties_then_removes() {
         let active = json!({"metadata": {"name": "team"}, "status": {"phase": "Active"}});
         let deleting = json!({"metadata": {"name": "team", "deletionTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Terminating"}});
-        assert_eq!(reconcile(&active, &[("Pod", 3)], None, 0), Decision::Nothing);
-        assert_eq!(reconcile(&deleting, &[("Pod", 0), ("ConfigMap", 0)], None, 5_000), Decision::WaitQuiet);
-        assert_eq!(reconcile(&deleting, &[("Pod", 0)], Some(4_500), 5_000), Decision::WaitQuiet);
-        assert_eq!(reconcile(&deleting, &[("Pod", 0), ("ConfigMap", 0)], Some(4_000), 5_000), Decision::Remove);
-        let Decision::DeleteContents { kinds, status } = reconcile(&deleting, &[("Pod", 3), ("Deployment", 1), ("ConfigMap", 0)], Some(0), 5_000) else { panic!("delete contents") };
-        assert_eq!(kinds, vec!["Deployment", "Pod"], "controllers before pods; nothing for empty kinds");
+        assert_eq!(
+            reconcile(&active, &[("Pod", 3)], None, 0),
+            Decision::Nothing
+        );
+        assert_eq!(
+            reconcile(&deleting, &[("Pod", 0), ("ConfigMap", 0)], None, 5_000),
+            Decision::WaitQuiet
+        );
+        assert_eq!(
+            reconcile(&deleting, &[("Pod", 0)], Some(4_500), 5_000),
+            Decision::WaitQuiet
+        );
+        assert_eq!(
+            reconcile(
+                &deleting,
+                &[("Pod", 0), ("ConfigMap", 0)],
+                Some(4_000),
+                5_000
+            ),
+            Decision::Remove
+        );
+        let Decision::DeleteContents { kinds, status } = reconcile(
+            &deleting,
+            &[("Pod", 3), ("Deployment", 1), ("ConfigMap", 0)],
+            Some(0),
+            5_000,
+        ) else {
+            panic!("delete contents")
+        };
+        assert_eq!(
+            kinds,
+            vec!["Deployment", "Pod"],
+            "controllers before pods; nothing for empty kinds"
+        );
         assert_eq!(status["phase"], "Terminating");
         assert_eq!(status["conditions"][0]["type"], "NamespaceContentRemaining");
         assert_eq!(status["conditions"][0]["message"], "Some resources are remaining: deployment has 1 resource instances, pod has 3 resource instances");

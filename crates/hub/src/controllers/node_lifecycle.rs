@@ -45,7 +45,11 @@ pub struct LifecycleConfig {
 
 impl Default for LifecycleConfig {
     fn default() -> Self {
-        LifecycleConfig { unknown_after: Duration::from_secs(40), evict_after: Some(Duration::from_secs(24 * 3600)), period: Duration::from_secs(5) }
+        LifecycleConfig {
+            unknown_after: Duration::from_secs(40),
+            evict_after: Some(Duration::from_secs(24 * 3600)),
+            period: Duration::from_secs(5),
+        }
     }
 }
 
@@ -65,13 +69,37 @@ pub struct NodeObs {
 
 impl NodeObs {
     pub fn from_value(v: &Value, last_heard: Option<Millis>) -> NodeObs {
-        let ready = v.pointer("/status/conditions").and_then(Value::as_array).and_then(|a| a.iter().find(|c| c["type"] == "Ready")).cloned();
+        let ready = v
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|c| c["type"] == "Ready"))
+            .cloned();
         NodeObs {
             name: name_of(v).to_string(),
             last_heard,
-            ready: ready.as_ref().map(|c| str_at(c, "/status").to_string()).unwrap_or_default(),
-            ready_since: ready.as_ref().and_then(|c| c.get("lastTransitionTime")).and_then(Value::as_str).and_then(parse_time_ms),
-            taints: v.pointer("/spec/taints").and_then(Value::as_array).map(|a| a.iter().map(|t| (str_at(t, "/key").to_string(), str_at(t, "/effect").to_string())).collect()).unwrap_or_default(),
+            ready: ready
+                .as_ref()
+                .map(|c| str_at(c, "/status").to_string())
+                .unwrap_or_default(),
+            ready_since: ready
+                .as_ref()
+                .and_then(|c| c.get("lastTransitionTime"))
+                .and_then(Value::as_str)
+                .and_then(parse_time_ms),
+            taints: v
+                .pointer("/spec/taints")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|t| {
+                            (
+                                str_at(t, "/key").to_string(),
+                                str_at(t, "/effect").to_string(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -89,26 +117,61 @@ pub struct NodeChange {
 }
 
 /// Assesses every node at `now`; `started` is when the hub started.
-pub fn assess(nodes: &[NodeObs], now: Millis, started: Millis, cfg: &LifecycleConfig) -> Vec<NodeChange> {
+pub fn assess(
+    nodes: &[NodeObs],
+    now: Millis,
+    started: Millis,
+    cfg: &LifecycleConfig,
+) -> Vec<NodeChange> {
     let unknown_ms = cfg.unknown_after.as_millis() as u64;
-    let stale = |n: &NodeObs| now.saturating_sub(n.last_heard.unwrap_or(started).max(started.min(now))) > unknown_ms;
+    let stale = |n: &NodeObs| {
+        now.saturating_sub(n.last_heard.unwrap_or(started).max(started.min(now))) > unknown_ms
+    };
     let all_stale = !nodes.is_empty() && nodes.iter().all(stale);
     let mut out = Vec::new();
     for n in nodes {
         let is_stale = stale(n);
         let mark_unknown = is_stale && n.ready != "Unknown";
-        let ready = if is_stale { "Unknown" } else { n.ready.as_str() };
+        let ready = if is_stale {
+            "Unknown"
+        } else {
+            n.ready.as_str()
+        };
         let wanted: Vec<(String, String)> = match ready {
             // No Ready condition yet: a node that just registered, not yet a lost one.
             "True" | "" => vec![],
-            "False" => vec![(TAINT_NOT_READY.into(), "NoSchedule".into()), (TAINT_NOT_READY.into(), "NoExecute".into())],
-            _ => vec![(TAINT_UNREACHABLE.into(), "NoSchedule".into()), (TAINT_UNREACHABLE.into(), "NoExecute".into())],
+            "False" => vec![
+                (TAINT_NOT_READY.into(), "NoSchedule".into()),
+                (TAINT_NOT_READY.into(), "NoExecute".into()),
+            ],
+            _ => vec![
+                (TAINT_UNREACHABLE.into(), "NoSchedule".into()),
+                (TAINT_UNREACHABLE.into(), "NoExecute".into()),
+            ],
         };
-        let ours: Vec<(String, String)> = n.taints.iter().filter(|(k, _)| k == TAINT_NOT_READY || k == TAINT_UNREACHABLE).cloned().collect();
-        let since = if mark_unknown { now } else { n.ready_since.unwrap_or(now) };
-        let evict = ready != "True" && !all_stale && cfg.evict_after.is_some_and(|d| now.saturating_sub(since) >= d.as_millis() as u64);
+        let ours: Vec<(String, String)> = n
+            .taints
+            .iter()
+            .filter(|(k, _)| k == TAINT_NOT_READY || k == TAINT_UNREACHABLE)
+            .cloned()
+            .collect();
+        let since = if mark_unknown {
+            now
+        } else {
+            n.ready_since.unwrap_or(now)
+        };
+        let evict = ready != "True"
+            && !all_stale
+            && cfg
+                .evict_after
+                .is_some_and(|d| now.saturating_sub(since) >= d.as_millis() as u64);
         if mark_unknown || ours != wanted || evict {
-            out.push(NodeChange { name: n.name.clone(), mark_unknown, taints: wanted, evict });
+            out.push(NodeChange {
+                name: n.name.clone(),
+                mark_unknown,
+                taints: wanted,
+                evict,
+            });
         }
     }
     out
@@ -131,7 +194,12 @@ impl Actor for NodeLifecycle {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (store, heartbeats, cfg, started) = (self.store.clone(), self.heartbeats.clone(), self.config.clone(), self.started);
+        let (store, heartbeats, cfg, started) = (
+            self.store.clone(),
+            self.heartbeats.clone(),
+            self.config.clone(),
+            self.started,
+        );
         ctx.spawn(
             async move {
                 let mut tick = tokio::time::interval(cfg.period);
@@ -148,11 +216,16 @@ impl Actor for NodeLifecycle {
 async fn run_once(store: &Store, heartbeats: &Heartbeats, cfg: &LifecycleConfig, started: Millis) {
     let now = shoal_transport::status::now_ms();
     let heard: HashMap<String, u64> = heartbeats.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let nodes: Vec<NodeObs> = store.list(&NODES, None, &|_| true, None, 0).items.iter().map(|o| {
-        let v = o.value();
-        let name = name_of(&v).to_string();
-        NodeObs::from_value(&v, heard.get(&name).copied())
-    }).collect();
+    let nodes: Vec<NodeObs> = store
+        .list(&NODES, None, &|_| true, None, 0)
+        .items
+        .iter()
+        .map(|o| {
+            let v = o.value();
+            let name = name_of(&v).to_string();
+            NodeObs::from_value(&v, heard.get(&name).copied())
+        })
+        .collect();
     for change in assess(&nodes, now, started, cfg) {
         let c = change.clone();
         let ts = rfc3339(now);
@@ -195,12 +268,23 @@ async fn run_once(store: &Store, heartbeats: &Heartbeats, cfg: &LifecycleConfig,
         }
         if change.evict {
             let node = change.name.clone();
-            for p in store.list(&PODS, None, &|o| o.field("spec.nodeName") == Some(node.as_str()), None, 0).items {
+            for p in store
+                .list(
+                    &PODS,
+                    None,
+                    &|o| o.field("spec.nodeName") == Some(node.as_str()),
+                    None,
+                    0,
+                )
+                .items
+            {
                 let v = p.value();
                 if evictable(&v) {
                     let (ns, name) = p.namespace_and_name();
                     tracing::info!(pod = %format!("{ns}/{name}"), node = %node, "evicting a pod from a node that has been unreachable too long");
-                    if let Err(e) = ignore_not_found(store.delete(&PODS, ns, name, Some(p.revision)).await) {
+                    if let Err(e) =
+                        ignore_not_found(store.delete(&PODS, ns, name, Some(p.revision)).await)
+                    {
                         tracing::debug!(error = %e, "eviction failed; will retry");
                     }
                 }
@@ -216,63 +300,196 @@ mod tests {
     const NOW: Millis = 1_764_300_000_000;
     const STARTED: Millis = NOW - 3_600_000;
 
-    fn obs(name: &str, heard_s_ago: Option<u64>, ready: &str, since_s_ago: u64, taints: &[(&str, &str)]) -> NodeObs {
+    fn obs(
+        name: &str,
+        heard_s_ago: Option<u64>,
+        ready: &str,
+        since_s_ago: u64,
+        taints: &[(&str, &str)],
+    ) -> NodeObs {
         NodeObs {
             name: name.into(),
             last_heard: heard_s_ago.map(|s| NOW - s * 1000),
             ready: ready.into(),
             ready_since: Some(NOW - since_s_ago * 1000),
-            taints: taints.iter().map(|(k, e)| (k.to_string(), e.to_string())).collect(),
+            taints: taints
+                .iter()
+                .map(|(k, e)| (k.to_string(), e.to_string()))
+                .collect(),
         }
     }
 
     fn unreachable() -> Vec<(String, String)> {
-        vec![(TAINT_UNREACHABLE.into(), "NoSchedule".into()), (TAINT_UNREACHABLE.into(), "NoExecute".into())]
+        vec![
+            (TAINT_UNREACHABLE.into(), "NoSchedule".into()),
+            (TAINT_UNREACHABLE.into(), "NoExecute".into()),
+        ]
     }
 
     #[test]
     fn freshness_conditions_taints_and_eviction() {
-        let cfg = LifecycleConfig { unknown_after: Duration::from_secs(40), evict_after: Some(Duration::from_secs(3600)), period: Duration::from_secs(5) };
+        let cfg = LifecycleConfig {
+            unknown_after: Duration::from_secs(40),
+            evict_after: Some(Duration::from_secs(3600)),
+            period: Duration::from_secs(5),
+        };
         let fresh = obs("fresh", Some(5), "True", 100, &[]);
         let cases: Vec<(&str, Vec<NodeObs>, Vec<NodeChange>)> = vec![
-            ("fresh and ready: nothing", vec![fresh.clone(), obs("b", Some(1), "True", 10, &[])], vec![]),
-            ("just registered, no Ready condition yet: nothing", vec![fresh.clone(), obs("new", Some(1), "", 0, &[])], vec![]),
+            (
+                "fresh and ready: nothing",
+                vec![fresh.clone(), obs("b", Some(1), "True", 10, &[])],
+                vec![],
+            ),
+            (
+                "just registered, no Ready condition yet: nothing",
+                vec![fresh.clone(), obs("new", Some(1), "", 0, &[])],
+                vec![],
+            ),
             (
                 "stale: Unknown and unreachable taints, no eviction yet",
                 vec![fresh.clone(), obs("gone", Some(60), "True", 100, &[])],
-                vec![NodeChange { name: "gone".into(), mark_unknown: true, taints: unreachable(), evict: false }],
+                vec![NodeChange {
+                    name: "gone".into(),
+                    mark_unknown: true,
+                    taints: unreachable(),
+                    evict: false,
+                }],
             ),
             (
                 "agent says NotReady: not-ready taints",
                 vec![fresh.clone(), obs("sick", Some(1), "False", 10, &[])],
-                vec![NodeChange { name: "sick".into(), mark_unknown: false, taints: vec![(TAINT_NOT_READY.into(), "NoSchedule".into()), (TAINT_NOT_READY.into(), "NoExecute".into())], evict: false }],
+                vec![NodeChange {
+                    name: "sick".into(),
+                    mark_unknown: false,
+                    taints: vec![
+                        (TAINT_NOT_READY.into(), "NoSchedule".into()),
+                        (TAINT_NOT_READY.into(), "NoExecute".into()),
+                    ],
+                    evict: false,
+                }],
             ),
             (
                 "ready again: taints removed",
-                vec![fresh.clone(), obs("back", Some(1), "True", 1, &[(TAINT_UNREACHABLE, "NoExecute"), ("dedicated", "NoSchedule")])],
-                vec![NodeChange { name: "back".into(), mark_unknown: false, taints: vec![], evict: false }],
+                vec![
+                    fresh.clone(),
+                    obs(
+                        "back",
+                        Some(1),
+                        "True",
+                        1,
+                        &[
+                            (TAINT_UNREACHABLE, "NoExecute"),
+                            ("dedicated", "NoSchedule"),
+                        ],
+                    ),
+                ],
+                vec![NodeChange {
+                    name: "back".into(),
+                    mark_unknown: false,
+                    taints: vec![],
+                    evict: false,
+                }],
             ),
             (
                 "unreachable past the eviction grace: evict",
-                vec![fresh.clone(), obs("lost", Some(4000), "Unknown", 3700, &[(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")])],
-                vec![NodeChange { name: "lost".into(), mark_unknown: false, taints: unreachable(), evict: true }],
+                vec![
+                    fresh.clone(),
+                    obs(
+                        "lost",
+                        Some(4000),
+                        "Unknown",
+                        3700,
+                        &[
+                            (TAINT_UNREACHABLE, "NoSchedule"),
+                            (TAINT_UNREACHABLE, "NoExecute"),
+                        ],
+                    ),
+                ],
+                vec![NodeChange {
+                    name: "lost".into(),
+                    mark_unknown: false,
+                    taints: unreachable(),
+                    evict: true,
+                }],
             ),
             (
                 "every node stale at once: no eviction",
-                vec![obs("a", Some(4000), "Unknown", 3700, &[(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")]), obs("b", Some(4000), "Unknown", 3700, &[(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")])],
+                vec![
+                    obs(
+                        "a",
+                        Some(4000),
+                        "Unknown",
+                        3700,
+                        &[
+                            (TAINT_UNREACHABLE, "NoSchedule"),
+                            (TAINT_UNREACHABLE, "NoExecute"),
+                        ],
+                    ),
+                    obs(
+                        "b",
+                        Some(4000),
+                        "Unknown",
+                        3700,
+                        &[
+                            (TAINT_UNREACHABLE, "NoSchedule"),
+                            (TAINT_UNREACHABLE, "NoExecute"),
+                        ],
+                    ),
+                ],
                 vec![],
             ),
-            ("never heard since start, start is recent enough", vec![fresh.clone(), NodeObs { last_heard: None, ..obs("quiet", None, "True", 10, &[]) }], vec![NodeChange { name: "quiet".into(), mark_unknown: true, taints: unreachable(), evict: false }]),
+            (
+                "never heard since start, start is recent enough",
+                vec![
+                    fresh.clone(),
+                    NodeObs {
+                        last_heard: None,
+                        ..obs("quiet", None, "True", 10, &[])
+                    },
+                ],
+                vec![NodeChange {
+                    name: "quiet".into(),
+                    mark_unknown: true,
+                    taints: unreachable(),
+                    evict: false,
+                }],
+            ),
         ];
         for (what, nodes, want) in cases {
             assert_eq!(assess(&nodes, NOW, STARTED, &cfg), want, "{what}");
         }
         // Hub just started: nodes not heard yet are given the grace from the start.
-        let just_started = assess(&[fresh.clone(), NodeObs { last_heard: None, ..obs("quiet", None, "True", 10, &[]) }], NOW, NOW - 5_000, &cfg);
+        let just_started = assess(
+            &[
+                fresh.clone(),
+                NodeObs {
+                    last_heard: None,
+                    ..obs("quiet", None, "True", 10, &[])
+                },
+            ],
+            NOW,
+            NOW - 5_000,
+            &cfg,
+        );
         assert!(just_started.is_empty(), "{just_started:?}");
         // Eviction off.
-        let never = LifecycleConfig { evict_after: None, ..cfg.clone() };
-        let nodes = vec![fresh, obs("lost", Some(99_999), "Unknown", 99_999, &[(TAINT_UNREACHABLE, "NoSchedule"), (TAINT_UNREACHABLE, "NoExecute")])];
+        let never = LifecycleConfig {
+            evict_after: None,
+            ..cfg.clone()
+        };
+        let nodes = vec![
+            fresh,
+            obs(
+                "lost",
+                Some(99_999),
+                "Unknown",
+                99_999,
+                &[
+                    (TAINT_UNREACHABLE, "NoSchedule"),
+                    (TAINT_UNREACHABLE, "NoExecute"),
+                ],
+            ),
+        ];
         assert!(assess(&nodes, NOW, STARTED, &never).is_empty());
     }
 

@@ -16,7 +16,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{controller_of, is_deleting, labels_of, name_of, pod_availability, pod_from_template, pod_is_active, pod_is_ready, selector_from_label_selector, selector_from_map, str_at, uid_of, Controller, ControllerError, Key, Millis};
+use super::{
+    controller_of, is_deleting, labels_of, name_of, pod_availability, pod_from_template,
+    pod_is_active, pod_is_ready, selector_from_label_selector, selector_from_map, str_at, uid_of,
+    Controller, ControllerError, Key, Millis,
+};
 use crate::resources::{ResourceInfo, PODS, REPLICASETS, REPLICATIONCONTROLLERS};
 use crate::selector::LabelSelector;
 use crate::store::{EventType, Store, StoreError, WatchEvent};
@@ -43,8 +47,13 @@ impl ReplicaKind {
     /// The owner's selector; `None` matches nothing.
     pub fn selector(self, owner: &Value) -> Result<Option<LabelSelector>, String> {
         match self {
-            ReplicaKind::ReplicaSet => selector_from_label_selector(owner.pointer("/spec/selector")),
-            ReplicaKind::ReplicationController => Ok(selector_from_map(owner.pointer("/spec/selector")).or_else(|| selector_from_map(owner.pointer("/spec/template/metadata/labels")))),
+            ReplicaKind::ReplicaSet => {
+                selector_from_label_selector(owner.pointer("/spec/selector"))
+            }
+            ReplicaKind::ReplicationController => {
+                Ok(selector_from_map(owner.pointer("/spec/selector"))
+                    .or_else(|| selector_from_map(owner.pointer("/spec/template/metadata/labels"))))
+            }
         }
     }
 }
@@ -54,11 +63,17 @@ impl ReplicaKind {
 pub enum Action {
     /// Create this pod (already built from the template, owner reference included).
     Create(Value),
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
     /// Add our controller reference to an orphan.
-    Adopt { name: String },
+    Adopt {
+        name: String,
+    },
     /// Remove our owner reference from a pod that no longer matches.
-    Release { name: String },
+    Release {
+        name: String,
+    },
 }
 
 /// What a reconcile decided.
@@ -73,30 +88,56 @@ pub struct Plan {
 
 /// Reconciles one ReplicaSet or ReplicationController. `pods` are the candidates in its
 /// namespace: every pod matching the selector and every pod it owns, in any order.
-pub fn reconcile(kind: ReplicaKind, owner: &Value, pods: &[Value], now: Millis) -> Result<Plan, ControllerError> {
-    let selector = kind.selector(owner).map_err(|message| ControllerError::Build { what: format!("the selector of {}", name_of(owner)), message })?;
+pub fn reconcile(
+    kind: ReplicaKind,
+    owner: &Value,
+    pods: &[Value],
+    now: Millis,
+) -> Result<Plan, ControllerError> {
+    let selector = kind
+        .selector(owner)
+        .map_err(|message| ControllerError::Build {
+            what: format!("the selector of {}", name_of(owner)),
+            message,
+        })?;
     let uid = uid_of(owner);
     let deleting = is_deleting(owner);
-    let replicas = owner.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
-    let min_ready = owner.pointer("/spec/minReadySeconds").and_then(Value::as_u64).unwrap_or(0);
-    let template = owner.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+    let replicas = owner
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0) as usize;
+    let min_ready = owner
+        .pointer("/spec/minReadySeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let template = owner
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let template_labels = labels_of(&template);
     let mut actions = Vec::new();
     let mut mine: Vec<&Value> = Vec::new();
     for p in pods {
-        let matches = selector.as_ref().is_some_and(|s| s.matches_map(&labels_of(p)));
+        let matches = selector
+            .as_ref()
+            .is_some_and(|s| s.matches_map(&labels_of(p)));
         match controller_of(p) {
             Some((_, _, owner_uid)) if owner_uid == uid => {
                 if matches {
                     mine.push(p);
                 } else {
-                    actions.push(Action::Release { name: name_of(p).to_string() });
+                    actions.push(Action::Release {
+                        name: name_of(p).to_string(),
+                    });
                 }
             }
             Some(_) => {}
             None => {
                 if matches && !deleting && pod_is_active(p) {
-                    actions.push(Action::Adopt { name: name_of(p).to_string() });
+                    actions.push(Action::Adopt {
+                        name: name_of(p).to_string(),
+                    });
                     mine.push(p);
                 }
             }
@@ -107,13 +148,21 @@ pub fn reconcile(kind: ReplicaKind, owner: &Value, pods: &[Value], now: Millis) 
         if active.len() < replicas {
             let missing = (replicas - active.len()).min(BURST);
             for _ in 0..missing {
-                actions.push(Action::Create(pod_from_template(&template, owner, kind.resource(), &[], None)?));
+                actions.push(Action::Create(pod_from_template(
+                    &template,
+                    owner,
+                    kind.resource(),
+                    &[],
+                    None,
+                )?));
             }
         } else if active.len() > replicas {
             let mut ranked = active.clone();
             ranked.sort_by_cached_key(|p| deletion_rank(p));
             for p in ranked.iter().take((active.len() - replicas).min(BURST)) {
-                actions.push(Action::Delete { name: name_of(p).to_string() });
+                actions.push(Action::Delete {
+                    name: name_of(p).to_string(),
+                });
             }
         }
     }
@@ -131,7 +180,10 @@ pub fn reconcile(kind: ReplicaKind, owner: &Value, pods: &[Value], now: Millis) 
             Err(wait) => requeue = Some(requeue.map_or(wait, |r: Duration| r.min(wait))),
         }
         let labels = labels_of(p);
-        if template_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        if template_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+        {
             fully_labeled += 1;
         }
     }
@@ -144,7 +196,11 @@ pub fn reconcile(kind: ReplicaKind, owner: &Value, pods: &[Value], now: Millis) 
     if let Some(g) = owner.pointer("/metadata/generation") {
         status["observedGeneration"] = g.clone();
     }
-    Ok(Plan { actions, status, requeue_after: requeue })
+    Ok(Plan {
+        actions,
+        status,
+        requeue_after: requeue,
+    })
 }
 
 /// Sort key: pods that should go first when scaling down sort first (as Kubernetes ranks
@@ -156,7 +212,13 @@ fn deletion_rank(p: &Value) -> (bool, u8, bool, std::cmp::Reverse<String>, Strin
         "Unknown" => 1,
         _ => 2,
     };
-    (assigned, phase, pod_is_ready(p), std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_string()), name_of(p).to_string())
+    (
+        assigned,
+        phase,
+        pod_is_ready(p),
+        std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_string()),
+        name_of(p).to_string(),
+    )
 }
 
 /// Writes `status` fields into the owner's status, keeping other fields (conditions).
@@ -184,7 +246,11 @@ pub struct ReplicaController {
 
 impl ReplicaController {
     pub fn new(kind: ReplicaKind) -> Self {
-        ReplicaController { kind, owned: HashMap::new(), selectors: HashMap::new() }
+        ReplicaController {
+            kind,
+            owned: HashMap::new(),
+            selectors: HashMap::new(),
+        }
     }
 
     fn kind_name(&self) -> &'static str {
@@ -217,12 +283,17 @@ impl ReplicaController {
             }
         }
         if let Some(o) = new_owner {
-            self.owned.entry((ns.to_string(), o.to_string())).or_default().insert(pod.to_string());
+            self.owned
+                .entry((ns.to_string(), o.to_string()))
+                .or_default()
+                .insert(pod.to_string());
         }
     }
 
     fn our_owner<'a>(&self, pod: &'a Value) -> Option<&'a str> {
-        controller_of(pod).filter(|(k, _, _)| *k == self.kind_name()).map(|(_, n, _)| n)
+        controller_of(pod)
+            .filter(|(k, _, _)| *k == self.kind_name())
+            .map(|(_, n, _)| n)
     }
 }
 
@@ -233,7 +304,10 @@ impl Controller for ReplicaController {
         self.owned.clear();
         self.selectors.clear();
         let mut keys = Vec::new();
-        for o in store.list(self.kind.resource(), None, &|_| true, None, 0).items {
+        for o in store
+            .list(self.kind.resource(), None, &|_| true, None, 0)
+            .items
+        {
             let (ns, name) = o.namespace_and_name();
             self.index_owner(ns, name, Some(&o.value()));
             keys.push((ns.to_string(), name.to_string()));
@@ -251,7 +325,11 @@ impl Controller for ReplicaController {
     fn keys_for(&mut self, _store: &Store, ev: &WatchEvent, out: &mut Vec<Key>) {
         let (ns, name) = ev.object.namespace_and_name();
         let (ns, name) = (ns.to_string(), name.to_string());
-        if ev.object.key.starts_with(&format!("{}/", self.kind.resource().key_prefix)) {
+        if ev
+            .object
+            .key
+            .starts_with(&format!("{}/", self.kind.resource().key_prefix))
+        {
             let v = (ev.event_type != EventType::Deleted).then(|| ev.object.value());
             self.index_owner(&ns, &name, v.as_ref());
             out.push((ns, name));
@@ -262,8 +340,15 @@ impl Controller for ReplicaController {
         }
         let new = ev.object.value();
         let old = ev.previous.as_ref().map(|p| p.value());
-        let old_owner = old.as_ref().and_then(|o| self.our_owner(o)).map(str::to_string);
-        let new_owner = if ev.event_type == EventType::Deleted { None } else { self.our_owner(&new).map(str::to_string) };
+        let old_owner = old
+            .as_ref()
+            .and_then(|o| self.our_owner(o))
+            .map(str::to_string);
+        let new_owner = if ev.event_type == EventType::Deleted {
+            None
+        } else {
+            self.our_owner(&new).map(str::to_string)
+        };
         self.index_pod(&ns, &name, old_owner.as_deref(), new_owner.as_deref());
         for o in [&old_owner, &new_owner].into_iter().flatten() {
             out.push((ns.clone(), o.clone()));
@@ -281,7 +366,12 @@ impl Controller for ReplicaController {
         }
     }
 
-    async fn sync(&mut self, store: &Store, key: &Key, now: Millis) -> Result<Option<Duration>, ControllerError> {
+    async fn sync(
+        &mut self,
+        store: &Store,
+        key: &Key,
+        now: Millis,
+    ) -> Result<Option<Duration>, ControllerError> {
         let res = self.kind.resource();
         let Some(owner) = store.get(res, &key.0, &key.1) else {
             return Ok(None);
@@ -291,7 +381,10 @@ impl Controller for ReplicaController {
         let mut seen: HashSet<String> = HashSet::new();
         let mut pods: Vec<Value> = Vec::new();
         if let Some(sel) = &selector {
-            for o in store.list(&PODS, Some(&key.0), &|o| sel.matches(o), None, 0).items {
+            for o in store
+                .list(&PODS, Some(&key.0), &|o| sel.matches(o), None, 0)
+                .items
+            {
                 seen.insert(o.namespace_and_name().1.to_string());
                 pods.push(o.value());
             }
@@ -311,7 +404,12 @@ impl Controller for ReplicaController {
 }
 
 /// Carries a plan out: pod writes first, then the status.
-async fn execute(store: &Store, kind: ReplicaKind, owner: &Value, plan: Plan) -> Result<Option<Duration>, ControllerError> {
+async fn execute(
+    store: &Store,
+    kind: ReplicaKind,
+    owner: &Value,
+    plan: Plan,
+) -> Result<Option<Duration>, ControllerError> {
     let ns = str_at(owner, "/metadata/namespace").to_string();
     let uid = uid_of(owner).to_string();
     let open = super::namespace_open(store, &ns);
@@ -320,15 +418,37 @@ async fn execute(store: &Store, kind: ReplicaKind, owner: &Value, plan: Plan) ->
         let ns = ns.clone();
         let w: super::Write<'_> = match a {
             Action::Create(_) if !open => continue,
-            Action::Create(pod) => Box::pin(async move { store.create(&PODS, &ns, pod).await.map(|_| ()).map_err(Into::into) }),
-            Action::Delete { name } => Box::pin(async move { ignore_not_found(store.delete(&PODS, &ns, &name, None).await).map_err(Into::into) }),
+            Action::Create(pod) => Box::pin(async move {
+                store
+                    .create(&PODS, &ns, pod)
+                    .await
+                    .map(|_| ())
+                    .map_err(Into::into)
+            }),
+            Action::Delete { name } => Box::pin(async move {
+                ignore_not_found(store.delete(&PODS, &ns, &name, None).await).map_err(Into::into)
+            }),
             Action::Adopt { name } => {
                 let reference = super::owner_reference(owner, kind.resource());
-                Box::pin(async move { ignore_not_found(store.mutate(&PODS, &ns, &name, Box::new(move |v| adopt(v, reference))).await).map_err(Into::into) })
+                Box::pin(async move {
+                    ignore_not_found(
+                        store
+                            .mutate(&PODS, &ns, &name, Box::new(move |v| adopt(v, reference)))
+                            .await,
+                    )
+                    .map_err(Into::into)
+                })
             }
             Action::Release { name } => {
                 let uid = uid.clone();
-                Box::pin(async move { ignore_not_found(store.mutate(&PODS, &ns, &name, Box::new(move |v| Ok(release(v, &uid)))).await).map_err(Into::into) })
+                Box::pin(async move {
+                    ignore_not_found(
+                        store
+                            .mutate(&PODS, &ns, &name, Box::new(move |v| Ok(release(v, &uid))))
+                            .await,
+                    )
+                    .map_err(Into::into)
+                })
             }
         };
         writes.push(w);
@@ -336,7 +456,12 @@ async fn execute(store: &Store, kind: ReplicaKind, owner: &Value, plan: Plan) ->
     let first_error = super::run_writes(writes).await;
     let status = plan.status;
     let r = store
-        .mutate(kind.resource(), &ns, name_of(owner), Box::new(move |v| Ok(Some(merge_status(v, &status)))))
+        .mutate(
+            kind.resource(),
+            &ns,
+            name_of(owner),
+            Box::new(move |v| Ok(Some(merge_status(v, &status)))),
+        )
         .await;
     ignore_not_found(r)?;
     match first_error {
@@ -351,7 +476,10 @@ pub fn adopt(v: &Value, reference: Value) -> Result<Option<Value>, StoreError> {
         return Ok(None);
     }
     let mut v = v.clone();
-    match v.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+    match v
+        .pointer_mut("/metadata/ownerReferences")
+        .and_then(Value::as_array_mut)
+    {
         Some(refs) => refs.push(reference),
         None => v["metadata"]["ownerReferences"] = json!([reference]),
     }
@@ -361,7 +489,11 @@ pub fn adopt(v: &Value, reference: Value) -> Result<Option<Value>, StoreError> {
 /// Removes the owner references with `uid`.
 pub fn release(v: &Value, uid: &str) -> Option<Value> {
     let refs = v.pointer("/metadata/ownerReferences")?.as_array()?;
-    let kept: Vec<Value> = refs.iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid)).cloned().collect();
+    let kept: Vec<Value> = refs
+        .iter()
+        .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
+        .cloned()
+        .collect();
     if kept.len() == refs.len() {
         return None;
     }
@@ -434,21 +566,79 @@ mod tests {
             releases: &'static [&'static str],
         }
         let cases = vec![
-            Case { what: "scale up from nothing", owner: rs(3, 0), pods: vec![], creates: 3, deletes: &[], adopts: &[], releases: &[] },
-            Case { what: "steady state", owner: rs(2, 0), pods: vec![pod("a", "web", "rs-1", "n", Some(5)), pod("b", "web", "rs-1", "n", Some(5))], creates: 0, deletes: &[], adopts: &[], releases: &[] },
+            Case {
+                what: "scale up from nothing",
+                owner: rs(3, 0),
+                pods: vec![],
+                creates: 3,
+                deletes: &[],
+                adopts: &[],
+                releases: &[],
+            },
+            Case {
+                what: "steady state",
+                owner: rs(2, 0),
+                pods: vec![
+                    pod("a", "web", "rs-1", "n", Some(5)),
+                    pod("b", "web", "rs-1", "n", Some(5)),
+                ],
+                creates: 0,
+                deletes: &[],
+                adopts: &[],
+                releases: &[],
+            },
             Case {
                 what: "scale down removes unscheduled, then not ready, first",
                 owner: rs(1, 0),
-                pods: vec![pod("ready", "web", "rs-1", "n", Some(5)), pod("pending", "web", "rs-1", "n", None), pod("unbound", "web", "rs-1", "", None)],
+                pods: vec![
+                    pod("ready", "web", "rs-1", "n", Some(5)),
+                    pod("pending", "web", "rs-1", "n", None),
+                    pod("unbound", "web", "rs-1", "", None),
+                ],
                 creates: 0,
                 deletes: &["unbound", "pending"],
                 adopts: &[],
                 releases: &[],
             },
-            Case { what: "scale to zero", owner: rs(0, 0), pods: vec![pod("a", "web", "rs-1", "n", Some(5))], creates: 0, deletes: &["a"], adopts: &[], releases: &[] },
-            Case { what: "adopts a matching orphan", owner: rs(2, 0), pods: vec![pod("o", "web", "", "n", Some(5))], creates: 1, deletes: &[], adopts: &["o"], releases: &[] },
-            Case { what: "leaves other controllers' pods alone", owner: rs(1, 0), pods: vec![pod("x", "web", "other", "n", Some(5))], creates: 1, deletes: &[], adopts: &[], releases: &[] },
-            Case { what: "releases a pod that stopped matching", owner: rs(1, 0), pods: vec![pod("r", "db", "rs-1", "n", Some(5)), pod("a", "web", "rs-1", "n", Some(5))], creates: 0, deletes: &[], adopts: &[], releases: &["r"] },
+            Case {
+                what: "scale to zero",
+                owner: rs(0, 0),
+                pods: vec![pod("a", "web", "rs-1", "n", Some(5))],
+                creates: 0,
+                deletes: &["a"],
+                adopts: &[],
+                releases: &[],
+            },
+            Case {
+                what: "adopts a matching orphan",
+                owner: rs(2, 0),
+                pods: vec![pod("o", "web", "", "n", Some(5))],
+                creates: 1,
+                deletes: &[],
+                adopts: &["o"],
+                releases: &[],
+            },
+            Case {
+                what: "leaves other controllers' pods alone",
+                owner: rs(1, 0),
+                pods: vec![pod("x", "web", "other", "n", Some(5))],
+                creates: 1,
+                deletes: &[],
+                adopts: &[],
+                releases: &[],
+            },
+            Case {
+                what: "releases a pod that stopped matching",
+                owner: rs(1, 0),
+                pods: vec![
+                    pod("r", "db", "rs-1", "n", Some(5)),
+                    pod("a", "web", "rs-1", "n", Some(5)),
+                ],
+                creates: 0,
+                deletes: &[],
+                adopts: &[],
+                releases: &["r"],
+            },
             Case {
                 what: "finished pods do not count",
                 owner: rs(1, 0),
@@ -484,7 +674,12 @@ mod tests {
             assert_eq!(adopt, c.adopts, "{}: adopts", c.what);
             assert_eq!(rel, c.releases, "{}: releases", c.what);
             // Running it again on the same input plans the same thing (level-triggered).
-            assert_eq!(summary(&reconcile(ReplicaKind::ReplicaSet, &c.owner, &c.pods, NOW).expect(c.what)), summary(&plan), "{}", c.what);
+            assert_eq!(
+                summary(&reconcile(ReplicaKind::ReplicaSet, &c.owner, &c.pods, NOW).expect(c.what)),
+                summary(&plan),
+                "{}",
+                c.what
+            );
         }
     }
 
@@ -492,31 +687,63 @@ mod tests {
     fn status_counts_ready_available_and_fully_labeled() {
         let mut unlabeled = pod("u", "web", "rs-1", "n", Some(100));
         unlabeled["metadata"]["labels"] = json!({"app": "web"});
-        let pods = vec![pod("a", "web", "rs-1", "n", Some(100)), pod("b", "web", "rs-1", "n", Some(2)), pod("c", "web", "rs-1", "n", None), unlabeled];
+        let pods = vec![
+            pod("a", "web", "rs-1", "n", Some(100)),
+            pod("b", "web", "rs-1", "n", Some(2)),
+            pod("c", "web", "rs-1", "n", None),
+            unlabeled,
+        ];
         let plan = reconcile(ReplicaKind::ReplicaSet, &rs(4, 10), &pods, NOW).expect("plan");
-        assert_eq!(plan.status, json!({"replicas": 4, "fullyLabeledReplicas": 3, "readyReplicas": 3, "availableReplicas": 2, "observedGeneration": 3}));
-        assert_eq!(plan.requeue_after, Some(Duration::from_secs(8)), "b becomes available 8 s from now");
+        assert_eq!(
+            plan.status,
+            json!({"replicas": 4, "fullyLabeledReplicas": 3, "readyReplicas": 3, "availableReplicas": 2, "observedGeneration": 3})
+        );
+        assert_eq!(
+            plan.requeue_after,
+            Some(Duration::from_secs(8)),
+            "b becomes available 8 s from now"
+        );
     }
 
     #[test]
     fn created_pods_come_from_the_template() {
         let plan = reconcile(ReplicaKind::ReplicaSet, &rs(1, 0), &[], NOW).expect("plan");
-        let Action::Create(p) = &plan.actions[0] else { panic!("expected a create") };
+        let Action::Create(p) = &plan.actions[0] else {
+            panic!("expected a create")
+        };
         assert_eq!(p["metadata"]["labels"], json!({"app": "web", "tier": "f"}));
         assert_eq!(p["metadata"]["generateName"], "web-");
-        assert_eq!(p["metadata"]["ownerReferences"][0], json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "rs-1", "controller": true, "blockOwnerDeletion": true}));
-        assert_eq!(p["spec"]["dnsPolicy"], "ClusterFirst", "API defaults applied");
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0],
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "rs-1", "controller": true, "blockOwnerDeletion": true})
+        );
+        assert_eq!(
+            p["spec"]["dnsPolicy"], "ClusterFirst",
+            "API defaults applied"
+        );
     }
 
     #[test]
     fn replication_controllers_use_equality_selectors_defaulting_to_template_labels() {
         let rc = json!({"metadata": {"name": "rc", "namespace": "d", "uid": "rc-1"},
             "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}});
-        let plan = reconcile(ReplicaKind::ReplicationController, &rc, &[pod("o", "web", "", "n", Some(1))], NOW).expect("plan");
+        let plan = reconcile(
+            ReplicaKind::ReplicationController,
+            &rc,
+            &[pod("o", "web", "", "n", Some(1))],
+            NOW,
+        )
+        .expect("plan");
         assert_eq!(summary(&plan), (0, vec![], vec!["o".to_string()], vec![]));
         let mut explicit = rc.clone();
         explicit["spec"]["selector"] = json!({"app": "db"});
-        let plan = reconcile(ReplicaKind::ReplicationController, &explicit, &[pod("o", "web", "", "n", Some(1))], NOW).expect("plan");
+        let plan = reconcile(
+            ReplicaKind::ReplicationController,
+            &explicit,
+            &[pod("o", "web", "", "n", Some(1))],
+            NOW,
+        )
+        .expect("plan");
         assert_eq!(summary(&plan).0, 1, "the web pod does not match app=db");
     }
 
@@ -524,16 +751,31 @@ mod tests {
     fn an_empty_replicaset_selector_matches_nothing() {
         let mut o = rs(2, 0);
         o["spec"]["selector"] = json!({});
-        let plan = reconcile(ReplicaKind::ReplicaSet, &o, &[pod("o", "web", "", "n", Some(1))], NOW).expect("plan");
+        let plan = reconcile(
+            ReplicaKind::ReplicaSet,
+            &o,
+            &[pod("o", "web", "", "n", Some(1))],
+            NOW,
+        )
+        .expect("plan");
         assert!(plan.actions.is_empty());
     }
 
     #[test]
     fn adopt_and_release_check_the_latest_state() {
         let orphan = pod("o", "web", "", "n", None);
-        let adopted = adopt(&orphan, json!({"uid": "rs-1", "controller": true, "kind": "ReplicaSet", "name": "web"})).expect("ok").expect("changed");
+        let adopted = adopt(
+            &orphan,
+            json!({"uid": "rs-1", "controller": true, "kind": "ReplicaSet", "name": "web"}),
+        )
+        .expect("ok")
+        .expect("changed");
         assert_eq!(controller_of(&adopted).map(|c| c.2), Some("rs-1"));
-        assert_eq!(adopt(&adopted, json!({"uid": "rs-2", "controller": true})).expect("ok"), None, "already owned");
+        assert_eq!(
+            adopt(&adopted, json!({"uid": "rs-2", "controller": true})).expect("ok"),
+            None,
+            "already owned"
+        );
         let released = release(&adopted, "rs-1").expect("changed");
         assert!(released["metadata"].get("ownerReferences").is_none());
         assert_eq!(release(&released, "rs-1"), None);

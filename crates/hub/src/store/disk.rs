@@ -20,7 +20,10 @@ pub enum DiskError {
     #[error("cannot open the store at {path}")]
     Open { path: PathBuf, source: fjall::Error },
     #[error("store I/O failed while {op}")]
-    Io { op: &'static str, source: fjall::Error },
+    Io {
+        op: &'static str,
+        source: fjall::Error,
+    },
     #[error("store record {key:?} is corrupt: {what}")]
     Corrupt { key: String, what: &'static str },
 }
@@ -53,19 +56,39 @@ pub struct DiskBatch {
 
 impl Disk {
     pub fn open(path: &Path) -> Result<Self, DiskError> {
-        let open_err = |source| DiskError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| DiskError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let db = Database::builder(path).open().map_err(open_err)?;
-        let objects = db.keyspace("objects", KeyspaceCreateOptions::default).map_err(open_err)?;
-        let history = db.keyspace("history", KeyspaceCreateOptions::default).map_err(open_err)?;
-        let meta = db.keyspace("meta", KeyspaceCreateOptions::default).map_err(open_err)?;
-        Ok(Disk { db, objects, history, meta })
+        let objects = db
+            .keyspace("objects", KeyspaceCreateOptions::default)
+            .map_err(open_err)?;
+        let history = db
+            .keyspace("history", KeyspaceCreateOptions::default)
+            .map_err(open_err)?;
+        let meta = db
+            .keyspace("meta", KeyspaceCreateOptions::default)
+            .map_err(open_err)?;
+        Ok(Disk {
+            db,
+            objects,
+            history,
+            meta,
+        })
     }
 
     pub fn revision(&self) -> Result<u64, DiskError> {
-        let v = self.meta.get("revision").map_err(|source| DiskError::Io { op: "reading the revision", source })?;
+        let v = self.meta.get("revision").map_err(|source| DiskError::Io {
+            op: "reading the revision",
+            source,
+        })?;
         match v {
             None => Ok(0),
-            Some(b) => be_u64(&b).ok_or(DiskError::Corrupt { key: "revision".into(), what: "not 8 bytes" }),
+            Some(b) => be_u64(&b).ok_or(DiskError::Corrupt {
+                key: "revision".into(),
+                what: "not 8 bytes",
+            }),
         }
     }
 
@@ -73,9 +96,15 @@ impl Disk {
     pub fn load_objects(&self) -> Result<Vec<(String, u64, Bytes)>, DiskError> {
         let mut out = Vec::new();
         for kv in self.objects.iter() {
-            let (k, v) = kv.into_inner().map_err(|source| DiskError::Io { op: "loading objects", source })?;
+            let (k, v) = kv.into_inner().map_err(|source| DiskError::Io {
+                op: "loading objects",
+                source,
+            })?;
             let key = String::from_utf8_lossy(&k).into_owned();
-            let rev = be_u64(&v).ok_or(DiskError::Corrupt { key: key.clone(), what: "value shorter than 8 bytes" })?;
+            let rev = be_u64(&v).ok_or(DiskError::Corrupt {
+                key: key.clone(),
+                what: "value shorter than 8 bytes",
+            })?;
             out.push((key, rev, Bytes::copy_from_slice(&v[8..])));
         }
         Ok(out)
@@ -85,19 +114,31 @@ impl Disk {
     pub fn load_history(&self, limit: usize) -> Result<Vec<HistoryRecord>, DiskError> {
         let mut out = Vec::new();
         for kv in self.history.iter().rev().take(limit) {
-            let (k, v) = kv.into_inner().map_err(|source| DiskError::Io { op: "loading history", source })?;
-            let corrupt = |what| DiskError::Corrupt { key: format!("history/{}", hex_key(&k)), what };
+            let (k, v) = kv.into_inner().map_err(|source| DiskError::Io {
+                op: "loading history",
+                source,
+            })?;
+            let corrupt = |what| DiskError::Corrupt {
+                key: format!("history/{}", hex_key(&k)),
+                what,
+            };
             let revision = be_u64(&k).ok_or_else(|| corrupt("key is not 8 bytes"))?;
             if v.len() < 5 {
                 return Err(corrupt("record too short"));
             }
-            let event_type = EventType::from_byte(v[0]).ok_or_else(|| corrupt("unknown event type"))?;
+            let event_type =
+                EventType::from_byte(v[0]).ok_or_else(|| corrupt("unknown event type"))?;
             let klen = u32::from_be_bytes([v[1], v[2], v[3], v[4]]) as usize;
             if v.len() < 5 + klen {
                 return Err(corrupt("key length past the end"));
             }
             let key = String::from_utf8_lossy(&v[5..5 + klen]).into_owned();
-            out.push(HistoryRecord { revision, event_type, key, json: Bytes::copy_from_slice(&v[5 + klen..]) });
+            out.push(HistoryRecord {
+                revision,
+                event_type,
+                key,
+                json: Bytes::copy_from_slice(&v[5 + klen..]),
+            });
         }
         out.reverse();
         Ok(out)
@@ -129,13 +170,20 @@ impl Disk {
             batch.remove(&self.history, rev.to_be_bytes());
         }
         batch.insert(&self.meta, "revision", b.revision.to_be_bytes());
-        batch.commit().map_err(|source| DiskError::Io { op: "committing a write batch", source })
+        batch.commit().map_err(|source| DiskError::Io {
+            op: "committing a write batch",
+            source,
+        })
     }
 
     pub fn persist(&self) -> Result<(), DiskError> {
-        self.db.persist(PersistMode::SyncAll).map_err(|source| DiskError::Io { op: "persisting", source })
+        self.db
+            .persist(PersistMode::SyncAll)
+            .map_err(|source| DiskError::Io {
+                op: "persisting",
+                source,
+            })
     }
-
 }
 
 fn be_u64(b: &[u8]) -> Option<u64> {

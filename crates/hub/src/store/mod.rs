@@ -60,10 +60,29 @@ pub enum StoreError {
 
 /// A write, as queued for the writer thread.
 enum Op {
-    Create { res: &'static ResourceInfo, namespace: String, value: Value },
-    Update { res: &'static ResourceInfo, namespace: String, name: String, value: Value },
-    Delete { res: &'static ResourceInfo, namespace: String, name: String, precondition_rv: Option<u64> },
-    Mutate { res: &'static ResourceInfo, namespace: String, name: String, f: MutateFn },
+    Create {
+        res: &'static ResourceInfo,
+        namespace: String,
+        value: Value,
+    },
+    Update {
+        res: &'static ResourceInfo,
+        namespace: String,
+        name: String,
+        value: Value,
+    },
+    Delete {
+        res: &'static ResourceInfo,
+        namespace: String,
+        name: String,
+        precondition_rv: Option<u64>,
+    },
+    Mutate {
+        res: &'static ResourceInfo,
+        namespace: String,
+        name: String,
+        f: MutateFn,
+    },
 }
 
 /// Read-modify-write run on the writer thread against the latest state: return `Ok(None)`
@@ -107,32 +126,59 @@ pub struct ListResult {
 impl Store {
     /// Opens (or creates) the store under `dir` and starts its writer thread. Blocking: call
     /// it before the async runtime starts or from `spawn_blocking`.
-    pub fn open(dir: &Path, resources: &'static [&'static ResourceInfo]) -> Result<Store, StoreError> {
+    pub fn open(
+        dir: &Path,
+        resources: &'static [&'static ResourceInfo],
+    ) -> Result<Store, StoreError> {
         Self::open_with_history(dir, resources, HISTORY_LEN)
     }
 
     /// [`Store::open`] keeping `history_len` changes for watches (at least 1).
-    pub fn open_with_history(dir: &Path, resources: &'static [&'static ResourceInfo], history_len: usize) -> Result<Store, StoreError> {
+    pub fn open_with_history(
+        dir: &Path,
+        resources: &'static [&'static ResourceInfo],
+        history_len: usize,
+    ) -> Result<Store, StoreError> {
         let history_len = history_len.max(1);
         let disk = Disk::open(dir)?;
         let revision = disk.revision()?;
         let field_paths = |key: &str| -> &'static [&'static str] {
             let prefix = key.split('/').next().unwrap_or_default();
-            resources.iter().find(|r| r.key_prefix == prefix).map(|r| r.field_paths).unwrap_or(&[])
+            resources
+                .iter()
+                .find(|r| r.key_prefix == prefix)
+                .map(|r| r.field_paths)
+                .unwrap_or(&[])
         };
         let mut objects = BTreeMap::new();
         for (key, rev, json) in disk.load_objects()? {
-            let value: Value = serde_json::from_slice(&json)
-                .map_err(|_| DiskError::Corrupt { key: key.clone(), what: "object is not JSON" })?;
+            let value: Value = serde_json::from_slice(&json).map_err(|_| DiskError::Corrupt {
+                key: key.clone(),
+                what: "object is not JSON",
+            })?;
             let fp = field_paths(&key);
-            objects.insert(key.clone(), Arc::new(StoredObject::from_parts(key, rev, json, &value, fp)));
+            objects.insert(
+                key.clone(),
+                Arc::new(StoredObject::from_parts(key, rev, json, &value, fp)),
+            );
         }
         let mut history = VecDeque::with_capacity(history_len.min(HISTORY_LEN));
         for rec in disk.load_history(history_len)? {
             let value: Value = serde_json::from_slice(&rec.json).unwrap_or(Value::Null);
             let fp = field_paths(&rec.key);
-            let object = Arc::new(StoredObject::from_parts(rec.key, rec.revision, rec.json, &value, fp));
-            history.push_back(WatchEvent { revision: rec.revision, event_type: rec.event_type, object, previous: None });
+            let object = Arc::new(StoredObject::from_parts(
+                rec.key,
+                rec.revision,
+                rec.json,
+                &value,
+                fp,
+            ));
+            history.push_back(WatchEvent {
+                revision: rec.revision,
+                event_type: rec.event_type,
+                object,
+                previous: None,
+            });
         }
         // History must be contiguous up to `revision` for resumption by index; keep only the
         // contiguous tail.
@@ -146,7 +192,11 @@ impl Store {
         let (revision_tx, _) = watch::channel(revision);
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let inner = Arc::new(Inner {
-            state: RwLock::new(State { objects, revision, history }),
+            state: RwLock::new(State {
+                objects,
+                revision,
+                history,
+            }),
             revision_tx,
             history_len,
         });
@@ -154,7 +204,9 @@ impl Store {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer_loop(disk, writer_inner, rx))
-            .map_err(|e| StoreError::Invalid(format!("cannot start the store writer thread: {e}")))?;
+            .map_err(|e| {
+                StoreError::Invalid(format!("cannot start the store writer thread: {e}"))
+            })?;
         Ok(Store { inner, writes: tx })
     }
 
@@ -167,8 +219,16 @@ impl Store {
         self.inner.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, res: &ResourceInfo, namespace: &str, name: &str) -> Option<Arc<StoredObject>> {
-        self.read().objects.get(&object_key(res.key_prefix, namespace, name)).cloned()
+    pub fn get(
+        &self,
+        res: &ResourceInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Arc<StoredObject>> {
+        self.read()
+            .objects
+            .get(&object_key(res.key_prefix, namespace, name))
+            .cloned()
     }
 
     /// Objects of `res` (in `namespace`, or all) that pass `filter`, in key order, starting
@@ -199,19 +259,33 @@ impl Store {
                 }
             }
         }
-        ListResult { items, revision: state.revision }
+        ListResult {
+            items,
+            revision: state.revision,
+        }
     }
 
     /// Changes after `after_revision`, up to `max` of them. `Err(Expired)` when the history no
     /// longer reaches back that far.
-    pub fn events_after(&self, after_revision: u64, max: usize) -> Result<Vec<WatchEvent>, StoreError> {
+    pub fn events_after(
+        &self,
+        after_revision: u64,
+        max: usize,
+    ) -> Result<Vec<WatchEvent>, StoreError> {
         let state = self.read();
         if after_revision >= state.revision {
             return Ok(Vec::new());
         }
-        let first = state.history.front().map(|e| e.revision).unwrap_or(state.revision + 1);
+        let first = state
+            .history
+            .front()
+            .map(|e| e.revision)
+            .unwrap_or(state.revision + 1);
         if after_revision + 1 < first {
-            return Err(StoreError::Expired { requested: after_revision, oldest: first.saturating_sub(1) });
+            return Err(StoreError::Expired {
+                requested: after_revision,
+                oldest: first.saturating_sub(1),
+            });
         }
         let skip = (after_revision + 1 - first) as usize;
         Ok(state.history.iter().skip(skip).take(max).cloned().collect())
@@ -222,28 +296,77 @@ impl Store {
         self.inner.revision_tx.subscribe()
     }
 
-    pub async fn create(&self, res: &'static ResourceInfo, namespace: &str, value: Value) -> Result<Arc<StoredObject>, StoreError> {
-        self.submit(Op::Create { res, namespace: namespace.to_string(), value }).await
+    pub async fn create(
+        &self,
+        res: &'static ResourceInfo,
+        namespace: &str,
+        value: Value,
+    ) -> Result<Arc<StoredObject>, StoreError> {
+        self.submit(Op::Create {
+            res,
+            namespace: namespace.to_string(),
+            value,
+        })
+        .await
     }
 
     /// Replaces the object. If `value.metadata.resourceVersion` is set it must match the
     /// stored one (else [`StoreError::Conflict`]).
-    pub async fn update(&self, res: &'static ResourceInfo, namespace: &str, name: &str, value: Value) -> Result<Arc<StoredObject>, StoreError> {
-        self.submit(Op::Update { res, namespace: namespace.to_string(), name: name.to_string(), value }).await
+    pub async fn update(
+        &self,
+        res: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        value: Value,
+    ) -> Result<Arc<StoredObject>, StoreError> {
+        self.submit(Op::Update {
+            res,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            value,
+        })
+        .await
     }
 
-    pub async fn delete(&self, res: &'static ResourceInfo, namespace: &str, name: &str, precondition_rv: Option<u64>) -> Result<Arc<StoredObject>, StoreError> {
-        self.submit(Op::Delete { res, namespace: namespace.to_string(), name: name.to_string(), precondition_rv }).await
+    pub async fn delete(
+        &self,
+        res: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        precondition_rv: Option<u64>,
+    ) -> Result<Arc<StoredObject>, StoreError> {
+        self.submit(Op::Delete {
+            res,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            precondition_rv,
+        })
+        .await
     }
 
     /// Atomic read-modify-write against the latest state, without conflicts.
-    pub async fn mutate(&self, res: &'static ResourceInfo, namespace: &str, name: &str, f: MutateFn) -> Result<Arc<StoredObject>, StoreError> {
-        self.submit(Op::Mutate { res, namespace: namespace.to_string(), name: name.to_string(), f }).await
+    pub async fn mutate(
+        &self,
+        res: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        f: MutateFn,
+    ) -> Result<Arc<StoredObject>, StoreError> {
+        self.submit(Op::Mutate {
+            res,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            f,
+        })
+        .await
     }
 
     async fn submit(&self, op: Op) -> Result<Arc<StoredObject>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writes.send(Queued { op, reply }).await.map_err(|_| StoreError::Closed)?;
+        self.writes
+            .send(Queued { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -274,11 +397,14 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
     // Staged view: later writes in the same group see earlier ones.
     let mut staged: HashMap<String, Option<Arc<StoredObject>>> = HashMap::new();
     let mut events: Vec<WatchEvent> = Vec::new();
-    let mut replies: Vec<(Reply, Result<Arc<StoredObject>, StoreError>)> = Vec::with_capacity(group.len());
+    let mut replies: Vec<(Reply, Result<Arc<StoredObject>, StoreError>)> =
+        Vec::with_capacity(group.len());
     let mut batch = DiskBatch::default();
     {
         let state = inner.state.read().unwrap_or_else(|p| p.into_inner());
-        let current = |staged: &HashMap<String, Option<Arc<StoredObject>>>, key: &str| -> Option<Arc<StoredObject>> {
+        let current = |staged: &HashMap<String, Option<Arc<StoredObject>>>,
+                       key: &str|
+         -> Option<Arc<StoredObject>> {
             match staged.get(key) {
                 Some(v) => v.clone(),
                 None => state.objects.get(key).cloned(),
@@ -298,11 +424,15 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
                         }
                         _ => {
                             batch.deletes.retain(|k| k != &key);
-                            batch.puts.push((key.clone(), ev.revision, ev.object.json.clone()));
+                            batch
+                                .puts
+                                .push((key.clone(), ev.revision, ev.object.json.clone()));
                             staged.insert(key.clone(), Some(ev.object.clone()));
                         }
                     }
-                    batch.history.push((ev.revision, ev.event_type, key, ev.object.json.clone()));
+                    batch
+                        .history
+                        .push((ev.revision, ev.event_type, key, ev.object.json.clone()));
                     replies.push((q.reply, Ok(ev.object.clone())));
                     events.push(ev);
                 }
@@ -323,7 +453,9 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
         tracing::error!(error = %e, "store commit failed; rejecting the writes of this group");
         let msg = e.to_string();
         for (reply, r) in replies {
-            let _ = reply.send(r.and(Err(StoreError::Invalid(format!("store write failed: {msg}")))));
+            let _ = reply.send(r.and(Err(StoreError::Invalid(format!(
+                "store write failed: {msg}"
+            )))));
         }
         return;
     }
@@ -335,7 +467,9 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
                     state.objects.remove(&ev.object.key);
                 }
                 _ => {
-                    state.objects.insert(ev.object.key.clone(), ev.object.clone());
+                    state
+                        .objects
+                        .insert(ev.object.key.clone(), ev.object.clone());
                 }
             }
         }
@@ -366,63 +500,155 @@ enum Applied {
 }
 
 /// Applies one write to the staged state; `Ok(None)` when it changes nothing.
-fn apply_op(op: Op, revision: u64, current: &dyn Fn(&str) -> Option<Arc<StoredObject>>) -> Result<Applied, StoreError> {
+fn apply_op(
+    op: Op,
+    revision: u64,
+    current: &dyn Fn(&str) -> Option<Arc<StoredObject>>,
+) -> Result<Applied, StoreError> {
     match op {
-        Op::Create { res, namespace, mut value } => {
-            let name = meta_str(&value, "name").ok_or_else(|| StoreError::Invalid("metadata.name is required".into()))?;
+        Op::Create {
+            res,
+            namespace,
+            mut value,
+        } => {
+            let name = meta_str(&value, "name")
+                .ok_or_else(|| StoreError::Invalid("metadata.name is required".into()))?;
             let key = object_key(res.key_prefix, &namespace, &name);
             if current(&key).is_some() {
-                return Err(StoreError::AlreadyExists { resource: res.resource_name(), name });
+                return Err(StoreError::AlreadyExists {
+                    resource: res.resource_name(),
+                    name,
+                });
             }
             set_create_meta(&mut value, res, &namespace, revision);
-            let object = Arc::new(StoredObject::from_value(key, revision, &value, res.field_paths));
-            Ok(Applied::Changed(WatchEvent { revision, event_type: EventType::Added, object, previous: None }))
+            let object = Arc::new(StoredObject::from_value(
+                key,
+                revision,
+                &value,
+                res.field_paths,
+            ));
+            Ok(Applied::Changed(WatchEvent {
+                revision,
+                event_type: EventType::Added,
+                object,
+                previous: None,
+            }))
         }
-        Op::Update { res, namespace, name, mut value } => {
+        Op::Update {
+            res,
+            namespace,
+            name,
+            mut value,
+        } => {
             let key = object_key(res.key_prefix, &namespace, &name);
-            let old = current(&key).ok_or_else(|| StoreError::NotFound { resource: res.resource_name(), name: name.clone() })?;
+            let old = current(&key).ok_or_else(|| StoreError::NotFound {
+                resource: res.resource_name(),
+                name: name.clone(),
+            })?;
             if let Some(rv) = meta_str(&value, "resourceVersion").filter(|s| !s.is_empty()) {
                 if rv.parse::<u64>().ok() != Some(old.revision) {
-                    return Err(StoreError::Conflict { resource: res.resource_name(), name });
+                    return Err(StoreError::Conflict {
+                        resource: res.resource_name(),
+                        name,
+                    });
                 }
             }
             let old_value = old.value();
             if let Some(uid) = meta_str(&value, "uid").filter(|s| !s.is_empty()) {
-                if Some(uid.as_str()) != old_value.pointer("/metadata/uid").and_then(Value::as_str) {
-                    return Err(StoreError::Conflict { resource: res.resource_name(), name });
+                if Some(uid.as_str()) != old_value.pointer("/metadata/uid").and_then(Value::as_str)
+                {
+                    return Err(StoreError::Conflict {
+                        resource: res.resource_name(),
+                        name,
+                    });
                 }
             }
             set_update_meta(&mut value, &old_value, revision);
-            let object = Arc::new(StoredObject::from_value(key, revision, &value, res.field_paths));
-            Ok(Applied::Changed(WatchEvent { revision, event_type: EventType::Modified, object, previous: Some(old) }))
+            let object = Arc::new(StoredObject::from_value(
+                key,
+                revision,
+                &value,
+                res.field_paths,
+            ));
+            Ok(Applied::Changed(WatchEvent {
+                revision,
+                event_type: EventType::Modified,
+                object,
+                previous: Some(old),
+            }))
         }
-        Op::Mutate { res, namespace, name, f } => {
+        Op::Mutate {
+            res,
+            namespace,
+            name,
+            f,
+        } => {
             let key = object_key(res.key_prefix, &namespace, &name);
-            let old = current(&key).ok_or_else(|| StoreError::NotFound { resource: res.resource_name(), name: name.clone() })?;
+            let old = current(&key).ok_or_else(|| StoreError::NotFound {
+                resource: res.resource_name(),
+                name: name.clone(),
+            })?;
             let old_value = old.value();
-            let Some(mut value) = f(&old_value)? else { return Ok(Applied::Unchanged(old)) };
+            let Some(mut value) = f(&old_value)? else {
+                return Ok(Applied::Unchanged(old));
+            };
             if value == old_value {
                 return Ok(Applied::Unchanged(old));
             }
             set_update_meta(&mut value, &old_value, revision);
-            let object = Arc::new(StoredObject::from_value(key, revision, &value, res.field_paths));
-            Ok(Applied::Changed(WatchEvent { revision, event_type: EventType::Modified, object, previous: Some(old) }))
+            let object = Arc::new(StoredObject::from_value(
+                key,
+                revision,
+                &value,
+                res.field_paths,
+            ));
+            Ok(Applied::Changed(WatchEvent {
+                revision,
+                event_type: EventType::Modified,
+                object,
+                previous: Some(old),
+            }))
         }
-        Op::Delete { res, namespace, name, precondition_rv } => {
+        Op::Delete {
+            res,
+            namespace,
+            name,
+            precondition_rv,
+        } => {
             let key = object_key(res.key_prefix, &namespace, &name);
-            let old = current(&key).ok_or_else(|| StoreError::NotFound { resource: res.resource_name(), name: name.clone() })?;
+            let old = current(&key).ok_or_else(|| StoreError::NotFound {
+                resource: res.resource_name(),
+                name: name.clone(),
+            })?;
             if let Some(rv) = precondition_rv {
                 if rv != old.revision {
-                    return Err(StoreError::Conflict { resource: res.resource_name(), name });
+                    return Err(StoreError::Conflict {
+                        resource: res.resource_name(),
+                        name,
+                    });
                 }
             }
             let mut value = old.value();
             if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert("resourceVersion".into(), Value::String(revision.to_string()));
+                m.insert(
+                    "resourceVersion".into(),
+                    Value::String(revision.to_string()),
+                );
             }
             let json = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
-            let object = Arc::new(StoredObject::from_parts(key, revision, json, &value, res.field_paths));
-            Ok(Applied::Changed(WatchEvent { revision, event_type: EventType::Deleted, object, previous: Some(old) }))
+            let object = Arc::new(StoredObject::from_parts(
+                key,
+                revision,
+                json,
+                &value,
+                res.field_paths,
+            ));
+            Ok(Applied::Changed(WatchEvent {
+                revision,
+                event_type: EventType::Deleted,
+                object,
+                previous: Some(old),
+            }))
         }
     }
 }
@@ -440,7 +666,9 @@ fn set_create_meta(value: &mut Value, res: &ResourceInfo, namespace: &str, revis
         value["metadata"] = Value::Object(Default::default());
     }
     let has_spec = value.get("spec").is_some();
-    let m = value["metadata"].as_object_mut().expect("metadata was just made an object");
+    let m = value["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object");
     if res.namespaced {
         m.insert("namespace".into(), Value::String(namespace.to_string()));
     } else {
@@ -448,11 +676,21 @@ fn set_create_meta(value: &mut Value, res: &ResourceInfo, namespace: &str, revis
     }
     // The API strips client-sent uids; one present here was chosen by the hub (a Job's
     // selector names its own uid).
-    if !m.get("uid").and_then(Value::as_str).is_some_and(|u| !u.is_empty()) {
-        m.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    if !m
+        .get("uid")
+        .and_then(Value::as_str)
+        .is_some_and(|u| !u.is_empty())
+    {
+        m.insert(
+            "uid".into(),
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
     }
     m.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
-    m.insert("resourceVersion".into(), Value::String(revision.to_string()));
+    m.insert(
+        "resourceVersion".into(),
+        Value::String(revision.to_string()),
+    );
     if has_spec {
         m.insert("generation".into(), Value::from(1));
     }
@@ -476,7 +714,9 @@ fn set_update_meta(value: &mut Value, old: &Value, revision: u64) {
         strip(value) != strip(old)
     };
     let old_meta = old.get("metadata").cloned().unwrap_or_default();
-    let m = value["metadata"].as_object_mut().expect("metadata was just made an object");
+    let m = value["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object");
     for field in ["uid", "creationTimestamp", "namespace", "name"] {
         match old_meta.get(field) {
             Some(v) => {
@@ -488,9 +728,15 @@ fn set_update_meta(value: &mut Value, old: &Value, revision: u64) {
         }
     }
     if let Some(g) = old_meta.get("generation").and_then(Value::as_i64) {
-        m.insert("generation".into(), Value::from(if spec_changed { g + 1 } else { g }));
+        m.insert(
+            "generation".into(),
+            Value::from(if spec_changed { g + 1 } else { g }),
+        );
     }
-    m.insert("resourceVersion".into(), Value::String(revision.to_string()));
+    m.insert(
+        "resourceVersion".into(),
+        Value::String(revision.to_string()),
+    );
 }
 
 #[cfg(test)]

@@ -28,7 +28,12 @@ pub struct StoredObject {
 
 impl StoredObject {
     /// Builds the stored form of `value` (which must already carry its final metadata).
-    pub fn from_value(key: String, revision: u64, value: &Value, field_paths: &[&'static str]) -> Self {
+    pub fn from_value(
+        key: String,
+        revision: u64,
+        value: &Value,
+        field_paths: &[&'static str],
+    ) -> Self {
         let json = Bytes::from(serde_json::to_vec(value).unwrap_or_default());
         Self::from_parts(key, revision, json, value, field_paths)
     }
@@ -55,7 +60,13 @@ impl StoredObject {
             .chain(field_paths.iter())
             .map(|path| (*path, field_value(value, path)))
             .collect();
-        StoredObject { key, revision, json, labels, fields }
+        StoredObject {
+            key,
+            revision,
+            json,
+            labels,
+            fields,
+        }
     }
 
     pub fn value(&self) -> Value {
@@ -70,7 +81,10 @@ impl StoredObject {
     }
 
     pub fn field(&self, path: &str) -> Option<&str> {
-        self.fields.iter().find(|(p, _)| *p == path).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, v)| v.as_str())
     }
 
     /// `(namespace, name)` from the key.
@@ -172,8 +186,16 @@ mod tests {
             "spec": {"nodeName": "n1"},
             "status": {"phase": "Running"}
         });
-        let o = StoredObject::from_value(object_key("pods", "default", "web"), 7, &v, &["spec.nodeName", "status.phase"]);
-        assert_eq!(o.labels, vec![("a".into(), "1".into()), ("b".into(), "2".into())]);
+        let o = StoredObject::from_value(
+            object_key("pods", "default", "web"),
+            7,
+            &v,
+            &["spec.nodeName", "status.phase"],
+        );
+        assert_eq!(
+            o.labels,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
         assert_eq!(o.label("b"), Some("2"));
         assert_eq!(o.label("c"), None);
         assert_eq!(o.field("spec.nodeName"), Some("n1"));

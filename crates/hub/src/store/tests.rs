@@ -15,7 +15,10 @@ fn open(dir: &Path) -> Store {
 async fn create_get_update_delete_with_revisions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let a = store.create(&PODS, "default", pod("a")).await.expect("create");
+    let a = store
+        .create(&PODS, "default", pod("a"))
+        .await
+        .expect("create");
     assert_eq!(a.revision, 1);
     let v = a.value();
     assert_eq!(v["metadata"]["resourceVersion"], "1");
@@ -29,22 +32,34 @@ async fn create_get_update_delete_with_revisions() {
     // A spec change bumps generation; a label change does not.
     let mut changed = v.clone();
     changed["spec"]["containers"][0]["image"] = json!("busybox:2");
-    let b = store.update(&PODS, "default", "a", changed).await.expect("update");
+    let b = store
+        .update(&PODS, "default", "a", changed)
+        .await
+        .expect("update");
     assert_eq!(b.revision, 2);
     assert_eq!(b.value()["metadata"]["generation"], 2);
     assert_eq!(b.value()["metadata"]["uid"], v["metadata"]["uid"]);
 
     // Stale resourceVersion: 409.
     let stale = store.update(&PODS, "default", "a", v.clone()).await;
-    assert!(matches!(stale, Err(StoreError::Conflict { .. })), "stale write must conflict");
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "stale write must conflict"
+    );
 
     let mut relabel = b.value();
     relabel["metadata"]["labels"]["tier"] = json!("front");
-    let c = store.update(&PODS, "default", "a", relabel).await.expect("relabel");
+    let c = store
+        .update(&PODS, "default", "a", relabel)
+        .await
+        .expect("relabel");
     assert_eq!(c.value()["metadata"]["generation"], 2);
     assert_eq!(c.label("tier"), Some("front"));
 
-    let d = store.delete(&PODS, "default", "a", None).await.expect("delete");
+    let d = store
+        .delete(&PODS, "default", "a", None)
+        .await
+        .expect("delete");
     assert_eq!(d.revision, 4);
     assert!(store.get(&PODS, "default", "a").is_none());
     let missing = store.delete(&PODS, "default", "a", None).await;
@@ -55,16 +70,27 @@ async fn create_get_update_delete_with_revisions() {
 async fn mutate_without_change_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    store.create(&PODS, "default", pod("a")).await.expect("create");
-    let same = store.mutate(&PODS, "default", "a", Box::new(|v| Ok(Some(v.clone())))).await.expect("mutate");
+    store
+        .create(&PODS, "default", pod("a"))
+        .await
+        .expect("create");
+    let same = store
+        .mutate(&PODS, "default", "a", Box::new(|v| Ok(Some(v.clone()))))
+        .await
+        .expect("mutate");
     assert_eq!(same.revision, 1);
     assert_eq!(store.revision(), 1);
     let changed = store
-        .mutate(&PODS, "default", "a", Box::new(|v| {
-            let mut v = v.clone();
-            v["status"] = json!({"phase": "Running"});
-            Ok(Some(v))
-        }))
+        .mutate(
+            &PODS,
+            "default",
+            "a",
+            Box::new(|v| {
+                let mut v = v.clone();
+                v["status"] = json!({"phase": "Running"});
+                Ok(Some(v))
+            }),
+        )
         .await
         .expect("mutate");
     assert_eq!(changed.revision, 2);
@@ -78,9 +104,15 @@ async fn list_filters_pages_and_namespaces() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     for n in ["a", "b", "c"] {
-        store.create(&PODS, "default", pod(n)).await.expect("create");
+        store
+            .create(&PODS, "default", pod(n))
+            .await
+            .expect("create");
     }
-    store.create(&PODS, "other", pod("z")).await.expect("create");
+    store
+        .create(&PODS, "other", pod("z"))
+        .await
+        .expect("create");
     let all = store.list(&PODS, None, &|_| true, None, 0);
     assert_eq!(all.items.len(), 4);
     assert_eq!(all.revision, 4);
@@ -89,10 +121,22 @@ async fn list_filters_pages_and_namespaces() {
     // Page of 2 returns one extra item so the caller knows there is more.
     let page = store.list(&PODS, Some("default"), &|_| true, None, 2);
     assert_eq!(page.items.len(), 3);
-    let next = store.list(&PODS, Some("default"), &|_| true, Some(&page.items[1].key), 2);
+    let next = store.list(
+        &PODS,
+        Some("default"),
+        &|_| true,
+        Some(&page.items[1].key),
+        2,
+    );
     assert_eq!(next.items.len(), 1);
     assert_eq!(next.items[0].namespace_and_name().1, "c");
-    let only_b = store.list(&PODS, None, &|o| o.field("metadata.name") == Some("b"), None, 0);
+    let only_b = store.list(
+        &PODS,
+        None,
+        &|o| o.field("metadata.name") == Some("b"),
+        None,
+        0,
+    );
     assert_eq!(only_b.items.len(), 1);
 }
 
@@ -101,10 +145,16 @@ async fn watch_history_resumes_and_expires() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     for i in 0..5 {
-        store.create(&PODS, "default", pod(&format!("p{i}"))).await.expect("create");
+        store
+            .create(&PODS, "default", pod(&format!("p{i}")))
+            .await
+            .expect("create");
     }
     let evs = store.events_after(2, 100).expect("history");
-    assert_eq!(evs.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![3, 4, 5]);
+    assert_eq!(
+        evs.iter().map(|e| e.revision).collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
     assert!(evs.iter().all(|e| e.event_type == EventType::Added));
     assert!(store.events_after(5, 100).expect("none").is_empty());
 }
@@ -114,12 +164,18 @@ async fn watches_past_the_history_expire_and_disk_history_stays_bounded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_with_history(dir.path(), resources::ALL, 4).expect("open");
     for i in 0..10 {
-        store.create(&PODS, "default", pod(&format!("p{i}"))).await.expect("create");
+        store
+            .create(&PODS, "default", pod(&format!("p{i}")))
+            .await
+            .expect("create");
     }
     // Revisions 7..=10 are kept: resuming after 6 works, after 5 does not.
     assert_eq!(store.events_after(6, 100).expect("in history").len(), 4);
     match store.events_after(5, 100) {
-        Err(StoreError::Expired { requested: 5, oldest: 6 }) => {}
+        Err(StoreError::Expired {
+            requested: 5,
+            oldest: 6,
+        }) => {}
         other => panic!("expected Expired, got {:?}", other.map(|e| e.len())),
     }
     drop(store);
@@ -133,7 +189,10 @@ async fn watches_past_the_history_expire_and_disk_history_stays_bounded() {
     }
     let store = reopened.expect("reopens");
     // Only the 4 kept on disk come back, even with a larger window.
-    assert!(matches!(store.events_after(5, 100), Err(StoreError::Expired { .. })));
+    assert!(matches!(
+        store.events_after(5, 100),
+        Err(StoreError::Expired { .. })
+    ));
     assert_eq!(store.events_after(6, 100).expect("kept").len(), 4);
 }
 
@@ -144,7 +203,9 @@ async fn concurrent_writers_get_distinct_revisions() {
     let mut tasks = Vec::new();
     for i in 0..200 {
         let s = store.clone();
-        tasks.push(tokio::spawn(async move { s.create(&PODS, "default", pod(&format!("p{i}"))).await }));
+        tasks.push(tokio::spawn(async move {
+            s.create(&PODS, "default", pod(&format!("p{i}"))).await
+        }));
     }
     let mut revs = Vec::new();
     for t in tasks {
@@ -159,13 +220,24 @@ async fn concurrent_writers_get_distinct_revisions() {
 #[test]
 fn acknowledged_writes_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
     {
         let store = open(dir.path());
         rt.block_on(async {
-            store.create(&PODS, "default", pod("a")).await.expect("create");
-            store.create(&PODS, "default", pod("b")).await.expect("create");
-            store.delete(&PODS, "default", "a", None).await.expect("delete");
+            store
+                .create(&PODS, "default", pod("a"))
+                .await
+                .expect("create");
+            store
+                .create(&PODS, "default", pod("b"))
+                .await
+                .expect("create");
+            store
+                .delete(&PODS, "default", "a", None)
+                .await
+                .expect("delete");
         });
     }
     // The writer thread releases the directory shortly after the last handle is dropped.

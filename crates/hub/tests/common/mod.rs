@@ -50,7 +50,12 @@ impl Cluster {
         };
         let hub = hub::start(cfg).await.expect("hub starts");
         let store = hub.store.clone();
-        let mut c = Cluster { hub, store, agents: Vec::new(), dir };
+        let mut c = Cluster {
+            hub,
+            store,
+            agents: Vec::new(),
+            dir,
+        };
         for i in 0..nodes {
             c.add_agent(&format!("node-{i}"), &[]).await;
         }
@@ -62,8 +67,16 @@ impl Cluster {
     }
 
     pub async fn add_agent(&mut self, name: &str, labels: &[(&str, &str)]) {
-        let mut cfg = AgentConfig::new(self.hub.quic_addr.to_string(), self.hub.join_token_file.clone(), name, self.dir.path().join(name));
-        cfg.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut cfg = AgentConfig::new(
+            self.hub.quic_addr.to_string(),
+            self.hub.join_token_file.clone(),
+            name,
+            self.dir.path().join(name),
+        );
+        cfg.labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let runtime = Arc::new(FakeRuntime::new());
         let stop = ShutdownToken::new();
         let (rt, st) = (runtime.clone(), stop.clone());
@@ -72,42 +85,78 @@ impl Cluster {
                 eprintln!("agent stopped: {e:#}");
             }
         });
-        self.agents.push(Agent { name: name.to_string(), runtime, stop, task });
+        self.agents.push(Agent {
+            name: name.to_string(),
+            runtime,
+            stop,
+            task,
+        });
     }
 
     pub async fn wait_node_ready(&self, name: &str) {
         let store = self.store.clone();
         let n = name.to_string();
-        wait_for(&format!("node {name} to be Ready"), Duration::from_secs(30), || {
-            store.get(&NODES, "", &n).is_some_and(|o| {
-                o.value().pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-            })
-        })
+        wait_for(
+            &format!("node {name} to be Ready"),
+            Duration::from_secs(30),
+            || {
+                store.get(&NODES, "", &n).is_some_and(|o| {
+                    o.value()
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        })
+                })
+            },
+        )
         .await;
     }
 
     /// Creates an object the way the API does (normalize, defaults, validation).
     pub async fn create(&self, res: &'static ResourceInfo, ns: &str, v: Value) -> Value {
-        let (mut v, _) = admission::normalize(res, v, FieldValidation::Strict).expect("valid object");
+        let (mut v, _) =
+            admission::normalize(res, v, FieldValidation::Strict).expect("valid object");
         admission::prepare_create(res, &mut v).expect("admitted");
-        self.store.create(res, ns, v).await.expect("created").value()
+        self.store
+            .create(res, ns, v)
+            .await
+            .expect("created")
+            .value()
     }
 
     /// Read-modify-write of an object's spec (what `kubectl apply`/`edit` does).
-    pub async fn update(&self, res: &'static ResourceInfo, ns: &str, name: &str, f: impl FnOnce(&mut Value) + Send + 'static) {
+    pub async fn update(
+        &self,
+        res: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value) + Send + 'static,
+    ) {
         self.store
-            .mutate(res, ns, name, Box::new(move |v| {
-                let mut v = v.clone();
-                f(&mut v);
-                Ok(Some(v))
-            }))
+            .mutate(
+                res,
+                ns,
+                name,
+                Box::new(move |v| {
+                    let mut v = v.clone();
+                    f(&mut v);
+                    Ok(Some(v))
+                }),
+            )
             .await
             .expect("updated");
     }
 
     /// Pods in `ns` whose labels include `app=<app>`.
     pub fn pods(&self, ns: &str, app: &str) -> Vec<Value> {
-        self.store.list(&PODS, Some(ns), &|o| o.label("app") == Some(app), None, 0).items.iter().map(|o| o.value()).collect()
+        self.store
+            .list(&PODS, Some(ns), &|o| o.label("app") == Some(app), None, 0)
+            .items
+            .iter()
+            .map(|o| o.value())
+            .collect()
     }
 
     pub async fn stop(self) {
@@ -130,14 +179,22 @@ impl Agent {
 }
 
 pub fn is_ready(p: &Value) -> bool {
-    p.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    p.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 /// Polls `check` every 20 ms until it holds, or panics after `limit`.
 pub async fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !check() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
