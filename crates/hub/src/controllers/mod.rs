@@ -325,9 +325,11 @@ pub fn selector_from_label_selector(v: Option<&Value>) -> Result<Option<LabelSel
                 "NotIn" => Requirement::NotIn(key, values),
                 "Exists" => Requirement::Exists(key),
                 "DoesNotExist" => Requirement::NotExists(key),
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "matchExpressions operator {other:?} is not In, NotIn, Exists or DoesNotExist"
-                )),
+                ))
+                }
             });
         }
     }
