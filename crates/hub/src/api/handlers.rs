@@ -390,48 +390,66 @@ pub async fn patch(
             "application/json"
         },
     )?;
-    let Some(old) = state.store.get(t.res, &ns, &name) else {
-        if kind == PatchKind::Apply && part == Part::Main {
-            let mut target = t.clone_named(None);
-            target.name = None;
-            return create(state, &target, q, patch_doc).await;
+    // Design: like the Kubernetes API server, a patch that names no resourceVersion applies
+    // to the latest object: on a conflict with a concurrent writer (a controller updating
+    // status, say) it is re-applied to the new version, a bounded number of times.
+    let pinned = patch_doc.pointer("/metadata/resourceVersion").is_some();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Some(old) = state.store.get(t.res, &ns, &name) else {
+            if kind == PatchKind::Apply && part == Part::Main {
+                let mut target = t.clone_named(None);
+                target.name = None;
+                return create(state, &target, q, patch_doc).await;
+            }
+            return Err(not_found(t.res, &name));
+        };
+        let old_value = old.value();
+        let mut new = old_value.clone();
+        match kind {
+            PatchKind::Json => {
+                patch::json_patch(&mut new, &patch_doc).map_err(ApiError::bad_request)?
+            }
+            PatchKind::Merge => patch::merge_patch(&mut new, &patch_doc),
+            PatchKind::Strategic | PatchKind::Apply => {
+                patch::strategic_merge(&mut new, &patch_doc).map_err(ApiError::bad_request)?
+            }
         }
-        return Err(not_found(t.res, &name));
-    };
-    let old_value = old.value();
-    let mut new = old_value.clone();
-    match kind {
-        PatchKind::Json => {
-            patch::json_patch(&mut new, &patch_doc).map_err(ApiError::bad_request)?
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the patch leaves no object"));
         }
-        PatchKind::Merge => patch::merge_patch(&mut new, &patch_doc),
-        PatchKind::Strategic | PatchKind::Apply => {
-            patch::strategic_merge(&mut new, &patch_doc).map_err(ApiError::bad_request)?
+        if !pinned {
+            new["metadata"]["resourceVersion"] = json!(old.revision.to_string());
+        }
+        let (mut new, warnings) = admission::normalize(
+            t.res,
+            new,
+            FieldValidation::parse(q.get("fieldValidation"))?,
+        )?;
+        admission::prepare_update(t.res, &old_value, &mut new, part)?;
+        if dry_run(q) {
+            return Ok(with_warnings(json_response(200, &new), &warnings));
+        }
+        match state.store.update(t.res, &ns, &name, new).await {
+            Ok(o) => {
+                return Ok(with_warnings(
+                    object_response(200, &o, t.res, false),
+                    &warnings,
+                ))
+            }
+            Err(crate::store::StoreError::Conflict { .. })
+                if !pinned && attempt < PATCH_ATTEMPTS =>
+            {
+                continue
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    if !new.is_object() {
-        return Err(ApiError::bad_request("the patch leaves no object"));
-    }
-    // A patch applies to the version read here: pin it so a concurrent write is a conflict,
-    // unless the patch itself names a resourceVersion.
-    if patch_doc.pointer("/metadata/resourceVersion").is_none() {
-        new["metadata"]["resourceVersion"] = json!(old.revision.to_string());
-    }
-    let (mut new, warnings) = admission::normalize(
-        t.res,
-        new,
-        FieldValidation::parse(q.get("fieldValidation"))?,
-    )?;
-    admission::prepare_update(t.res, &old_value, &mut new, part)?;
-    if dry_run(q) {
-        return Ok(with_warnings(json_response(200, &new), &warnings));
-    }
-    let o = state.store.update(t.res, &ns, &name, new).await?;
-    Ok(with_warnings(
-        object_response(200, &o, t.res, false),
-        &warnings,
-    ))
 }
+
+/// Times a patch without a resourceVersion is re-applied after conflicts.
+const PATCH_ATTEMPTS: usize = 8;
 
 #[derive(PartialEq, Eq, Clone, Copy)]
 enum PatchKind {
@@ -770,8 +788,13 @@ pub async fn scale(
     if method == "GET" {
         return Ok(json_response(200, &before));
     }
-    let wanted = if method == "PUT" {
-        decode_body(body, content_type)?
+    let (wanted, scale_pinned) = if method == "PUT" {
+        let w = decode_body(body, content_type)?;
+        let pinned = w
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|rv| !rv.is_empty());
+        (w, pinned)
     } else {
         let doc = decode_body(body, "application/json")?;
         let mut s = before.clone();
@@ -780,7 +803,8 @@ pub async fn scale(
         } else {
             patch::merge_patch(&mut s, &doc);
         }
-        s
+        let pinned = doc.pointer("/metadata/resourceVersion").is_some();
+        (s, pinned)
     };
     let replicas = wanted
         .pointer("/spec/replicas")
@@ -819,8 +843,28 @@ pub async fn scale(
             )),
         ));
     }
-    let o = state.store.update(t.res, &ns, &name, new).await?;
-    Ok(json_response(200, &scale_of(&o)))
+    match state.store.update(t.res, &ns, &name, new.clone()).await {
+        Ok(o) => Ok(json_response(200, &scale_of(&o))),
+        // Only the replica count changes: if the Scale named no resourceVersion, set it on
+        // the latest object atomically instead of failing on a concurrent status write.
+        Err(crate::store::StoreError::Conflict { .. }) if !scale_pinned => {
+            let o = state
+                .store
+                .mutate(
+                    t.res,
+                    &ns,
+                    &name,
+                    Box::new(move |v| {
+                        let mut v = v.clone();
+                        v["spec"]["replicas"] = json!(replicas);
+                        Ok(Some(v))
+                    }),
+                )
+                .await?;
+            Ok(json_response(200, &scale_of(&o)))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST .../pods/{name}/binding`: sets `spec.nodeName` once.
