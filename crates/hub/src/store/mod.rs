@@ -538,7 +538,7 @@ fn apply_op(
             res,
             namespace,
             name,
-            mut value,
+            value,
         } => {
             let key = object_key(res.key_prefix, &namespace, &name);
             let old = current(&key).ok_or_else(|| StoreError::NotFound {
@@ -563,19 +563,7 @@ fn apply_op(
                     });
                 }
             }
-            set_update_meta(&mut value, &old_value, revision);
-            let object = Arc::new(StoredObject::from_value(
-                key,
-                revision,
-                &value,
-                res.field_paths,
-            ));
-            Ok(Applied::Changed(WatchEvent {
-                revision,
-                event_type: EventType::Modified,
-                object,
-                previous: Some(old),
-            }))
+            Ok(modified(res, key, revision, value, &old_value, old))
         }
         Op::Mutate {
             res,
@@ -589,25 +577,13 @@ fn apply_op(
                 name: name.clone(),
             })?;
             let old_value = old.value();
-            let Some(mut value) = f(&old_value)? else {
+            let Some(value) = f(&old_value)? else {
                 return Ok(Applied::Unchanged(old));
             };
             if value == old_value {
                 return Ok(Applied::Unchanged(old));
             }
-            set_update_meta(&mut value, &old_value, revision);
-            let object = Arc::new(StoredObject::from_value(
-                key,
-                revision,
-                &value,
-                res.field_paths,
-            ));
-            Ok(Applied::Changed(WatchEvent {
-                revision,
-                event_type: EventType::Modified,
-                object,
-                previous: Some(old),
-            }))
+            Ok(modified(res, key, revision, value, &old_value, old))
         }
         Op::Delete {
             res,
@@ -651,6 +627,30 @@ fn apply_op(
             }))
         }
     }
+}
+
+/// The change for an update of `old` (whose value is `old_value`) to `value`.
+fn modified(
+    res: &ResourceInfo,
+    key: String,
+    revision: u64,
+    mut value: Value,
+    old_value: &Value,
+    old: Arc<StoredObject>,
+) -> Applied {
+    set_update_meta(&mut value, old_value, revision);
+    let object = Arc::new(StoredObject::from_value(
+        key,
+        revision,
+        &value,
+        res.field_paths,
+    ));
+    Applied::Changed(WatchEvent {
+        revision,
+        event_type: EventType::Modified,
+        object,
+        previous: Some(old),
+    })
 }
 
 fn meta_str(v: &Value, field: &str) -> Option<String> {
