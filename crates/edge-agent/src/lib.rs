@@ -44,6 +44,7 @@ pub mod local_store;
 pub mod node_info;
 pub mod pod_manager;
 pub mod pods;
+pub mod prober;
 pub mod report_outbox;
 pub mod runtime;
 pub mod status_reporter;

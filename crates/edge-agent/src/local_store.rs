@@ -24,7 +24,7 @@ use crate::desired::{DesiredSet, DesiredWrite};
 
 /// Version byte in front of every stored plan; a store written by an incompatible build is
 /// refused with [`StoreError::Format`] instead of being misread.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Largest stored plan the decoder will allocate for (a corrupt length cannot exhaust memory).
 pub const MAX_PLAN_BYTES: usize = 4 * 1024 * 1024;

@@ -37,14 +37,19 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::{Backoff, POD_OPERATION};
 use crate::error_chain;
-use crate::pods::{pod_status, reconcile, Effect, RestartBook};
-use crate::runtime::{ContainerRuntime, ObservedPod, RuntimeError};
+use crate::pods::{pod_status, reconcile, DueProbe, Effect, ProbeBook, ProbeKind, RestartBook};
+use crate::prober::{self, ProbeTarget};
+use crate::runtime::{ContainerRuntime, ObservedPod, ObservedState, RuntimeError};
 use crate::status_reporter::{PodRef, PodStatusUpdate, PodStatuses};
 
 /// Period of the level-triggered reconcile pass.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
 /// Most pod workers running at once.
 pub const MAX_WORKERS: usize = 8;
+/// How often the pod manager looks for probes that are due.
+pub const PROBE_TICK: Duration = Duration::from_millis(500);
+/// Most probes running at once.
+pub const MAX_PROBES: usize = 32;
 
 /// A pod whose runtime calls failed.
 #[derive(Debug)]
@@ -70,6 +75,11 @@ pub struct PodManager {
     desired: Vec<PodPlan>,
     revision: u64,
     book: RestartBook,
+    probes: ProbeBook,
+    /// Probes in flight: (pod UID, container, kind).
+    probing: HashSet<(String, String, ProbeKind)>,
+    /// The runtime's pods as of the last pass (what probes are scheduled against).
+    last_observed: Vec<ObservedPod>,
     workers: HashSet<String>,
     failures: HashMap<String, PodFailure>,
     /// A `list_pods` is in flight.
@@ -104,6 +114,9 @@ impl PodManager {
             desired: Vec::new(),
             revision: 0,
             book: RestartBook::new(),
+            probes: ProbeBook::new(),
+            probing: HashSet::new(),
+            last_observed: Vec::new(),
             workers: HashSet::new(),
             failures: HashMap::new(),
             observing: false,
@@ -184,9 +197,12 @@ impl PodManager {
         });
         self.departed
             .retain(|uid, _| observed.iter().any(|p| &p.uid == uid));
+        self.probes
+            .retain_pods(|uid| desired.iter().any(|p| p.uid == uid));
+        self.last_observed = observed.to_vec();
 
         let mut groups: Vec<(String, Vec<Effect>)> = Vec::new();
-        for mut effect in reconcile(&self.desired, observed, &self.book, now) {
+        for mut effect in reconcile(&self.desired, observed, &self.book, &self.probes, now) {
             if let Effect::RemovePod { uid, grace } = &mut effect {
                 if let Some(own) = self.departed.get(uid) {
                     *grace = *own;
@@ -247,6 +263,15 @@ impl PodManager {
                             info!(uid = %plan.uid, pod = %format!("{}/{}", plan.namespace, plan.name), "started pod");
                         }
                         (Effect::StopPod { uid, .. }, Ok(())) => info!(%uid, "stopped pod"),
+                        (Effect::StartInit { plan, container }, Ok(())) => {
+                            info!(uid = %plan.uid, %container, "started init container");
+                        }
+                        (Effect::SyncVolumes(plan), Ok(())) => {
+                            info!(uid = %plan.uid, "updated projected volumes");
+                        }
+                        (Effect::KillContainer { uid, container, .. }, Ok(())) => {
+                            info!(%uid, %container, "killed container that failed its probe");
+                        }
                         (effect, Err(e)) => {
                             failure = Some(format!("{}: {}", describe(effect), error_chain(&e)));
                         }
@@ -261,6 +286,64 @@ impl PodManager {
                 act.request_pass(ctx);
             }),
         );
+    }
+
+    /// Starts the probes that are due, against the last observation.
+    fn probe_tick(&mut self, ctx: &mut Context<Self>) {
+        let now = now_ms();
+        let mut due: Vec<(DueProbe, ProbeTarget)> = Vec::new();
+        for plan in &self.desired {
+            if plan.deletion_grace_period_seconds.is_some() {
+                continue;
+            }
+            let Some(pod) = self.last_observed.iter().find(|p| p.uid == plan.uid) else {
+                continue;
+            };
+            let target = ProbeTarget {
+                host: if plan.host_network {
+                    Some(self.host_ip.clone()).filter(|h| !h.is_empty())
+                } else {
+                    pod.pod_ip.clone()
+                },
+            };
+            for c in &plan.containers {
+                let Some(ObservedState::Running { started_at_ms }) =
+                    pod.container(&c.name).map(|o| o.state)
+                else {
+                    continue;
+                };
+                for d in self.probes.due(&plan.uid, c, started_at_ms, now) {
+                    due.push((d, target.clone()));
+                }
+            }
+        }
+        for (d, target) in due {
+            if self.probing.len() >= MAX_PROBES {
+                break;
+            }
+            let key = (d.uid.clone(), d.container.clone(), d.kind);
+            if !self.probing.insert(key.clone()) {
+                continue;
+            }
+            let runtime = self.runtime.clone();
+            ctx.spawn(
+                async move {
+                    let (passed, message) = prober::run(&*runtime, &target, &d).await;
+                    (d, passed, message)
+                }
+                .into_actor(self)
+                .map(move |(d, passed, message), act, ctx| {
+                    act.probing.remove(&key);
+                    if !passed {
+                        warn!(uid = %d.uid, container = %d.container, probe = d.kind.name(), %message, "probe failed");
+                    }
+                    if act.probes.record(&d, passed, &message, now_ms()) {
+                        info!(uid = %d.uid, container = %d.container, probe = d.kind.name(), passed, "probe result changed the container's state");
+                        act.request_pass(ctx);
+                    }
+                }),
+            );
+        }
     }
 
     fn note_failure(&mut self, uid: &str, message: String) {
@@ -291,7 +374,7 @@ impl PodManager {
             if pod.is_some_and(|p| p.containers.iter().any(|c| c.state.is_running())) {
                 running = running.saturating_add(1);
             }
-            let mut status = pod_status(plan, pod, &self.book, now, &self.host_ip);
+            let mut status = pod_status(plan, pod, &self.book, &self.probes, now, &self.host_ip);
             if let Some(failure) = self.failures.get(&plan.uid) {
                 status.message = Some(failure.message.clone());
             }
@@ -364,8 +447,11 @@ fn grace_of(plan: &PodPlan) -> Duration {
 /// The UID an effect is about.
 fn effect_uid(effect: &Effect) -> &str {
     match effect {
-        Effect::StartPod(plan) => &plan.uid,
-        Effect::RestartContainer { uid, .. }
+        Effect::StartPod(plan) | Effect::SyncVolumes(plan) | Effect::StartInit { plan, .. } => {
+            &plan.uid
+        }
+        Effect::KillContainer { uid, .. }
+        | Effect::RestartContainer { uid, .. }
         | Effect::StopPod { uid, .. }
         | Effect::RemovePod { uid, .. } => uid,
     }
@@ -375,6 +461,9 @@ fn effect_uid(effect: &Effect) -> &str {
 fn describe(effect: &Effect) -> String {
     match effect {
         Effect::StartPod(_) => "starting the pod".to_string(),
+        Effect::StartInit { container, .. } => format!("starting init container {container}"),
+        Effect::SyncVolumes(_) => "writing projected volumes".to_string(),
+        Effect::KillContainer { container, .. } => format!("killing container {container}"),
         Effect::RestartContainer { container, .. } => format!("restarting container {container}"),
         Effect::StopPod { .. } => "stopping the pod".to_string(),
         Effect::RemovePod { .. } => "removing the pod".to_string(),
@@ -385,6 +474,15 @@ fn describe(effect: &Effect) -> String {
 async fn execute(runtime: &dyn ContainerRuntime, effect: &Effect) -> Result<(), RuntimeError> {
     match effect {
         Effect::StartPod(plan) => runtime.start_pod(plan).await,
+        Effect::StartInit { plan, container } => {
+            runtime.start_init_container(plan, container).await
+        }
+        Effect::SyncVolumes(plan) => runtime.sync_volumes(plan).await,
+        Effect::KillContainer {
+            uid,
+            container,
+            grace,
+        } => runtime.stop_container(uid, container, *grace).await,
         Effect::RestartContainer { uid, container } => {
             runtime.restart_container(uid, container).await
         }
@@ -407,6 +505,7 @@ impl Actor for PodManager {
             "pod manager started"
         );
         ctx.run_interval(RECONCILE_INTERVAL, |act, ctx| act.request_pass(ctx));
+        ctx.run_interval(PROBE_TICK, |act, ctx| act.probe_tick(ctx));
         let shutdown = self.shutdown.clone();
         ctx.spawn(
             async move { shutdown.cancelled().await }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use shoal_edge_agent::pods::{pod_status, RestartBook};
+use shoal_edge_agent::pods::{pod_status, ProbeBook, RestartBook};
 use shoal_edge_agent::runtime::podman::spec::{
     LABEL_CONTAINER, LABEL_MANAGED, LABEL_NODE, LABEL_POD_UID,
 };
@@ -360,6 +360,7 @@ async fn runs_a_pod_on_real_podman_and_removes_it() {
         &plan,
         Some(&pod),
         &RestartBook::new(),
+        &ProbeBook::new(),
         now_ms(),
         "127.0.0.1",
     );
@@ -634,6 +635,7 @@ async fn host_network_pod_runs_without_its_own_address() {
         &plan,
         Some(&pod),
         &RestartBook::new(),
+        &ProbeBook::new(),
         now_ms(),
         "127.0.0.1",
     );

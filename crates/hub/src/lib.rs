@@ -16,6 +16,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod broker;
+pub mod config_source;
 pub mod controllers;
 pub mod event_gc;
 pub mod hub;

@@ -24,6 +24,7 @@ use shoal_transport::wire::{
 };
 
 use crate::broker::MqttUsers;
+use crate::config_source::{config_key, ConfigDeps, StoreConfig};
 use crate::plan;
 use crate::resources::{NODES, PODS};
 use crate::store::{EventType, Store, StoreError, StoredObject};
@@ -184,9 +185,32 @@ fn plan_key(p: &PodPlan) -> PodPlan {
     }
 }
 
-fn compile(o: &StoredObject) -> Option<PodPlan> {
+/// The plan of a stored pod, reading the ConfigMaps and Secrets it references from `store`;
+/// records those references in `deps` (forgets them for a deleted pod).
+fn compile(
+    o: &StoredObject,
+    store: &Store,
+    deps: &mut ConfigDeps,
+    deleted: bool,
+) -> Option<PodPlan> {
     let pod: Pod = serde_json::from_slice(&o.json).ok()?;
-    Some(plan::compile(&pod, o.revision))
+    let plan = plan::compile(&pod, o.revision, &StoreConfig(store));
+    deps.track(&plan.uid, (!deleted).then_some(&pod));
+    Some(plan)
+}
+
+/// Plans of this node's pods that depend on the ConfigMap or Secret stored under `key`,
+/// recompiled from the store now.
+fn dependents_of(key: &str, store: &Store, deps: &mut ConfigDeps, node: &str) -> Vec<PodPlan> {
+    let Some((kind, ns, name)) = config_key(key) else {
+        return Vec::new();
+    };
+    deps.dependents(kind, ns, name)
+        .into_iter()
+        .filter_map(|(ns, pod)| store.get(&PODS, &ns, &pod))
+        .filter(|o| o.field("spec.nodeName") == Some(node))
+        .filter_map(|o| compile(&o, store, deps, false))
+        .collect()
 }
 
 async fn run_session(
@@ -213,7 +237,12 @@ async fn run_session(
     let on_node = |o: &StoredObject| o.field("spec.nodeName") == Some(node);
     let current = store.list(&PODS, None, &on_node, None, 0);
     let mut sent: HashMap<String, PodPlan> = HashMap::new();
-    let desired: Vec<PodPlan> = current.items.iter().filter_map(|o| compile(o)).collect();
+    let mut deps = ConfigDeps::default();
+    let desired: Vec<PodPlan> = current
+        .items
+        .iter()
+        .filter_map(|o| compile(o, store, &mut deps, false))
+        .collect();
     let resume = hello.last_acked_revision;
     let first = match (resume > 0 && resume <= current.revision)
         .then(|| store.events_after(resume, usize::MAX))
@@ -222,12 +251,19 @@ async fn run_session(
             // The agent holds the set as of `resume`: send what changed since.
             let mut upserts: HashMap<String, PodPlan> = HashMap::new();
             let mut deletes = Vec::new();
+            // Pods whose ConfigMaps or Secrets changed get their current plan.
+            for ev in events.iter().filter(|e| e.revision <= current.revision) {
+                for p in dependents_of(&ev.object.key, store, &mut deps, node) {
+                    upserts.insert(p.uid.clone(), p);
+                }
+            }
             for ev in events.iter().filter(|e| {
                 e.revision <= current.revision
                     && e.object.key.starts_with("pods/")
                     && on_node(&e.object)
             }) {
-                let Some(p) = compile(&ev.object) else {
+                let deleted = ev.event_type == EventType::Deleted;
+                let Some(p) = compile(&ev.object, store, &mut deps, deleted) else {
                     continue;
                 };
                 if ev.event_type == EventType::Deleted {
@@ -294,7 +330,8 @@ async fn run_session(
                         Err(StoreError::Expired { .. }) => {
                             // Fell behind the history: start over with a snapshot.
                             let now = store.list(&PODS, None, &on_node, None, 0);
-                            let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o)).collect();
+                            deps = ConfigDeps::default();
+                            let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o, store, &mut deps, false)).collect();
                             sent = pods.iter().map(|p| (p.uid.clone(), plan_key(p))).collect();
                             cursor = now.revision;
                             write_frame(&mut send, &HubMessage::Snapshot { revision: cursor, pods }).await?;
@@ -309,16 +346,26 @@ async fn run_session(
                     let mut deletes = Vec::new();
                     for ev in &events {
                         cursor = ev.revision;
+                        for p in dependents_of(&ev.object.key, store, &mut deps, node) {
+                            if sent.get(&p.uid) != Some(&plan_key(&p)) {
+                                sent.insert(p.uid.clone(), plan_key(&p));
+                                upserts.retain(|u: &PodPlan| u.uid != p.uid);
+                                upserts.push(p);
+                            }
+                        }
                         if !ev.object.key.starts_with("pods/") || !on_node(&ev.object) {
                             continue;
                         }
-                        let Some(p) = compile(&ev.object) else { continue };
-                        if ev.event_type == EventType::Deleted {
+                        let deleted = ev.event_type == EventType::Deleted;
+                        let Some(p) = compile(&ev.object, store, &mut deps, deleted) else { continue };
+                        if deleted {
+                            upserts.retain(|u: &PodPlan| u.uid != p.uid);
                             if sent.remove(&p.uid).is_some() {
                                 deletes.push(p.uid);
                             }
                         } else if sent.get(&p.uid) != Some(&plan_key(&p)) {
                             sent.insert(p.uid.clone(), plan_key(&p));
+                            upserts.retain(|u: &PodPlan| u.uid != p.uid);
                             upserts.push(p);
                         }
                     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the frame format and of the messages in this module. A peer that receives a
 /// frame with another version refuses it with a clear error instead of misreading it.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The SNI name the agent uses and the hub's server certificate carries.
 pub const HUB_SERVER_NAME: &str = "shoal-hub";
@@ -175,6 +175,54 @@ pub struct ContainerPlan {
     pub cpu_limit_millis: u64,
     /// Memory limit in bytes, 0 for none.
     pub memory_limit_bytes: u64,
+    /// Why the hub could not complete this container's configuration (a ConfigMap or Secret
+    /// it needs is missing); empty when complete. The agent does not start a container with
+    /// an error and reports `CreateContainerConfigError` with this message.
+    pub config_error: String,
+    pub liveness_probe: Option<ProbePlan>,
+    pub readiness_probe: Option<ProbePlan>,
+    pub startup_probe: Option<ProbePlan>,
+}
+
+/// A container probe with Kubernetes' defaults already applied and named ports resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbePlan {
+    pub action: ProbeAction,
+    pub initial_delay_seconds: u32,
+    /// At least 1.
+    pub period_seconds: u32,
+    /// At least 1.
+    pub timeout_seconds: u32,
+    /// At least 1 (always 1 for liveness and startup probes).
+    pub success_threshold: u32,
+    /// At least 1.
+    pub failure_threshold: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProbeAction {
+    /// Run a command in the container; exit code 0 is success.
+    Exec { command: Vec<String> },
+    /// `GET http(s)://host:port/path`; 200..400 is success. An empty host means the pod's IP.
+    HttpGet {
+        scheme: String,
+        host: String,
+        port: u16,
+        path: String,
+        headers: Vec<(String, String)>,
+    },
+    /// A TCP connection to host:port succeeds. An empty host means the pod's IP.
+    TcpSocket { host: String, port: u16 },
+}
+
+/// One file of a [`VolumePlan::Files`] volume.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePlan {
+    /// Relative path inside the volume (validated by the hub: no `..`, not absolute).
+    pub path: String,
+    pub data: Vec<u8>,
+    /// Permission bits, e.g. 0o644.
+    pub mode: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,5 +254,12 @@ pub enum VolumePlan {
         name: String,
         path: String,
         kind: String,
+    },
+    /// Files the hub projected from ConfigMaps, Secrets or the downward API. The agent writes
+    /// them atomically into a directory of the pod and rewrites them when the plan changes,
+    /// without restarting containers (as kubelet does).
+    Files {
+        name: String,
+        files: Vec<FilePlan>,
     },
 }

@@ -8,12 +8,15 @@
 //!
 //! - [`restart`]: restart policy, crash back-off, the [`RestartBook`];
 //! - [`reconcile`](mod@reconcile): desired + observed -> [`Effect`]s;
+//! - [`probe`]: probe schedule and thresholds, the [`ProbeBook`];
 //! - [`status`]: plan + observed -> Kubernetes `PodStatus`.
 
+pub mod probe;
 pub mod reconcile;
 pub mod restart;
 pub mod status;
 
+pub use probe::{DueProbe, ProbeBook, ProbeKind, ProbeView};
 pub use reconcile::{next_wake_ms, reconcile, Effect, ORPHAN_GRACE};
 pub use restart::{effective_policy, should_restart, RestartBook, RestartEntry};
 pub use status::pod_status;

@@ -6,7 +6,8 @@
 //! whether it is restarted.
 //!
 //! Phase rules (Kubernetes'):
-//! - **Pending** until every container has been created and started at least once;
+//! - **Pending** while init containers run, and until every container has been created and
+//!   started at least once; **Failed** when an init container failed for good;
 //! - **Succeeded** when every container has terminated for good with exit code 0;
 //! - **Failed** when every container has terminated for good and one did not exit 0;
 //! - **Running** otherwise: something runs, or will be restarted.
@@ -20,7 +21,8 @@ use shoal_transport::status::{
 };
 use shoal_transport::wire::{ContainerPlan, PodPlan};
 
-use super::reconcile::{exited_verdict, ExitedVerdict};
+use super::probe::ProbeBook;
+use super::reconcile::{exited_verdict, initialized, ExitedVerdict};
 use super::restart::RestartBook;
 use crate::runtime::{ObservedContainer, ObservedPod, ObservedState};
 
@@ -28,39 +30,87 @@ use crate::runtime::{ObservedContainer, ObservedPod, ObservedState};
 pub const REASON_CONTAINER_CREATING: &str = "ContainerCreating";
 /// Waiting reason while a crashed container waits out its back-off.
 pub const REASON_CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
+/// Waiting reason of application containers while init containers run.
+pub const REASON_POD_INITIALIZING: &str = "PodInitializing";
+/// Waiting reason of a container whose ConfigMap or Secret is missing.
+pub const REASON_CREATE_CONTAINER_CONFIG_ERROR: &str = "CreateContainerConfigError";
 
 /// The Kubernetes status of the pod described by `plan`, given what the runtime reports
 /// (`None`: the runtime has no such pod yet) and `host_ip`, the node's address (empty if
 /// unknown).
-pub fn pod_status(
-    plan: &PodPlan,
-    observed: Option<&ObservedPod>,
+pub fn pod_status<'p>(
+    plan: &'p PodPlan,
+    observed: Option<&'p ObservedPod>,
     book: &RestartBook,
+    probes: &ProbeBook,
     now_ms: u64,
     host_ip: &str,
 ) -> PodStatus {
-    let views: Vec<ContainerView<'_>> = plan
-        .containers
-        .iter()
-        .map(|c| {
-            let obs = observed.and_then(|p| p.container(&c.name));
-            let verdict = obs.and_then(|o| exited_verdict(plan, &c.name, &o.state, book, now_ms));
-            ContainerView {
-                plan: c,
-                observed: obs,
-                verdict,
+    let view = |c: &'p ContainerPlan| -> ContainerView<'p> {
+        let obs = observed.and_then(|p| p.container(&c.name));
+        let verdict = obs.and_then(|o| exited_verdict(plan, &c.name, &o.state, book, now_ms));
+        let (ready, started) = match obs.map(|o| o.state) {
+            Some(ObservedState::Running { started_at_ms }) => {
+                let v = probes.view(&plan.uid, c, started_at_ms);
+                (v.ready, v.started)
             }
-        })
-        .collect();
+            _ => (false, false),
+        };
+        ContainerView {
+            plan: c,
+            observed: obs,
+            verdict,
+            ready,
+            started,
+        }
+    };
+    let views: Vec<ContainerView<'_>> = plan.containers.iter().map(view).collect();
+    let init_views: Vec<ContainerView<'_>> = plan.init_containers.iter().map(view).collect();
+    let initialized = initialized(plan, observed);
+    let init_failed = !initialized
+        && init_views.iter().any(|v| {
+            v.verdict == Some(ExitedVerdict::Final)
+                && !matches!(
+                    v.observed.map(|o| o.state),
+                    Some(ObservedState::Exited { exit_code: 0, .. })
+                )
+        });
 
-    let phase = phase(&views);
+    let phase = if init_failed {
+        "Failed"
+    } else if !initialized {
+        "Pending"
+    } else {
+        phase(&views)
+    };
     let container_statuses: Vec<ContainerStatus> = views
         .iter()
-        .map(|v| container_status(plan, v, book))
+        .map(|v| {
+            let mut s = container_status(plan, v, book);
+            if !initialized && v.observed.is_none() {
+                s.state.waiting = Some(waiting(REASON_POD_INITIALIZING, None));
+            }
+            s
+        })
+        .collect();
+    let init_container_statuses: Vec<ContainerStatus> = init_views
+        .iter()
+        .map(|v| {
+            let mut s = container_status(plan, v, book);
+            // An init container is "ready" once it completed.
+            s.ready = matches!(
+                v.observed.map(|o| o.state),
+                Some(ObservedState::Exited { exit_code: 0, .. })
+            ) || (initialized && v.observed.is_none());
+            if initialized && v.observed.is_none() {
+                s.state.waiting = None;
+            }
+            s
+        })
         .collect();
     let not_ready: Vec<&str> = views
         .iter()
-        .filter(|v| !v.is_running())
+        .filter(|v| !v.ready)
         .map(|v| v.plan.name.as_str())
         .collect();
     let host_ip = (!host_ip.is_empty()).then(|| host_ip.to_string());
@@ -69,16 +119,26 @@ pub fn pod_status(
     } else {
         observed.and_then(|p| p.pod_ip.clone())
     };
+    let pending_inits: Vec<&str> = init_views
+        .iter()
+        .filter(|v| {
+            !matches!(
+                v.observed.map(|o| o.state),
+                Some(ObservedState::Exited { exit_code: 0, .. })
+            )
+        })
+        .map(|v| v.plan.name.as_str())
+        .collect();
 
     PodStatus {
         phase: phase.to_string(),
-        conditions: conditions(phase, &not_ready),
+        conditions: conditions(phase, &not_ready, initialized, &pending_inits),
         message: None,
         reason: None,
         host_ip,
         pod_ip,
         start_time: observed.and_then(start_time_ms).map(rfc3339_from_ms),
-        init_container_statuses: Vec::new(),
+        init_container_statuses,
         container_statuses,
     }
 }
@@ -89,13 +149,13 @@ struct ContainerView<'a> {
     observed: Option<&'a ObservedContainer>,
     /// Set when the container has exited.
     verdict: Option<ExitedVerdict>,
+    /// Running and passing its readiness probe (if any).
+    ready: bool,
+    /// Running and past its startup probe (if any).
+    started: bool,
 }
 
 impl ContainerView<'_> {
-    fn is_running(&self) -> bool {
-        self.observed.is_some_and(|o| o.state.is_running())
-    }
-
     fn never_started(&self) -> bool {
         self.observed
             .is_none_or(|o| o.state == ObservedState::Created)
@@ -125,7 +185,12 @@ fn phase(views: &[ContainerView<'_>]) -> &'static str {
     }
 }
 
-fn conditions(phase: &str, not_ready: &[&str]) -> Vec<Condition> {
+fn conditions(
+    phase: &str,
+    not_ready: &[&str],
+    initialized: bool,
+    pending_inits: &[&str],
+) -> Vec<Condition> {
     let ready = not_ready.is_empty();
     let (reason, message) = if ready {
         (None, None)
@@ -149,8 +214,18 @@ fn conditions(phase: &str, not_ready: &[&str]) -> Vec<Condition> {
     };
     vec![
         cond("PodScheduled", true, false),
-        // Init containers are not run yet, so a pod is initialized as soon as it is ours.
-        cond("Initialized", true, false),
+        Condition {
+            type_: "Initialized".to_string(),
+            status: if initialized { "True" } else { "False" }.to_string(),
+            reason: (!initialized).then(|| "ContainersNotInitialized".to_string()),
+            message: (!initialized).then(|| {
+                format!(
+                    "containers with incomplete status: [{}]",
+                    pending_inits.join(" ")
+                )
+            }),
+            ..Default::default()
+        },
         cond("ContainersReady", ready, !ready),
         cond("Ready", ready, !ready),
     ]
@@ -172,14 +247,21 @@ fn container_status(
             .map(|o| o.image_id.clone())
             .unwrap_or_default(),
         container_id: view.observed.map(|o| o.id.clone()),
-        ready: view.is_running(),
-        started: Some(view.is_running()),
+        ready: view.ready,
+        started: Some(view.started),
         restart_count: i32::try_from(restart_count).unwrap_or(i32::MAX),
         state: ContainerState::default(),
         last_state: ContainerState::default(),
     };
     let Some(observed) = view.observed else {
-        status.state.waiting = Some(waiting(REASON_CONTAINER_CREATING, None));
+        status.state.waiting = Some(if view.plan.config_error.is_empty() {
+            waiting(REASON_CONTAINER_CREATING, None)
+        } else {
+            waiting(
+                REASON_CREATE_CONTAINER_CONFIG_ERROR,
+                Some(view.plan.config_error.clone()),
+            )
+        });
         return status;
     };
     match observed.state {
@@ -274,6 +356,16 @@ mod tests {
 
     use super::*;
 
+    fn status_of(
+        plan: &PodPlan,
+        observed: Option<&ObservedPod>,
+        book: &RestartBook,
+        now: u64,
+        host_ip: &str,
+    ) -> PodStatus {
+        pod_status(plan, observed, book, &ProbeBook::new(), now, host_ip)
+    }
+
     const S: u64 = 1000;
     const NOW: u64 = 1_800_000_000_000;
 
@@ -302,6 +394,7 @@ mod tests {
             name: "web".into(),
             pod_ip: Some("10.88.0.7".into()),
             created_at_ms: Some(NOW - 100 * S),
+            file_volumes: Vec::new(),
             containers: containers
                 .iter()
                 .map(|(n, state)| ObservedContainer {
@@ -310,6 +403,7 @@ mod tests {
                     image: "busybox".into(),
                     image_id: "sha256:abc".into(),
                     state: *state,
+                    init: false,
                     restart_count: 0,
                 })
                 .collect(),
@@ -404,7 +498,7 @@ mod tests {
         for (policy, obs, want) in cases {
             let p = plan(policy, &["a", "b"]);
             let obs = obs.map(|c| observed(&c));
-            let st = pod_status(&p, obs.as_ref(), &RestartBook::new(), NOW, "192.168.1.10");
+            let st = status_of(&p, obs.as_ref(), &RestartBook::new(), NOW, "192.168.1.10");
             assert_eq!(st.phase, want, "{policy:?} {obs:?}");
         }
     }
@@ -413,7 +507,7 @@ mod tests {
     fn deleting_pod_terminates_even_under_always() {
         let mut p = plan(RestartPolicy::Always, &["a"]);
         p.deletion_grace_period_seconds = Some(30);
-        let st = pod_status(
+        let st = status_of(
             &p,
             Some(&observed(&[("a", exited(0))])),
             &RestartBook::new(),
@@ -421,7 +515,7 @@ mod tests {
             "",
         );
         assert_eq!(st.phase, "Succeeded");
-        let st = pod_status(
+        let st = status_of(
             &p,
             Some(&observed(&[("a", exited(143))])),
             &RestartBook::new(),
@@ -434,7 +528,7 @@ mod tests {
     #[test]
     fn running_pod_is_ready_with_ips_and_times() {
         let p = plan(RestartPolicy::Always, &["a"]);
-        let st = pod_status(
+        let st = status_of(
             &p,
             Some(&observed(&[("a", running())])),
             &RestartBook::new(),
@@ -465,14 +559,14 @@ mod tests {
         p.host_network = true;
         let mut obs = observed(&[("a", running())]);
         obs.pod_ip = None;
-        let st = pod_status(&p, Some(&obs), &RestartBook::new(), NOW, "127.0.0.2");
+        let st = status_of(&p, Some(&obs), &RestartBook::new(), NOW, "127.0.0.2");
         assert_eq!(st.pod_ip.as_deref(), Some("127.0.0.2"));
     }
 
     #[test]
     fn pending_pod_waits_in_container_creating() {
         let p = plan(RestartPolicy::Always, &["a", "b"]);
-        let st = pod_status(&p, None, &RestartBook::new(), NOW, "");
+        let st = status_of(&p, None, &RestartBook::new(), NOW, "");
         assert_eq!(st.phase, "Pending");
         assert_eq!(st.host_ip, None);
         assert_eq!(st.start_time, None);
@@ -511,7 +605,7 @@ mod tests {
         ];
         for (state, reason, code) in cases {
             let p = plan(RestartPolicy::Never, &["a"]);
-            let st = pod_status(
+            let st = status_of(
                 &p,
                 Some(&observed(&[("a", state)])),
                 &RestartBook::new(),
@@ -542,7 +636,7 @@ mod tests {
         let mut book = RestartBook::new();
         book.record_restart("u1", "a", NOW - 10 * S);
         book.record_restart("u1", "a", NOW - 6 * S); // back-off now 20 s
-        let st = pod_status(&p, Some(&observed(&[("a", exited(1))])), &book, NOW, "");
+        let st = status_of(&p, Some(&observed(&[("a", exited(1))])), &book, NOW, "");
         assert_eq!(st.phase, "Running");
         let c = &st.container_statuses[0];
         assert_eq!(c.restart_count, 2);
@@ -558,7 +652,7 @@ mod tests {
         );
         assert!(c.state.terminated.is_none());
         // Once the back-off is over the restart is due: the state is the plain termination.
-        let st = pod_status(
+        let st = status_of(
             &p,
             Some(&observed(&[("a", exited(1))])),
             &book,
@@ -583,14 +677,14 @@ mod tests {
         obs.containers[0].restart_count = 4;
         let mut book = RestartBook::new();
         book.record_restart("u1", "a", NOW - 100 * S);
-        let st = pod_status(&p, Some(&obs), &book, NOW, "");
+        let st = status_of(&p, Some(&obs), &book, NOW, "");
         assert_eq!(st.container_statuses[0].restart_count, 4);
     }
 
     #[test]
     fn status_serializes_kubernetes_shaped() {
         let p = plan(RestartPolicy::Never, &["a"]);
-        let st = pod_status(
+        let st = status_of(
             &p,
             Some(&observed(&[("a", exited(0))])),
             &RestartBook::new(),
@@ -605,5 +699,147 @@ mod tests {
             "Completed"
         );
         assert_eq!(v["conditions"][3]["type"], "Ready");
+    }
+
+    fn run(at: u64) -> ObservedState {
+        ObservedState::Running { started_at_ms: at }
+    }
+
+    fn done(code: i32) -> ObservedState {
+        ObservedState::Exited {
+            exit_code: code,
+            started_at_ms: NOW - 20 * S,
+            finished_at_ms: NOW - 10 * S,
+            oom_killed: false,
+        }
+    }
+
+    fn init_plan(policy: RestartPolicy) -> PodPlan {
+        let mut p = plan(policy, &["web"]);
+        p.init_containers = vec![ContainerPlan {
+            name: "setup".into(),
+            image: "busybox".into(),
+            ..Default::default()
+        }];
+        p
+    }
+
+    fn cond<'a>(st: &'a PodStatus, t: &str) -> &'a str {
+        st.conditions
+            .iter()
+            .find(|c| c.type_ == t)
+            .map(|c| c.status.as_str())
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn init_containers_in_status() {
+        let p = init_plan(RestartPolicy::Always);
+        // Running init: Pending, not initialized, app waits in PodInitializing.
+        let st = status_of(
+            &p,
+            Some(&observed(&[("setup", run(NOW - S))])),
+            &RestartBook::new(),
+            NOW,
+            "",
+        );
+        assert_eq!(st.phase, "Pending");
+        assert_eq!(cond(&st, "Initialized"), "False");
+        assert_eq!(st.init_container_statuses.len(), 1);
+        assert!(st.init_container_statuses[0].state.running.is_some());
+        assert_eq!(
+            st.container_statuses[0]
+                .state
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.as_deref()),
+            Some(REASON_POD_INITIALIZING)
+        );
+        // Completed init, app running: Running, initialized, init ready + Completed.
+        let obs = observed(&[("setup", done(0)), ("web", run(NOW - S))]);
+        let st = status_of(&p, Some(&obs), &RestartBook::new(), NOW, "");
+        assert_eq!(st.phase, "Running");
+        assert_eq!(cond(&st, "Initialized"), "True");
+        assert_eq!(cond(&st, "Ready"), "True");
+        let init = &st.init_container_statuses[0];
+        assert!(init.ready);
+        assert_eq!(
+            init.state
+                .terminated
+                .as_ref()
+                .and_then(|t| t.reason.as_deref()),
+            Some("Completed")
+        );
+        // Failed init under Never: the pod failed.
+        let p = init_plan(RestartPolicy::Never);
+        let st = status_of(
+            &p,
+            Some(&observed(&[("setup", done(2))])),
+            &RestartBook::new(),
+            NOW,
+            "",
+        );
+        assert_eq!(st.phase, "Failed");
+        // ... and under Always it is retried: still Pending.
+        let p = init_plan(RestartPolicy::Always);
+        let st = status_of(
+            &p,
+            Some(&observed(&[("setup", done(2))])),
+            &RestartBook::new(),
+            NOW,
+            "",
+        );
+        assert_eq!(st.phase, "Pending");
+    }
+
+    #[test]
+    fn config_errors_are_reported_as_waiting() {
+        let mut p = plan(RestartPolicy::Always, &["web"]);
+        p.containers[0].config_error = "configmap \"app\" not found".into();
+        let st = status_of(&p, None, &RestartBook::new(), NOW, "");
+        let w = st.container_statuses[0]
+            .state
+            .waiting
+            .as_ref()
+            .expect("waiting");
+        assert_eq!(
+            w.reason.as_deref(),
+            Some(REASON_CREATE_CONTAINER_CONFIG_ERROR)
+        );
+        assert_eq!(w.message.as_deref(), Some("configmap \"app\" not found"));
+        assert_eq!(st.phase, "Pending");
+    }
+
+    #[test]
+    fn readiness_probe_drives_ready() {
+        use shoal_transport::wire::{ProbeAction, ProbePlan};
+        let mut p = plan(RestartPolicy::Always, &["web"]);
+        p.containers[0].readiness_probe = Some(ProbePlan {
+            action: ProbeAction::TcpSocket {
+                host: String::new(),
+                port: 80,
+            },
+            initial_delay_seconds: 0,
+            period_seconds: 1,
+            timeout_seconds: 1,
+            success_threshold: 1,
+            failure_threshold: 1,
+        });
+        let started = NOW - 5 * S;
+        let obs = observed(&[("web", run(started))]);
+        let mut probes = ProbeBook::new();
+        let st = pod_status(&p, Some(&obs), &RestartBook::new(), &probes, NOW, "");
+        assert_eq!(st.phase, "Running");
+        assert_eq!(cond(&st, "Ready"), "False");
+        assert!(!st.container_statuses[0].ready);
+        assert_eq!(st.container_statuses[0].started, Some(true));
+        let due = probes.due("u1", &p.containers[0], started, NOW).remove(0);
+        probes.record(&due, true, "", NOW);
+        let st = pod_status(&p, Some(&obs), &RestartBook::new(), &probes, NOW, "");
+        assert_eq!(cond(&st, "Ready"), "True");
+        assert!(st.container_statuses[0].ready);
+        probes.record(&due, false, "refused", NOW + S);
+        let st = pod_status(&p, Some(&obs), &RestartBook::new(), &probes, NOW + S, "");
+        assert_eq!(cond(&st, "ContainersReady"), "False");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::FutureExt;
-use shoal_transport::wire::{PodPlan, PullPolicy};
+use shoal_transport::wire::{ContainerPlan, PodPlan, PullPolicy, VolumePlan};
 
 use super::{
     ContainerRuntime, ObservedContainer, ObservedPod, ObservedState, RuntimeError, RuntimeFuture,
@@ -21,6 +21,9 @@ use super::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FakeCall {
     StartPod { uid: String },
+    StartInit { uid: String, container: String },
+    SyncVolumes { uid: String },
+    StopContainer { uid: String, container: String },
     RestartContainer { uid: String, container: String },
     StopPod { uid: String, grace: Duration },
     RemovePod { uid: String },
@@ -42,6 +45,8 @@ struct FakeState {
     missing_images: BTreeSet<String>,
     /// Container names whose start fails (they stay `Created`).
     failing_starts: BTreeSet<String>,
+    /// Exit codes of exec probes by container name (0 when not set).
+    probe_exits: BTreeMap<String, i32>,
     calls: Vec<FakeCall>,
 }
 
@@ -113,6 +118,11 @@ impl FakeRuntime {
         }
     }
 
+    /// Makes exec probes in containers called `container` exit with `code`.
+    pub fn set_probe_exit(&self, container: &str, code: i32) {
+        self.lock().probe_exits.insert(container.to_string(), code);
+    }
+
     /// Puts a pod in the runtime as if it had been there all along (e.g. survived a reboot).
     pub fn insert_pod(&self, pod: ObservedPod) {
         self.lock().pods.insert(pod.uid.clone(), pod);
@@ -133,65 +143,43 @@ impl FakeRuntime {
         st.calls.push(FakeCall::StartPod {
             uid: plan.uid.clone(),
         });
-        for c in &plan.containers {
-            if c.image_pull_policy == PullPolicy::Never && st.missing_images.contains(&c.image) {
-                return Err(RuntimeError::ImageNotPresent {
-                    image: c.image.clone(),
-                });
-            }
-        }
-        let now = st.clock_ms;
-        let mut failed = None;
-        let FakeState {
-            pods,
-            next_id,
-            failing_starts,
-            missing_images,
-            ..
-        } = &mut *st;
-        for c in &plan.containers {
-            missing_images.remove(&c.image); // "pulled"
-        }
-        let pod = pods.entry(plan.uid.clone()).or_insert_with(|| ObservedPod {
+        let apps: Vec<&ContainerPlan> = plan
+            .containers
+            .iter()
+            .filter(|c| c.config_error.is_empty())
+            .collect();
+        st.create(plan, &apps, false)?;
+        st.start_created(plan, &apps)
+    }
+
+    fn start_init_now(&self, plan: &PodPlan, container: &str) -> Result<(), RuntimeError> {
+        let mut st = self.lock();
+        st.calls.push(FakeCall::StartInit {
             uid: plan.uid.clone(),
-            namespace: plan.namespace.clone(),
-            name: plan.name.clone(),
-            pod_ip: Some(format!(
-                "10.88.{}.{}",
-                (*next_id / 250) % 250,
-                *next_id % 250 + 2
-            )),
-            created_at_ms: Some(now),
-            containers: Vec::new(),
+            container: container.to_string(),
         });
-        for c in &plan.containers {
-            if pod.container(&c.name).is_none() {
-                *next_id += 1;
-                pod.containers.push(ObservedContainer {
-                    name: c.name.clone(),
-                    id: format!("fake://{:016x}", *next_id),
-                    image: c.image.clone(),
-                    image_id: format!("sha256:{:064x}", c.image.len()),
-                    state: ObservedState::Created,
-                    restart_count: 0,
-                });
-            }
+        let init: Vec<&ContainerPlan> = plan
+            .init_containers
+            .iter()
+            .filter(|c| c.name == container)
+            .collect();
+        if init.is_empty() {
+            return Err(RuntimeError::ContainerNotFound {
+                uid: plan.uid.clone(),
+                container: container.to_string(),
+            });
         }
-        for c in &mut pod.containers {
-            if c.state != ObservedState::Created {
-                continue;
-            }
-            if failing_starts.contains(&c.name) {
-                failed.get_or_insert_with(|| c.name.clone());
-            } else {
-                c.state = ObservedState::Running { started_at_ms: now };
-            }
-        }
-        match failed {
-            Some(name) => Err(RuntimeError::Injected {
-                op: format!("start container {name} of pod {}", plan.uid),
-            }),
-            None => Ok(()),
+        st.create(plan, &init, true)?;
+        st.start_created(plan, &init)
+    }
+
+    fn sync_volumes_now(&self, plan: &PodPlan) {
+        let mut st = self.lock();
+        st.calls.push(FakeCall::SyncVolumes {
+            uid: plan.uid.clone(),
+        });
+        if let Some(pod) = st.pods.get_mut(&plan.uid) {
+            pod.file_volumes = file_volumes(plan);
         }
     }
 
@@ -253,6 +241,109 @@ impl FakeRuntime {
     }
 }
 
+/// The digests a runtime that wrote the plan's projected volumes would observe.
+fn file_volumes(plan: &PodPlan) -> Vec<(String, String)> {
+    plan.volumes
+        .iter()
+        .filter_map(|v| match v {
+            VolumePlan::Files { name, files } => {
+                Some((name.clone(), super::projected::digest(files)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+impl FakeState {
+    /// Creates the pod (if needed) and the listed containers that do not exist yet.
+    fn create(
+        &mut self,
+        plan: &PodPlan,
+        containers: &[&ContainerPlan],
+        init: bool,
+    ) -> Result<(), RuntimeError> {
+        for c in containers {
+            if c.image_pull_policy == PullPolicy::Never && self.missing_images.contains(&c.image) {
+                return Err(RuntimeError::ImageNotPresent {
+                    image: c.image.clone(),
+                });
+            }
+        }
+        let now = self.clock_ms;
+        let FakeState {
+            pods,
+            next_id,
+            missing_images,
+            ..
+        } = self;
+        for c in containers {
+            missing_images.remove(&c.image); // "pulled"
+        }
+        let pod = pods.entry(plan.uid.clone()).or_insert_with(|| ObservedPod {
+            uid: plan.uid.clone(),
+            namespace: plan.namespace.clone(),
+            name: plan.name.clone(),
+            pod_ip: Some(format!(
+                "10.88.{}.{}",
+                (*next_id / 250) % 250,
+                *next_id % 250 + 2
+            )),
+            created_at_ms: Some(now),
+            containers: Vec::new(),
+            file_volumes: file_volumes(plan),
+        });
+        for c in containers {
+            if pod.container(&c.name).is_none() {
+                *next_id += 1;
+                pod.containers.push(ObservedContainer {
+                    name: c.name.clone(),
+                    id: format!("fake://{:016x}", *next_id),
+                    image: c.image.clone(),
+                    image_id: format!("sha256:{:064x}", c.image.len()),
+                    state: ObservedState::Created,
+                    init,
+                    restart_count: 0,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the listed containers that were created but never started.
+    fn start_created(
+        &mut self,
+        plan: &PodPlan,
+        containers: &[&ContainerPlan],
+    ) -> Result<(), RuntimeError> {
+        let now = self.clock_ms;
+        let mut failed = None;
+        let FakeState {
+            pods,
+            failing_starts,
+            ..
+        } = self;
+        let Some(pod) = pods.get_mut(&plan.uid) else {
+            return Ok(());
+        };
+        for c in &mut pod.containers {
+            if c.state != ObservedState::Created || !containers.iter().any(|p| p.name == c.name) {
+                continue;
+            }
+            if failing_starts.contains(&c.name) {
+                failed.get_or_insert_with(|| c.name.clone());
+            } else {
+                c.state = ObservedState::Running { started_at_ms: now };
+            }
+        }
+        match failed {
+            Some(name) => Err(RuntimeError::Injected {
+                op: format!("start container {name} of pod {}", plan.uid),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 impl ContainerRuntime for FakeRuntime {
     fn name(&self) -> &'static str {
         "fake"
@@ -264,6 +355,53 @@ impl ContainerRuntime for FakeRuntime {
 
     fn start_pod<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
         async move { self.start_pod_now(plan) }.boxed()
+    }
+
+    fn start_init_container<'a>(
+        &'a self,
+        plan: &'a PodPlan,
+        container: &'a str,
+    ) -> RuntimeFuture<'a, ()> {
+        async move { self.start_init_now(plan, container) }.boxed()
+    }
+
+    fn sync_volumes<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
+        async move {
+            self.sync_volumes_now(plan);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn stop_container<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        _grace: Duration,
+    ) -> RuntimeFuture<'a, ()> {
+        async move {
+            self.lock().calls.push(FakeCall::StopContainer {
+                uid: uid.to_string(),
+                container: container.to_string(),
+            });
+            self.finish(uid, container, 137, false);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn probe_exec<'a>(
+        &'a self,
+        _uid: &'a str,
+        container: &'a str,
+        _command: &'a [String],
+        _timeout: Duration,
+    ) -> RuntimeFuture<'a, (i32, String)> {
+        async move {
+            let code = self.lock().probe_exits.get(container).copied().unwrap_or(0);
+            Ok((code, String::new()))
+        }
+        .boxed()
     }
 
     fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {
@@ -298,7 +436,7 @@ mod tests {
     use shoal_transport::wire::{ContainerPlan, RestartPolicy};
 
     use super::*;
-    use crate::pods::{pod_status, reconcile, Effect, RestartBook};
+    use crate::pods::{pod_status, reconcile, Effect, ProbeBook, RestartBook};
 
     fn plan() -> PodPlan {
         PodPlan {
@@ -332,6 +470,19 @@ mod tests {
                     book.record_restart(&uid, &container, now);
                 }
                 Effect::StopPod { uid, grace } => rt.stop_pod(&uid, grace).await.expect("stop"),
+                Effect::StartInit { plan, container } => rt
+                    .start_init_container(&plan, &container)
+                    .await
+                    .expect("init"),
+                Effect::SyncVolumes(p) => rt.sync_volumes(&p).await.expect("sync"),
+                Effect::KillContainer {
+                    uid,
+                    container,
+                    grace,
+                } => rt
+                    .stop_container(&uid, &container, grace)
+                    .await
+                    .expect("kill"),
                 Effect::RemovePod { uid, grace } => {
                     rt.stop_pod(&uid, grace).await.expect("stop");
                     rt.remove_pod(&uid).await.expect("remove");
@@ -353,18 +504,26 @@ mod tests {
         let observed = rt.list_pods().await.expect("list");
         apply(
             &*rt,
-            reconcile(&desired, &observed, &book, now),
+            reconcile(&desired, &observed, &book, &ProbeBook::new(), now),
             &mut book,
             now,
         )
         .await;
         let observed = rt.list_pods().await.expect("list");
         assert_eq!(
-            pod_status(&desired[0], observed.first(), &book, now, "").phase,
+            pod_status(
+                &desired[0],
+                observed.first(),
+                &book,
+                &ProbeBook::new(),
+                now,
+                ""
+            )
+            .phase,
             "Running"
         );
         assert!(
-            reconcile(&desired, &observed, &book, now).is_empty(),
+            reconcile(&desired, &observed, &book, &ProbeBook::new(), now).is_empty(),
             "converged"
         );
 
@@ -375,7 +534,7 @@ mod tests {
         let observed = rt.list_pods().await.expect("list");
         apply(
             &*rt,
-            reconcile(&desired, &observed, &book, now),
+            reconcile(&desired, &observed, &book, &ProbeBook::new(), now),
             &mut book,
             now,
         )
@@ -385,10 +544,17 @@ mod tests {
         assert!(fake.exit_container("u1", "web", 1));
         let observed = rt.list_pods().await.expect("list");
         assert!(
-            reconcile(&desired, &observed, &book, now + 9_999).is_empty(),
+            reconcile(&desired, &observed, &book, &ProbeBook::new(), now + 9_999).is_empty(),
             "in back-off"
         );
-        let st = pod_status(&desired[0], observed.first(), &book, now, "");
+        let st = pod_status(
+            &desired[0],
+            observed.first(),
+            &book,
+            &ProbeBook::new(),
+            now,
+            "",
+        );
         assert_eq!(
             st.container_statuses[0]
                 .state
@@ -398,7 +564,7 @@ mod tests {
             Some("CrashLoopBackOff")
         );
         assert_eq!(
-            reconcile(&desired, &observed, &book, now + 10_000),
+            reconcile(&desired, &observed, &book, &ProbeBook::new(), now + 10_000),
             vec![Effect::RestartContainer {
                 uid: "u1".into(),
                 container: "web".into()
@@ -406,7 +572,7 @@ mod tests {
         );
 
         // No longer desired: removed.
-        let effects = reconcile(&[], &observed, &book, now);
+        let effects = reconcile(&[], &observed, &book, &ProbeBook::new(), now);
         apply(&*rt, effects, &mut book, now).await;
         assert!(rt.list_pods().await.expect("list").is_empty());
         assert!(book.is_empty());

@@ -15,6 +15,7 @@ mod error;
 pub mod fake;
 mod observed;
 pub mod podman;
+pub mod projected;
 
 use std::time::Duration;
 
@@ -45,8 +46,40 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ///
     /// Containers that already ran and exited are left alone: restarting them is a decision
     /// (restart policy, back-off) that belongs to the pod core and goes through
-    /// [`restart_container`](Self::restart_container). Init containers are not run yet.
+    /// [`restart_container`](Self::restart_container). Init containers are not touched (see
+    /// [`start_init_container`](Self::start_init_container)), nor are containers whose plan
+    /// carries a `config_error`.
     fn start_pod<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()>;
+
+    /// Creates the pod (and its volumes) if needed, then creates the init container
+    /// `container` if it does not exist and starts it if it never ran.
+    fn start_init_container<'a>(
+        &'a self,
+        plan: &'a PodPlan,
+        container: &'a str,
+    ) -> RuntimeFuture<'a, ()>;
+
+    /// Rewrites the pod's projected (`Files`) volumes to the plan's files; running containers
+    /// see the new files without a restart.
+    fn sync_volumes<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()>;
+
+    /// Stops one container: SIGTERM, then SIGKILL after `grace` (a failed liveness probe).
+    fn stop_container<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        grace: Duration,
+    ) -> RuntimeFuture<'a, ()>;
+
+    /// Runs `command` in the running container (an exec probe) and returns its exit code and
+    /// the start of its output; fails when it does not finish within `timeout`.
+    fn probe_exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        command: &'a [String],
+        timeout: Duration,
+    ) -> RuntimeFuture<'a, (i32, String)>;
 
     /// Starts an exited container of a pod again (or restarts it if it is still running).
     /// Fails with [`RuntimeError::ContainerNotFound`] when the pod has no such container.

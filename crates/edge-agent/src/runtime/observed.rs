@@ -14,8 +14,11 @@ pub struct ObservedPod {
     pub pod_ip: Option<String>,
     /// When the runtime created the pod, if it knows.
     pub created_at_ms: Option<u64>,
-    /// The pod's (application) containers, in no particular order.
+    /// The pod's containers (application and init), in no particular order.
     pub containers: Vec<ObservedContainer>,
+    /// Projected (`Files`) volumes as they are on disk: (volume name, digest of the files it
+    /// shows, see `runtime::projected`).
+    pub file_volumes: Vec<(String, String)>,
 }
 
 impl ObservedPod {
@@ -37,6 +40,8 @@ pub struct ObservedContainer {
     /// The image's ID (e.g. `sha256:...`), empty when unknown.
     pub image_id: String,
     pub state: ObservedState,
+    /// An init container (runs to completion before the application containers start).
+    pub init: bool,
     /// Restarts the runtime itself counted. Podman does not count restarts the agent asks for,
     /// so this is usually 0 there; the authoritative count is the pod core's `RestartBook`.
     pub restart_count: u32,

@@ -47,6 +47,8 @@ use spec::{
 const STOP_POLL: Duration = Duration::from_millis(100);
 /// How long `stop_pod` waits for Podman to notice the exits after SIGKILL.
 const STOP_SETTLE: Duration = Duration::from_secs(5);
+/// Output an exec probe keeps (kubelet keeps 10 KiB).
+const PROBE_OUTPUT_LIMIT: usize = 10 * 1024;
 
 /// The infra ("pause") container of each pod: holds the pod's namespaces while application
 /// containers come and go.
@@ -258,12 +260,21 @@ impl PodmanRuntime {
                 VolumePlan::HostPath { name, path, kind } => {
                     prepare_host_path(plan, name, Path::new(path), kind).await?
                 }
+                VolumePlan::Files { .. } => {}
             }
         }
+        self.write_projected(plan).await?;
         // subPaths are created like kubelet does, inside their volume.
-        for container in &plan.containers {
+        for container in plan.init_containers.iter().chain(&plan.containers) {
             let sources = spec::mounts(plan, container, &self.data_dir)?;
             for (mount, source) in container.volume_mounts.iter().zip(sources) {
+                let projected = plan
+                    .volumes
+                    .iter()
+                    .any(|v| matches!(v, VolumePlan::Files { name, .. } if *name == mount.name));
+                if projected {
+                    continue;
+                }
                 if let (false, MountSource::Bind(bind)) = (mount.sub_path.is_empty(), source) {
                     if let Some(src) = bind.source {
                         create_dir_all(Path::new(&src)).await?;
@@ -272,6 +283,214 @@ impl PodmanRuntime {
             }
         }
         Ok(())
+    }
+
+    /// Writes the pod's projected (`Files`) volumes; see [`super::projected`].
+    async fn write_projected(&self, plan: &PodPlan) -> Result<(), RuntimeError> {
+        for volume in &plan.volumes {
+            let VolumePlan::Files { name, files } = volume else {
+                continue;
+            };
+            let dir = spec::empty_dir_path(&self.data_dir, &plan.uid, name);
+            let files = files.clone();
+            let target = dir.clone();
+            tokio::task::spawn_blocking(move || super::projected::write(&target, &files))
+                .await
+                .map_err(|e| RuntimeError::Filesystem {
+                    op: "write projected volume",
+                    path: dir.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+                .map_err(|source| RuntimeError::Filesystem {
+                    op: "write projected volume",
+                    path: dir,
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Digests of the projected volumes on disk of the pod `uid`.
+    async fn observe_projected(&self, uid: &str) -> Vec<(String, String)> {
+        if !spec::is_valid_uid(uid) {
+            return Vec::new();
+        }
+        let volumes = spec::pod_dir(&self.data_dir, uid).join("volumes");
+        tokio::task::spawn_blocking(move || {
+            let Ok(entries) = std::fs::read_dir(&volumes) else {
+                return Vec::new();
+            };
+            entries
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    let digest = super::projected::observe(&e.path())?;
+                    Some((e.file_name().into_string().ok()?, digest))
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// The pod's Podman ID, creating the pod if it does not exist.
+    async fn ensure_pod(&self, plan: &PodPlan) -> Result<String, RuntimeError> {
+        match self
+            .find_pods(Some(&plan.uid))
+            .await?
+            .into_iter()
+            .find_map(|p| p.id)
+        {
+            Some(id) => Ok(id),
+            None => self.create_pod(plan).await,
+        }
+    }
+
+    /// Our containers of pod `uid` by their name in the pod spec.
+    async fn containers_by_name(
+        &self,
+        uid: &str,
+    ) -> Result<BTreeMap<String, ListContainer>, RuntimeError> {
+        Ok(self
+            .find_containers(Some(uid))
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.labels.as_ref()?.get(LABEL_CONTAINER)?.clone(), c)))
+            .collect())
+    }
+
+    async fn do_start_init(&self, plan: &PodPlan, name: &str) -> Result<(), RuntimeError> {
+        spec::validate(plan)?;
+        let container = plan
+            .init_containers
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| RuntimeError::ContainerNotFound {
+                uid: plan.uid.clone(),
+                container: name.to_string(),
+            })?;
+        let existing = self.containers_by_name(&plan.uid).await?;
+        let id = match existing.get(name) {
+            Some(c)
+                if !matches!(
+                    c.state.as_deref(),
+                    Some("configured" | "created" | "initialized")
+                ) =>
+            {
+                // Ran already: nothing to start (restarts go through restart_container).
+                return Ok(());
+            }
+            Some(c) => c.id.clone().unwrap_or_default(),
+            None => {
+                self.ensure_image(container).await?;
+                self.prepare_volumes(plan).await?;
+                let pod_id = self.ensure_pod(plan).await?;
+                self.create_container(plan, &pod_id, container).await?
+            }
+        };
+        self.start_container(&id, &format!("init container {name} of pod {}", plan.uid))
+            .await
+    }
+
+    async fn do_stop_container(
+        &self,
+        uid: &str,
+        name: &str,
+        grace: Duration,
+    ) -> Result<(), RuntimeError> {
+        let Some(c) = self.containers_by_name(uid).await?.remove(name) else {
+            return Ok(());
+        };
+        let running =
+            |c: &ListContainer| matches!(c.state.as_deref(), Some("running" | "stopping"));
+        if !running(&c) {
+            return Ok(());
+        }
+        let Some(id) = c.id else { return Ok(()) };
+        self.signal(&id, "SIGTERM", uid).await?;
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let still = self
+                .containers_by_name(uid)
+                .await?
+                .remove(name)
+                .is_some_and(|c| running(&c));
+            if !still {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(STOP_POLL.min(deadline - tokio::time::Instant::now())).await;
+        }
+        self.signal(&id, "SIGKILL", uid).await
+    }
+
+    async fn do_probe_exec(
+        &self,
+        uid: &str,
+        name: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<(i32, String), RuntimeError> {
+        let id = self
+            .containers_by_name(uid)
+            .await?
+            .remove(name)
+            .and_then(|c| c.id)
+            .ok_or_else(|| RuntimeError::ContainerNotFound {
+                uid: uid.to_string(),
+                container: name.to_string(),
+            })?;
+        let what = format!("exec probe in container {name} of pod {uid}");
+        let run = async {
+            let exec = self
+                .podman
+                .containers()
+                .get(id.as_str())
+                .create_exec(
+                    &podman_api::opts::ExecCreateOpts::builder()
+                        .command(command.to_vec())
+                        .attach_stdout(true)
+                        .attach_stderr(true)
+                        .build(),
+                )
+                .await
+                .map_err(Self::podman_err(what.clone()))?;
+            let mut output = Vec::new();
+            if let Some(mut stream) = exec
+                .start(&Default::default())
+                .await
+                .map_err(Self::podman_err(what.clone()))?
+            {
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|e| RuntimeError::Podman {
+                        op: what.clone(),
+                        source: podman_api::Error::StringError(e.to_string()),
+                    })?;
+                    // Design: probes keep only the start of their output (kubelet: 10 KiB).
+                    if output.len() < PROBE_OUTPUT_LIMIT {
+                        output.extend_from_slice(&chunk);
+                        output.truncate(PROBE_OUTPUT_LIMIT);
+                    }
+                }
+            }
+            let info = exec
+                .inspect()
+                .await
+                .map_err(Self::podman_err(what.clone()))?;
+            let code = info["ExitCode"].as_i64().unwrap_or(-1);
+            Ok((
+                i32::try_from(code).unwrap_or(-1),
+                String::from_utf8_lossy(&output).into_owned(),
+            ))
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(RuntimeError::Podman {
+                op: what,
+                source: podman_api::Error::StringError(format!("timed out after {timeout:?}")),
+            }),
+        }
     }
 
     async fn ensure_memory_volume(&self, plan: &PodPlan, volume: &str) -> Result<(), RuntimeError> {
@@ -410,15 +629,17 @@ impl PodmanRuntime {
 
     async fn do_start_pod(&self, plan: &PodPlan) -> Result<(), RuntimeError> {
         spec::validate(plan)?;
-        let existing: BTreeMap<String, ListContainer> = self
-            .find_containers(Some(&plan.uid))
-            .await?
-            .into_iter()
-            .filter_map(|c| Some((c.labels.as_ref()?.get(LABEL_CONTAINER)?.clone(), c)))
-            .collect();
-        let missing: Vec<&ContainerPlan> = plan
+        let mut existing = self.containers_by_name(&plan.uid).await?;
+        // Only application containers, and only those the hub could configure completely.
+        let apps: Vec<&ContainerPlan> = plan
             .containers
             .iter()
+            .filter(|c| c.config_error.is_empty())
+            .collect();
+        existing.retain(|name, _| apps.iter().any(|c| c.name == *name));
+        let missing: Vec<&ContainerPlan> = apps
+            .iter()
+            .copied()
             .filter(|c| !existing.contains_key(&c.name))
             .collect();
         // Images and volumes first: a pod whose image cannot be had creates nothing.
@@ -426,15 +647,7 @@ impl PodmanRuntime {
             self.ensure_image(container).await?;
         }
         self.prepare_volumes(plan).await?;
-        let pod_id = match self
-            .find_pods(Some(&plan.uid))
-            .await?
-            .into_iter()
-            .find_map(|p| p.id)
-        {
-            Some(id) => id,
-            None => self.create_pod(plan).await?,
-        };
+        let pod_id = self.ensure_pod(plan).await?;
         let mut to_start = Vec::new();
         for container in &missing {
             let id = self.create_container(plan, &pod_id, container).await?;
@@ -661,6 +874,7 @@ impl PodmanRuntime {
                     .created
                     .and_then(|t| u64::try_from(t.timestamp_millis()).ok()),
                 containers: Vec::new(),
+                file_volumes: Vec::new(),
             });
         }
         for listed in self.find_containers(None).await? {
@@ -691,11 +905,13 @@ impl PodmanRuntime {
                 pod_ip: None,
                 created_at_ms: None,
                 containers: Vec::new(),
+                file_volumes: Vec::new(),
             });
             pod.containers.push(container);
         }
         for pod in pods.values_mut() {
             pod.containers.sort_by(|a, b| a.name.cmp(&b.name));
+            pod.file_volumes = self.observe_projected(&pod.uid).await;
         }
         Ok(pods.into_values().collect())
     }
@@ -731,6 +947,41 @@ impl ContainerRuntime for PodmanRuntime {
 
     fn start_pod<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
         self.do_start_pod(plan).boxed()
+    }
+
+    fn start_init_container<'a>(
+        &'a self,
+        plan: &'a PodPlan,
+        container: &'a str,
+    ) -> RuntimeFuture<'a, ()> {
+        self.do_start_init(plan, container).boxed()
+    }
+
+    fn sync_volumes<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
+        async move {
+            spec::validate(plan)?;
+            self.write_projected(plan).await
+        }
+        .boxed()
+    }
+
+    fn stop_container<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        grace: Duration,
+    ) -> RuntimeFuture<'a, ()> {
+        self.do_stop_container(uid, container, grace).boxed()
+    }
+
+    fn probe_exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        command: &'a [String],
+        timeout: Duration,
+    ) -> RuntimeFuture<'a, (i32, String)> {
+        self.do_probe_exec(uid, container, command, timeout).boxed()
     }
 
     fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {

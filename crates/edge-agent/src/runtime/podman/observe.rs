@@ -5,19 +5,15 @@
 
 use podman_api::models::{InspectContainerData, InspectContainerState};
 
-use super::spec::LABEL_CONTAINER;
+use super::spec::{LABEL_CONTAINER, LABEL_INIT};
 use crate::runtime::{ObservedContainer, ObservedState};
 
 /// The [`ObservedContainer`] for an inspected application container; `None` for containers
 /// without the [`LABEL_CONTAINER`] label (the pod's infra container).
 pub fn observed_container(data: &InspectContainerData) -> Option<ObservedContainer> {
-    let name = data
-        .config
-        .as_ref()?
-        .labels
-        .as_ref()?
-        .get(LABEL_CONTAINER)?
-        .clone();
+    let labels = data.config.as_ref()?.labels.as_ref()?;
+    let name = labels.get(LABEL_CONTAINER)?.clone();
+    let init = labels.get(LABEL_INIT).is_some_and(|v| v == "true");
     let id = data.id.clone().unwrap_or_default();
     let image_id = data
         .image
@@ -34,6 +30,7 @@ pub fn observed_container(data: &InspectContainerData) -> Option<ObservedContain
             .state
             .as_ref()
             .map_or(ObservedState::Created, observed_state),
+        init,
         restart_count: data
             .restart_count
             .and_then(|n| u32::try_from(n).ok())

@@ -28,6 +28,8 @@ pub const LABEL_NAME: &str = "io.shoal.name";
 /// Container name in the pod spec (only on application containers, not on the pod's infra
 /// container, which inherits the pod's labels).
 pub const LABEL_CONTAINER: &str = "io.shoal.container";
+/// `"true"` on init containers.
+pub const LABEL_INIT: &str = "io.shoal.init";
 
 /// CFS period used to express CPU limits (the kernel default, 100 ms).
 const CPU_PERIOD_US: u64 = 100_000;
@@ -79,7 +81,8 @@ pub fn pod_labels(node: &str, plan: &PodPlan) -> BTreeMap<String, String> {
     ])
 }
 
-/// Labels of one application container: the pod's plus [`LABEL_CONTAINER`].
+/// Labels of one container: the pod's plus [`LABEL_CONTAINER`] (and [`LABEL_INIT`] on init
+/// containers).
 pub fn container_labels(
     node: &str,
     plan: &PodPlan,
@@ -87,6 +90,13 @@ pub fn container_labels(
 ) -> BTreeMap<String, String> {
     let mut labels = pod_labels(node, plan);
     labels.insert(LABEL_CONTAINER.to_string(), container.name.clone());
+    if plan
+        .init_containers
+        .iter()
+        .any(|c| c.name == container.name)
+    {
+        labels.insert(LABEL_INIT.to_string(), "true".to_string());
+    }
     labels
 }
 
@@ -145,7 +155,7 @@ pub fn validate(plan: &PodPlan) -> Result<(), RuntimeError> {
         return Err(invalid("the pod has no containers".into()));
     }
     let mut seen = std::collections::BTreeSet::new();
-    for c in &plan.containers {
+    for c in plan.init_containers.iter().chain(&plan.containers) {
         if !is_plain_name(&c.name) {
             return Err(invalid(format!(
                 "container name {:?} is not a plain name",
@@ -203,7 +213,9 @@ fn is_plain_name(s: &str) -> bool {
 
 pub fn volume_name(v: &VolumePlan) -> &str {
     match v {
-        VolumePlan::EmptyDir { name, .. } | VolumePlan::HostPath { name, .. } => name,
+        VolumePlan::EmptyDir { name, .. }
+        | VolumePlan::HostPath { name, .. }
+        | VolumePlan::Files { name, .. } => name,
     }
 }
 
@@ -323,22 +335,35 @@ fn mount(
             medium_memory: false,
         } => empty_dir_path(data_dir, &plan.uid, name),
         VolumePlan::HostPath { path, .. } => PathBuf::from(path),
+        // Projected files are the pod's own directory, always read-only (as kubelet mounts them).
+        VolumePlan::Files { name, .. } => {
+            let dir = empty_dir_path(data_dir, &plan.uid, name);
+            let source = match sub_path {
+                Some(sub) => dir.join(sub),
+                None => dir,
+            };
+            return Ok(MountSource::Bind(bind(&m.mount_path, &source, true)));
+        }
     };
     let source = match sub_path {
         Some(sub) => source.join(sub),
         None => source,
     };
-    Ok(MountSource::Bind(ContainerMount {
-        destination: Some(m.mount_path.clone()),
+    Ok(MountSource::Bind(bind(&m.mount_path, &source, m.read_only)))
+}
+
+fn bind(destination: &str, source: &Path, read_only: bool) -> ContainerMount {
+    ContainerMount {
+        destination: Some(destination.to_string()),
         options: Some(vec![
             "rbind".into(),
-            if m.read_only { "ro" } else { "rw" }.into(),
+            if read_only { "ro" } else { "rw" }.into(),
         ]),
         source: Some(source.to_string_lossy().into_owned()),
         _type: Some("bind".into()),
         uid_mappings: None,
         gid_mappings: None,
-    }))
+    }
 }
 
 /// `Some(None)` for no subPath, `Some(Some(p))` for a safe relative one, `None` if unsafe.
