@@ -61,17 +61,23 @@ runc = ["/usr/local/bin/runc-norlimit"]
 CONF
 fi
 
-# The test image: busybox-static in a scratch rootfs.
-if ! podman image exists localhost/busybox:latest; then
+# The test image: busybox-static in a scratch rootfs, every applet linked. The label says
+# which recipe built it, so a machine with an older image gets the new one (importing under
+# the same tag leaves containers that still use the old image alone).
+image_recipe=2
+have=$(podman image inspect --format '{{index .Labels "io.shoal.test-image"}}' localhost/busybox:latest 2>/dev/null || true)
+if [ "$have" != "$image_recipe" ]; then
   root=$(mktemp -d)
   mkdir -p "$root/bin" "$root/tmp" "$root/www" "$root/etc"
   cp /bin/busybox "$root/bin/busybox"
-  for applet in sh httpd echo cat sleep ls wget nc env hostname mkdir true false ps kill; do
-    ln -s busybox "$root/bin/$applet"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
   done
   echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+  echo 'root:x:0:' > "$root/etc/group"
   tar -C "$root" -cf "$root.tar" .
-  podman import --change 'CMD ["/bin/sh"]' "$root.tar" localhost/busybox:latest >/dev/null
+  podman import --change 'CMD ["/bin/sh"]' --change "LABEL io.shoal.test-image=$image_recipe" \
+    "$root.tar" localhost/busybox:latest >/dev/null
   rm -rf "$root" "$root.tar"
 fi
 # The official Python Kubernetes client, for the API compatibility tests.
