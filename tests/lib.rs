@@ -395,10 +395,22 @@ impl Agent {
         token: &Path,
         extra: &[&str],
     ) -> Agent {
+        Self::start_at(hub.quic_port, node, dir, podman, token, extra)
+    }
+
+    /// An agent for the hub at `127.0.0.1:quic_port`, which need not be running.
+    pub fn start_at(
+        quic_port: u16,
+        node: &str,
+        dir: &Path,
+        podman: &PodmanService,
+        token: &Path,
+        extra: &[&str],
+    ) -> Agent {
         std::fs::create_dir_all(dir).expect("agent dir");
         let mut cmd = Command::new(bin("shoal-agent"));
         cmd.arg("--hub")
-            .arg(format!("127.0.0.1:{}", hub.quic_port))
+            .arg(format!("127.0.0.1:{quic_port}"))
             .arg("--token-file")
             .arg(token)
             .arg("--node-name")

@@ -10,9 +10,15 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The storage engine's recovery chatter is not news at the default level; an explicit
+    // filter can still ask for it.
+    let quiet = "fjall=warn,lsm_tree=warn";
     let filter = match &args.log {
-        Some(f) => EnvFilter::try_new(f),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+        Some(f) => EnvFilter::try_new(format!("{quiet},{f}")),
+        None => match std::env::var("RUST_LOG") {
+            Ok(f) => EnvFilter::try_new(format!("{quiet},{f}")),
+            Err(_) => EnvFilter::try_new(format!("{quiet},info")),
+        },
     };
     let filter = match filter {
         Ok(f) => f,
@@ -21,7 +27,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        // Colours only on a terminal: journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
 
     let config = match AgentConfig::from_args(args) {
         Ok(c) => c,
