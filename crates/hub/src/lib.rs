@@ -16,9 +16,14 @@
 pub mod api;
 pub mod bootstrap;
 pub mod broker;
+pub mod broker_acl;
+pub mod broker_gate;
 pub mod controllers;
 pub mod event_gc;
 pub mod hub;
+pub mod liveness;
+pub mod mosquitto_files;
+pub mod mqtt_tls;
 pub mod node_session;
 pub mod plan;
 pub mod resources;

@@ -46,6 +46,8 @@ impl Cluster {
             quic_addr: loopback(0),
             mqtt_addr: loopback(free_port()),
             mqtt_url: None,
+            mqtt_ca: None,
+            mqtt_agent_url: None,
             node_lifecycle: Default::default(),
         };
         let hub = hub::start(cfg).await.expect("hub starts");
