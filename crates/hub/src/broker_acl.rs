@@ -72,13 +72,9 @@ pub fn may_use_client_id(role: &Role, client_id: &str) -> bool {
     match role {
         Role::Hub => client_id == HUB_CLIENT_ID,
         Role::Node(n) => client_id.strip_prefix(NODE_CLIENT_PREFIX) == Some(n.as_str()),
-        // Readers may pick any id that is not one of ours, and must pick one: an empty id
-        // would be assigned by the broker and could not be checked.
-        Role::Reader => {
-            !client_id.is_empty()
-                && client_id != HUB_CLIENT_ID
-                && !client_id.starts_with(NODE_CLIENT_PREFIX)
-        }
+        // Readers may pick any id that is not one of ours; an empty one (mosquitto_sub's
+        // default) gets a random `rumqtt-<uuid>` from the broker.
+        Role::Reader => client_id != HUB_CLIENT_ID && !client_id.starts_with(NODE_CLIENT_PREFIX),
     }
 }
 
@@ -142,7 +138,7 @@ mod tests {
             (node("a"), "shoal-node-ab", false),
             (node("a"), "a", false),
             (Role::Reader, "grafana-1", true),
-            (Role::Reader, "", false),
+            (Role::Reader, "", true),
             (Role::Reader, "shoal-hub", false),
             (Role::Reader, "shoal-node-a", false),
         ];

@@ -1,0 +1,161 @@
+//! The MQTT status path on an external Mosquitto started by the test (`--mqtt-url`), with
+//! the password and ACL files the hub writes to `DATA/mosquitto/`:
+//! retained status readable by a plain client and matching docs/mqtt.md; a node's credentials
+//! cannot publish under another node's topics; a hub restart loses no status published
+//! meanwhile (persistent session); a broker outage pauses node lifecycle and ends with the
+//! store up to date; SIGKILL of the agent -> offline marker and node NotReady within 10 s.
+
+mod mqtt_common;
+
+use std::time::{Duration, Instant};
+
+use mqtt_common::*;
+use shoal_e2e::*;
+
+fn restart_count(hub: &Hub) -> Option<u64> {
+    pod_field(hub, "web", "{.status.containerStatuses[0].restartCount}")
+        .parse()
+        .ok()
+}
+
+#[test]
+fn status_over_an_external_mosquitto() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut podman = PodmanService::start(tmp.path());
+    let node = format!("e2e-mosq-{}", rand_u64() % 100_000);
+    podman.own_node(&node);
+    let port = free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let hub_dir = tmp.path().join("hub");
+    let hub_args = ["--mqtt-url", url.as_str(), "--node-unknown-after", "5"];
+    let hub = Hub::start_with(
+        &hub_dir,
+        free_port(),
+        free_udp_port(),
+        free_port(),
+        &hub_args,
+    );
+    let files = hub_dir.join("mosquitto");
+    let mosq_dir = tmp.path().join("mosquitto");
+    let mut mosq = Mosquitto::start(&mosq_dir, port, &files.join("passwd"), &files.join("acl"));
+
+    let agent_dir = tmp.path().join("agent");
+    let mut agent = Agent::start(&hub, &node, &agent_dir, &podman, &[]);
+    // The hub rewrote the files when the node joined; Mosquitto reloads them on SIGHUP.
+    wait_for("the node to be Ready", Duration::from_secs(60), || {
+        mosq.reload();
+        (node_ready(&hub, &node) == "True").then_some(())
+    });
+    hub.kubectl_stdin(&["apply", "-f", "-"], &pod_yaml(&node, "web"));
+    wait_for("pod web Running", Duration::from_secs(90), || {
+        (pod_field(&hub, "web", "{.status.phase}") == "Running").then_some(())
+    });
+
+    // Retained status, read with the reader credentials, matches the schema.
+    let (ru, rp) = hub.mqtt_reader();
+    let ns = wait_for("retained node status", Duration::from_secs(20), || {
+        retained_json(port, &ru, &rp, &format!("shoal/v1/nodes/{node}/status"))
+    });
+    check_node_status_schema(&ns).expect("node status matches the schema");
+    let pod_topic = format!("shoal/v1/nodes/{node}/pods/default/web/status");
+    let ps = wait_for("retained pod status", Duration::from_secs(20), || {
+        retained_json(port, &ru, &rp, &pod_topic).filter(|v| v["status"]["phase"] == "Running")
+    });
+    check_pod_status_schema(&ps).expect("pod status matches the schema");
+
+    // The node's credentials cannot publish under another node's topics, readers nowhere.
+    let (nu, np) = agent_mqtt_credentials(&agent_dir);
+    let other = "shoal/v1/nodes/someone-else/status";
+    mqtt_pub(
+        port,
+        &nu,
+        &np,
+        "forger",
+        other,
+        b"{\"nodeName\":\"someone-else\"}",
+        true,
+    );
+    mqtt_pub(port, &ru, &rp, "dash", other, b"{}", true);
+    assert!(
+        mqtt_retained(port, &ru, &rp, "shoal/v1/nodes/someone-else/#").is_empty(),
+        "Mosquitto's ACL dropped both"
+    );
+
+    // Hub restart: status published while it is down arrives afterwards.
+    let (api, quic) = (hub.api_port, hub.quic_port);
+    drop(hub); // SIGTERM
+    kill_node_containers(&node);
+    wait_for(
+        "the agent to publish the restart",
+        Duration::from_secs(30),
+        || {
+            retained_json(port, &ru, &rp, &pod_topic)
+                .filter(|v| v["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(1))
+        },
+    );
+    let hub = Hub::start_with(&hub_dir, api, quic, free_port(), &hub_args);
+    wait_for(
+        "the restart count in the store",
+        Duration::from_secs(30),
+        || (restart_count(&hub)? >= 1).then_some(()),
+    );
+
+    // Broker outage (longer than --node-unknown-after): lifecycle pauses, nothing goes
+    // NotReady, and after recovery the store has what changed during the outage.
+    let ready_since = hub.kubectl_ok(&[
+        "get",
+        "node",
+        &node,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].lastTransitionTime}",
+    ]);
+    mosq.proc.kill9();
+    drop(mosq);
+    let before = restart_count(&hub).unwrap_or(0);
+    kill_node_containers(&node);
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(
+        node_ready(&hub, &node),
+        "True",
+        "no lifecycle decision while the hub has no broker"
+    );
+    let mosq = Mosquitto::start(&mosq_dir, port, &files.join("passwd"), &files.join("acl"));
+    wait_for(
+        "the store to catch up after the outage",
+        Duration::from_secs(60),
+        || (restart_count(&hub)? > before).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        node_ready(&hub, &node),
+        "True",
+        "nodes got time to report after the outage"
+    );
+    let ready_since_after = hub.kubectl_ok(&[
+        "get",
+        "node",
+        &node,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].lastTransitionTime}",
+    ]);
+    assert_eq!(ready_since, ready_since_after, "Ready never flipped");
+
+    // SIGKILL of the agent: the last will marks it offline, the node NotReady within 10 s.
+    agent.proc.kill9();
+    let killed = Instant::now();
+    wait_for(
+        "node NotReady after SIGKILL",
+        Duration::from_secs(10),
+        || (node_ready(&hub, &node) == "Unknown").then_some(()),
+    );
+    println!(
+        "agent SIGKILL -> node NotReady in {:?} (Mosquitto)",
+        killed.elapsed()
+    );
+    let marker = retained_json(port, &ru, &rp, &format!("shoal/v1/nodes/{node}/online"))
+        .expect("online marker");
+    assert_eq!(marker["online"], false);
+    drop(agent);
+    drop(mosq);
+    remove_node_pods(&node);
+}
