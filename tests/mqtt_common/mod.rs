@@ -90,10 +90,17 @@ impl Mosquitto {
     pub fn start(dir: &Path, port: u16, passwd: &Path, acl: &Path) -> Mosquitto {
         std::fs::create_dir_all(dir).expect("mosquitto dir");
         let conf = dir.join("mosquitto.conf");
+        // Started as root, Mosquitto would switch to the `mosquitto` user, which cannot read
+        // the hub's 0600 files: it keeps running as whoever runs the test.
+        let user = Command::new("id")
+            .arg("-un")
+            .output()
+            .map(|o| text(&o.stdout).trim().to_string())
+            .unwrap_or_default();
         std::fs::write(
             &conf,
             format!(
-                "per_listener_settings false\nlistener {port} 127.0.0.1\nallow_anonymous false\n\
+                "user {user}\nper_listener_settings false\nlistener {port} 127.0.0.1\nallow_anonymous false\n\
                  password_file {}\nacl_file {}\npersistence false\nmax_packet_size 300000\n",
                 passwd.display(),
                 acl.display()
