@@ -65,7 +65,13 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
         "node-fake-a:pwA:node:fake-a\nnode-fake-b:pwB:node:fake-b\n",
     )
     .expect("mqtt-users");
-    let hub = Hub::start(&hub_dir);
+    let hub = Hub::start_with(
+        &hub_dir,
+        free_port(),
+        free_udp_port(),
+        free_port(),
+        &["--mqtt-summaries"],
+    );
     let port = hub.mqtt_port;
     let (ru, rp) = hub.mqtt_reader();
     for n in ["fake-a", "fake-b"] {
@@ -226,6 +232,27 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
     println!("will -> NotReady in {:?}", killed.elapsed());
     let marker = retained_json(port, &ru, &rp, "shoal/v1/nodes/fake-a/online").expect("marker");
     assert_eq!(marker["online"], false);
+
+    // Rollout summaries (--mqtt-summaries): a Deployment's appear under shoal/v1/cluster/.
+    hub.kubectl_ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=localhost/busybox:latest",
+        "--replicas=2",
+    ]);
+    let summary = wait_for("a Deployment summary", Duration::from_secs(20), || {
+        retained_json(port, &ru, &rp, "shoal/v1/cluster/deployments/default/web")
+            .filter(|v| v["replicas"] == 2)
+    });
+    assert_eq!(summary["kind"], "Deployment");
+    assert!(summary["rolloutComplete"].is_boolean(), "{summary}");
+    hub.kubectl_ok(&["delete", "deployment", "web"]);
+    wait_for("the summary to be cleared", Duration::from_secs(20), || {
+        retained_json(port, &ru, &rp, "shoal/v1/cluster/deployments/default/web")
+            .is_none()
+            .then_some(())
+    });
 }
 
 #[test]

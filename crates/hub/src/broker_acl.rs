@@ -49,6 +49,8 @@ impl Role {
 
 /// The client id the hub's subscriber uses.
 pub const HUB_CLIENT_ID: &str = "shoal-hub";
+/// The client id of the hub's rollout summary publisher.
+pub const HUB_SUMMARY_CLIENT_ID: &str = "shoal-hub-summary";
 /// Client ids of agents: this prefix plus the node name.
 pub const NODE_CLIENT_PREFIX: &str = "shoal-node-";
 
@@ -70,11 +72,13 @@ fn valid_segment(s: &str) -> bool {
 /// May a client of `role` connect with `client_id`?
 pub fn may_use_client_id(role: &Role, client_id: &str) -> bool {
     match role {
-        Role::Hub => client_id == HUB_CLIENT_ID,
+        Role::Hub => client_id == HUB_CLIENT_ID || client_id == HUB_SUMMARY_CLIENT_ID,
         Role::Node(n) => client_id.strip_prefix(NODE_CLIENT_PREFIX) == Some(n.as_str()),
         // Readers may pick any id that is not one of ours; an empty one (mosquitto_sub's
         // default) gets a random `rumqtt-<uuid>` from the broker.
-        Role::Reader => client_id != HUB_CLIENT_ID && !client_id.starts_with(NODE_CLIENT_PREFIX),
+        Role::Reader => {
+            !client_id.starts_with(HUB_CLIENT_ID) && !client_id.starts_with(NODE_CLIENT_PREFIX)
+        }
     }
 }
 

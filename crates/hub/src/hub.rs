@@ -34,6 +34,8 @@ pub struct HubConfig {
     /// Broker URL handed to agents at join when it differs from `mqtt_url` (for example a
     /// plain listener for agents next to a TLS one for the hub).
     pub mqtt_agent_url: Option<String>,
+    /// Republish per-Deployment / per-DaemonSet rollout summaries under `shoal/v1/cluster/`.
+    pub mqtt_summaries: bool,
     /// When nodes turn Unknown and when (if ever) their pods are evicted.
     pub node_lifecycle: crate::controllers::node_lifecycle::LifecycleConfig,
 }
@@ -164,15 +166,23 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         .for_role("hub")
         .context("the MQTT user file has no hub credentials")?;
     let heartbeats = crate::liveness::Heartbeats::default();
+    let broker = crate::status_ingest::BrokerConnection {
+        host: broker_conn.0,
+        port: broker_conn.1,
+        username: hub_user,
+        password: hub_pass,
+        tls: broker_conn.2,
+    };
+    if cfg.mqtt_summaries {
+        crate::rollout_summary::RolloutSummary {
+            store: store.clone(),
+            broker: broker.clone(),
+        }
+        .start();
+    }
     StatusIngest {
         store: store.clone(),
-        broker: crate::status_ingest::BrokerConnection {
-            host: broker_conn.0,
-            port: broker_conn.1,
-            username: hub_user,
-            password: hub_pass,
-            tls: broker_conn.2,
-        },
+        broker,
         heartbeats: heartbeats.clone(),
     }
     .start();

@@ -27,6 +27,7 @@ pub mod mqtt_tls;
 pub mod node_session;
 pub mod plan;
 pub mod resources;
+pub mod rollout_summary;
 pub mod scheduler;
 pub mod selector;
 pub mod status_ingest;

@@ -37,6 +37,9 @@ struct Args {
     /// broker's address).
     #[arg(long, env = "SHOAL_MQTT_AGENT_URL")]
     mqtt_agent_url: Option<String>,
+    /// Republish Deployment and DaemonSet rollout summaries on MQTT (shoal/v1/cluster/...).
+    #[arg(long, env = "SHOAL_MQTT_SUMMARIES")]
+    mqtt_summaries: bool,
     /// Seconds without status after which a node's Ready condition turns Unknown.
     #[arg(long, env = "SHOAL_NODE_UNKNOWN_AFTER", default_value_t = 40)]
     node_unknown_after: u64,
@@ -97,6 +100,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         mqtt_url: args.mqtt_url.clone(),
         mqtt_ca: args.mqtt_ca.clone(),
         mqtt_agent_url: args.mqtt_agent_url.clone(),
+        mqtt_summaries: args.mqtt_summaries,
         node_lifecycle: shoal_hub::controllers::node_lifecycle::LifecycleConfig {
             unknown_after: std::time::Duration::from_secs(args.node_unknown_after.max(1)),
             evict_after: (args.pod_eviction_timeout > 0)

@@ -48,6 +48,7 @@ impl Cluster {
             mqtt_url: None,
             mqtt_ca: None,
             mqtt_agent_url: None,
+            mqtt_summaries: false,
             node_lifecycle: Default::default(),
         };
         let hub = hub::start(cfg).await.expect("hub starts");
