@@ -159,3 +159,105 @@ fn status_over_an_external_mosquitto() {
     drop(mosq);
     remove_node_pods(&node);
 }
+
+/// configs/mosquitto/ works as shipped: Mosquitto starts with its config (paths and port
+/// pointed at the test's), the example users log in, and the ACL template keeps a node to its
+/// own topics and readers read-only.
+#[test]
+fn shipped_mosquitto_config_and_files_work() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/mosquitto");
+    let port = free_port();
+    let shipped = std::fs::read_to_string(root.join("mosquitto.conf")).expect("mosquitto.conf");
+    let user = text(
+        &std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .expect("id")
+            .stdout,
+    );
+    let conf: String = shipped
+        .lines()
+        .map(|l| {
+            if l.starts_with("password_file ") {
+                format!("password_file {}", root.join("passwd.example").display())
+            } else if l.starts_with("acl_file ") {
+                format!("acl_file {}", root.join("acl.template").display())
+            } else if l.starts_with("listener 1883") {
+                format!("listener {port} 127.0.0.1")
+            } else if l.starts_with("persistence") {
+                String::new()
+            } else {
+                l.to_string()
+            }
+        })
+        .chain([format!("user {}", user.trim())])
+        .collect::<Vec<_>>()
+        .join("\n");
+    let conf_path = tmp.path().join("mosquitto.conf");
+    std::fs::write(&conf_path, conf + "\n").expect("conf");
+    let mut cmd = std::process::Command::new("mosquitto");
+    cmd.arg("-c").arg(&conf_path);
+    let _mosq = Proc::spawn("mosquitto", &mut cmd, tmp.path().join("mosquitto.log"));
+    wait_for("mosquitto to listen", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .map(|_| ())
+    });
+    let (nu, np) = ("node-edge-1", "node-example-password");
+    let (ru, rp) = ("reader", "reader-example-password");
+    assert!(mqtt_pub(
+        port,
+        nu,
+        np,
+        "shoal-node-edge-1",
+        "shoal/v1/nodes/edge-1/status",
+        b"{\"own\":1}",
+        true
+    ));
+    assert!(mqtt_pub(
+        port,
+        nu,
+        np,
+        "shoal-node-edge-1",
+        "shoal/v1/nodes/edge-2/status",
+        b"{\"forged\":1}",
+        true
+    ));
+    assert!(mqtt_pub(
+        port,
+        ru,
+        rp,
+        "dash",
+        "shoal/v1/nodes/edge-1/online",
+        b"{\"online\":false}",
+        true
+    ));
+    assert!(!mqtt_pub(
+        port,
+        ru,
+        "wrong",
+        "dash",
+        "shoal/v1/nodes/edge-1/online",
+        b"{}",
+        true
+    ));
+    let all = mqtt_retained(port, ru, rp, "shoal/v1/nodes/#");
+    assert_eq!(
+        all,
+        [(
+            "shoal/v1/nodes/edge-1/status".to_string(),
+            "{\"own\":1}".to_string()
+        )],
+        "only the node's own publish is on the broker"
+    );
+    assert!(mqtt_pub(
+        port,
+        "shoal-hub",
+        "hub-example-password",
+        "shoal-hub",
+        "shoal/v1/cluster/deployments/default/web",
+        b"{}",
+        true
+    ));
+}
