@@ -261,3 +261,158 @@ fn shipped_mosquitto_config_and_files_work() {
         true
     ));
 }
+
+/// `--mqtt-url mqtts://` with `--mqtt-ca`: the hub reads status from a Mosquitto TLS
+/// listener whose certificate chains to the given CA (made here with openssl).
+#[test]
+fn hub_reads_status_over_mqtts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let sh = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-mqtt-ca",
+    ]);
+    sh(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+
+    let hub_dir = d.join("hub");
+    std::fs::create_dir_all(&hub_dir).expect("dir");
+    std::fs::write(hub_dir.join("mqtt-users"), "node-tls-a:pwT:node:tls-a\n").expect("users");
+    let tls_port = free_port();
+    let url = format!("mqtts://127.0.0.1:{tls_port}");
+    let ca = d.join("ca.pem");
+    let hub = Hub::start_with(
+        &hub_dir,
+        free_port(),
+        free_udp_port(),
+        free_port(),
+        &[
+            "--mqtt-url",
+            &url,
+            "--mqtt-ca",
+            ca.to_str().expect("utf-8 path"),
+        ],
+    );
+    let files = hub_dir.join("mosquitto");
+    let user = text(
+        &std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .expect("id")
+            .stdout,
+    );
+    let conf = d.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user {}\nper_listener_settings false\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
+             listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+            user.trim(),
+            files.join("passwd").display(),
+            files.join("acl").display(),
+            ca.display(),
+            d.join("server.pem").display(),
+            d.join("server.key").display()
+        ),
+    )
+    .expect("conf");
+    let mut cmd = std::process::Command::new("mosquitto");
+    cmd.arg("-c").arg(&conf);
+    let _mosq = Proc::spawn("mosquitto", &mut cmd, d.join("mosquitto.log"));
+    wait_for("mosquitto to listen", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", tls_port))
+            .ok()
+            .map(|_| ())
+    });
+    hub.kubectl_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: tls-a\n",
+    );
+    let report = serde_json::json!({
+        "nodeName": "tls-a", "observedAtMs": 1_800_000_000_000u64,
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "addresses": [], "capacity": {}, "allocatable": {}, "runtimes": [], "agentVersion": "t", "pods": 0
+    })
+    .to_string();
+    let published = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &tls_port.to_string(),
+            "--cafile",
+            ca.to_str().expect("path"),
+        ])
+        .args([
+            "-u",
+            "node-tls-a",
+            "-P",
+            "pwT",
+            "-i",
+            "shoal-node-tls-a",
+            "-q",
+            "1",
+            "-r",
+        ])
+        .args(["-t", "shoal/v1/nodes/tls-a/status", "-m", &report])
+        .status()
+        .expect("mosquitto_pub");
+    assert!(published.success());
+    wait_for(
+        "the hub to fold the status read over TLS",
+        Duration::from_secs(30),
+        || (node_ready(&hub, "tls-a") == "True").then_some(()),
+    );
+    assert!(hub.proc.log_text().contains("status ingest connected"));
+}
