@@ -29,6 +29,7 @@
 //! ```text
 //! DIR/pki/ca.crt, DIR/pki/node.crt, DIR/pki/node.key (0600)   node credentials (join)
 //! DIR/mqtt.json                                               MQTT URL + credentials (join)
+//! DIR/status-outbox.json                                      status not yet sent (broker down)
 //! DIR/state/                                                  fjall: desired pods, acked revision
 //! DIR/pods/<uid>/volumes/                                     emptyDir volumes (Podman runtime)
 //! ```
@@ -241,6 +242,7 @@ async fn run_agent(
                 &broker,
                 &creds.mqtt,
                 actors.clone(),
+                Some(config.data_dir.join(status_reporter::OUTBOX_FILE)),
             )),
             Ok(None) => {
                 info!("the hub gave no MQTT URL; status reporting is off");

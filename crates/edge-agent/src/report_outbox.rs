@@ -9,13 +9,42 @@
 //! refresh ([`Outbox::mark_stale`]) queues it again. Clears (empty payloads for removed pods)
 //! are dropped only when no pod report is left to drop.
 //!
+//! **Offline and across restarts**: what was not yet handed to the broker can be saved
+//! ([`Outbox::saved`], the reporter writes it to `DIR/status-outbox.json` while the broker is
+//! unreachable) and restored at start ([`Outbox::restore`]): bounded by the same limit, pod
+//! reports and clears only (the online marker and node status are rebuilt anyway).
+//!
+//! **Latest state first**: after a (re)connect [`Outbox::mark_all`] queues the online
+//! marker, then the node status, then pods from the most recently changed to the least, so
+//! what changed last (most likely what an operator is waiting for) is on the broker first.
+//!
 //! Flow: the reporter feeds changes in ([`Outbox::update_pod`], [`Outbox::remove_pod`],
 //! [`Outbox::mark_node`], ...), then repeatedly [`Outbox::peek`]s the next topic, builds its
 //! payload, hands it to the MQTT client and, if the client took it, calls [`Outbox::sent`].
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use shoal_transport::status::{node_status_topic, online_topic, pod_status_topic, PodStatus};
+
+/// Unsent reports, as saved to disk. Version 1.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedOutbox {
+    pub version: u32,
+    /// Pod reports not yet published, oldest change first.
+    pub pods: Vec<SavedPod>,
+    /// `(namespace, name)` of pods whose topic still needs clearing.
+    pub clears: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedPod {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    pub status: PodStatus,
+}
 
 /// What to publish on a pending topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +68,8 @@ pub struct PodEntry {
     pub status: PodStatus,
     /// When it was last handed to the MQTT client (ms since the epoch).
     pub last_published_ms: Option<u64>,
+    /// Order of the last change (higher = more recent).
+    pub changed: u64,
 }
 
 /// Latest pod statuses plus the queue of topics to publish.
@@ -82,6 +113,7 @@ impl Outbox {
             .get(&topic)
             .filter(|e| e.uid == uid)
             .and_then(|e| e.last_published_ms);
+        let changed = self.next_seq;
         self.pods.insert(
             topic.clone(),
             PodEntry {
@@ -90,6 +122,7 @@ impl Outbox {
                 name: name.to_string(),
                 status,
                 last_published_ms,
+                changed,
             },
         );
         self.mark(topic, Pending::Pod);
@@ -119,13 +152,79 @@ impl Outbox {
         self.mark(self.node_topic.clone(), Pending::Node);
     }
 
-    /// Queues everything: after (re)connecting, the broker may have missed changes.
+    /// Queues everything: after (re)connecting, the broker may have missed changes. Node
+    /// status first, then pods most recently changed first (pending clears keep their place
+    /// ahead of them).
     pub fn mark_all(&mut self) {
         self.mark_online();
         self.mark_node();
-        let topics: Vec<String> = self.pods.keys().cloned().collect();
-        for topic in topics {
+        let mut topics: Vec<(u64, String)> = self
+            .pods
+            .iter()
+            .map(|(t, e)| (e.changed, t.clone()))
+            .collect();
+        topics.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, topic) in topics {
             self.mark(topic, Pending::Pod);
+        }
+    }
+
+    /// The unsent pod reports and clears, oldest first, for saving to disk.
+    pub fn saved(&self) -> SavedOutbox {
+        let mut out = SavedOutbox {
+            version: 1,
+            ..Default::default()
+        };
+        for topic in self.order.values() {
+            match self.pending.get(topic) {
+                Some((_, Pending::Pod)) => {
+                    if let Some(e) = self.pods.get(topic) {
+                        out.pods.push(SavedPod {
+                            uid: e.uid.clone(),
+                            namespace: e.namespace.clone(),
+                            name: e.name.clone(),
+                            status: e.status.clone(),
+                        });
+                    }
+                }
+                Some((_, Pending::Clear)) => {
+                    if let Some((ns, name)) = self.pod_of_topic(topic) {
+                        out.clears.push((ns, name));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Queues what a previous run saved (clears first, then pod reports in their order);
+    /// anything this run already knows about a pod supersedes the saved entry.
+    pub fn restore(&mut self, saved: SavedOutbox) {
+        if saved.version != 1 {
+            return;
+        }
+        for (ns, name) in saved.clears {
+            let topic = pod_status_topic(&self.node, &ns, &name);
+            if !self.pods.contains_key(&topic) && !self.pending.contains_key(&topic) {
+                self.mark(topic, Pending::Clear);
+            }
+        }
+        for p in saved.pods {
+            let topic = pod_status_topic(&self.node, &p.namespace, &p.name);
+            if !self.pods.contains_key(&topic) && !self.pending.contains_key(&topic) {
+                self.update_pod(&p.uid, &p.namespace, &p.name, p.status);
+            }
+        }
+    }
+
+    /// `(namespace, name)` from one of this node's pod topics.
+    fn pod_of_topic(&self, topic: &str) -> Option<(String, String)> {
+        match shoal_transport::status::Topic::parse(topic)? {
+            shoal_transport::status::Topic::PodStatus { namespace, pod, .. } => {
+                Some((namespace, pod))
+            }
+            _ => None,
         }
     }
 
@@ -335,6 +434,81 @@ mod tests {
         }
         assert_eq!(drain(&mut o, 1).len(), 2);
         assert_eq!(o.dropped(), 1);
+    }
+
+    #[test]
+    fn reconnect_publishes_the_latest_changes_first() {
+        let mut o = Outbox::new("n1", 100);
+        o.update_pod("u1", "default", "a", status("Running"));
+        o.update_pod("u2", "default", "b", status("Running"));
+        o.update_pod("u3", "default", "c", status("Running"));
+        drain(&mut o, 1);
+        o.update_pod("u1", "default", "a", status("Failed"));
+        drain(&mut o, 2);
+        o.mark_all();
+        let got: Vec<String> = drain(&mut o, 3).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(
+            got,
+            [
+                online_topic("n1"),
+                node_status_topic("n1"),
+                pod_topic("a"),
+                pod_topic("c"),
+                pod_topic("b")
+            ]
+        );
+    }
+
+    #[test]
+    fn unsent_reports_survive_a_save_and_restore() {
+        let mut o = Outbox::new("n1", 100);
+        o.update_pod("u1", "default", "a", status("Running"));
+        o.update_pod("u2", "default", "b", status("Running"));
+        drain(&mut o, 1);
+        // Offline from here: a changes, b goes away, c appears.
+        o.update_pod("u1", "default", "a", status("Failed"));
+        o.remove_pod("u2", "default", "b");
+        o.update_pod("u3", "default", "c", status("Pending"));
+        o.mark_node();
+        let saved = o.saved();
+        assert_eq!(saved.pods.len(), 2);
+        assert_eq!(saved.clears, [("default".to_string(), "b".to_string())]);
+        let json = serde_json::to_string(&saved).expect("json");
+        let back: SavedOutbox = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, saved);
+
+        // A restarted agent: c is already known again (newer), a and b only from disk.
+        let mut o2 = Outbox::new("n1", 100);
+        o2.update_pod("u3", "default", "c", status("Running"));
+        o2.restore(back);
+        let got = drain(&mut o2, 5);
+        assert_eq!(
+            got,
+            [
+                (pod_topic("c"), Pending::Pod),
+                (pod_topic("b"), Pending::Clear),
+                (pod_topic("a"), Pending::Pod)
+            ]
+        );
+        assert_eq!(
+            o2.pod(&pod_topic("a")).map(|e| e.status.phase.as_str()),
+            Some("Failed")
+        );
+        assert_eq!(
+            o2.pod(&pod_topic("c")).map(|e| e.status.phase.as_str()),
+            Some("Running"),
+            "what this run knows wins"
+        );
+        // Bounded like everything else, and an unknown version is ignored.
+        let mut small = Outbox::new("n1", 2);
+        small.restore(o.saved());
+        assert!(small.pending_len() <= 2);
+        let mut o3 = Outbox::new("n1", 100);
+        o3.restore(SavedOutbox {
+            version: 2,
+            ..o.saved()
+        });
+        assert_eq!(o3.pending_len(), 0);
     }
 
     #[test]

@@ -18,9 +18,17 @@
 //! re-sent by the next refresh, see [`crate::report_outbox`]). While disconnected nothing is
 //! handed to rumqttc at all; after the ConnAck everything is queued again.
 //!
+//! While the broker is unreachable the unsent part of the outbox is also saved to
+//! `DIR/status-outbox.json` (at most once per [`FLUSH_INTERVAL`], at most
+//! [`MAX_SAVED_BYTES`], written atomically) and restored at start, so pod status that changed
+//! during an outage is published even if the agent restarts before the broker returns. The
+//! file is removed once everything was handed to the broker. On every ConnAck the online
+//! marker goes first, then the node status, then pods most recently changed first.
+//!
 //! The connection is driven by polling rumqttc's `EventLoop` as an actor stream; after an
 //! error the next poll (which reconnects) waits a [`crate::backoff::LINK`] back-off.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -36,7 +44,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::{Backoff, LINK};
 use crate::error_chain;
 use crate::node_info::quantities;
-use crate::report_outbox::{Outbox, Pending};
+use crate::report_outbox::{Outbox, Pending, SavedOutbox};
 
 /// Capacity of rumqttc's request channel (publishes handed over but not yet written).
 pub const REQUEST_CAPACITY: usize = 1024;
@@ -54,6 +62,10 @@ const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 const PACKET_OVERHEAD: usize = 4096;
 /// Mailbox size: PodManager `try_send`s and retries on its next pass when this is full.
 const MAILBOX_CAPACITY: usize = 64;
+/// Largest saved outbox; past it the oldest unsent pod reports are left out of the file.
+pub const MAX_SAVED_BYTES: usize = 8 * 1024 * 1024;
+/// Name of the saved outbox in the agent's data directory.
+pub const OUTBOX_FILE: &str = "status-outbox.json";
 
 /// Errors of setting the reporter up.
 #[derive(Debug, thiserror::Error)]
@@ -260,29 +272,101 @@ pub struct StatusReporter {
     running_pods: u32,
     connected: bool,
     shutdown: CancellationToken,
+    /// Where unsent reports are saved while offline (`None`: not saved).
+    outbox_file: Option<PathBuf>,
+    /// The outbox changed since it was last saved.
+    dirty: bool,
+    /// The file exists (so it is removed once the outbox is empty).
+    saved_on_disk: bool,
 }
 
 impl StatusReporter {
     /// Starts a reporter publishing to `broker` with `creds`; it stops when `shutdown` fires.
+    /// With `outbox_file`, unsent reports saved there by an earlier run are queued first and
+    /// new ones are saved there while the broker is unreachable.
     pub fn start_with(
         base: NodeBase,
         broker: &BrokerAddr,
         creds: &MqttCredentials,
         shutdown: CancellationToken,
+        outbox_file: Option<PathBuf>,
     ) -> Addr<StatusReporter> {
         let opts = mqtt_options(&base.node_name, broker, creds);
         let (client, eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
+        let mut outbox = Outbox::new(&base.node_name, MAX_PENDING);
+        let mut saved_on_disk = false;
+        if let Some(path) = &outbox_file {
+            match load_saved(path) {
+                Ok(Some(saved)) => {
+                    info!(
+                        pods = saved.pods.len(),
+                        clears = saved.clears.len(),
+                        "queued status reports saved by the previous run"
+                    );
+                    outbox.restore(saved);
+                    saved_on_disk = true;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "ignoring an unreadable saved status outbox");
+                    saved_on_disk = true;
+                }
+            }
+        }
         let reporter = StatusReporter {
             client,
             eventloop: Some(eventloop),
             broker: format!("{}:{}", broker.host, broker.port),
-            outbox: Outbox::new(&base.node_name, MAX_PENDING),
+            outbox,
             base,
             running_pods: 0,
             connected: false,
             shutdown,
+            outbox_file,
+            dirty: false,
+            saved_on_disk,
         };
         reporter.start()
+    }
+
+    /// Saves the unsent reports while offline; removes the file once nothing is pending.
+    fn persist(&mut self) {
+        let Some(path) = self.outbox_file.clone() else {
+            return;
+        };
+        if self.connected {
+            if self.saved_on_disk && self.outbox.pending_len() == 0 {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => self.saved_on_disk = false,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        self.saved_on_disk = false
+                    }
+                    Err(e) => {
+                        warn!(path = %path.display(), error = %e, "cannot remove the saved status outbox")
+                    }
+                }
+            }
+            return;
+        }
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let mut saved = self.outbox.saved();
+        let bytes = loop {
+            let bytes = serde_json::to_vec(&saved).unwrap_or_default();
+            if bytes.len() <= MAX_SAVED_BYTES || saved.pods.is_empty() {
+                break bytes;
+            }
+            let drop = saved.pods.len().div_ceil(10);
+            saved.pods.drain(..drop);
+        };
+        match write_atomic(&path, &bytes) {
+            Ok(()) => self.saved_on_disk = true,
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "cannot save unsent status reports")
+            }
+        }
     }
 
     /// Hands as much of the outbox to rumqttc as its request channel takes.
@@ -334,6 +418,31 @@ fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
+/// The saved outbox at `path`; `Ok(None)` when there is none.
+fn load_saved(path: &Path) -> Result<Option<SavedOutbox>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    if bytes.len() > MAX_SAVED_BYTES {
+        return Err(format!("larger than {MAX_SAVED_BYTES} bytes"));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Writes `bytes` to a temporary file next to `path`, fsyncs it and renames it into place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 impl Actor for StatusReporter {
     type Context = Context<Self>;
 
@@ -348,7 +457,10 @@ impl Actor for StatusReporter {
                 .mark_stale(now_ms(), POD_REFRESH.as_millis() as u64);
             act.flush();
         });
-        ctx.run_interval(FLUSH_INTERVAL, |act, _ctx| act.flush());
+        ctx.run_interval(FLUSH_INTERVAL, |act, _ctx| {
+            act.flush();
+            act.persist();
+        });
         let shutdown = self.shutdown.clone();
         ctx.spawn(
             async move { shutdown.cancelled().await }
@@ -379,6 +491,7 @@ impl Handler<PodStatuses> for StatusReporter {
             self.running_pods = msg.running_pods;
             self.outbox.mark_node();
         }
+        self.dirty = true;
         self.flush();
     }
 }
@@ -568,6 +681,85 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn status_changed_while_offline_is_saved_and_published_after_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(OUTBOX_FILE);
+        // Nothing listens on this port: the broker is down.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let dead_port = dead.local_addr().expect("addr").port();
+        drop(dead);
+        let shutdown = CancellationToken::new();
+        let offline = StatusReporter::start_with(
+            base(),
+            &BrokerAddr {
+                host: "127.0.0.1".into(),
+                port: dead_port,
+            },
+            &creds(),
+            shutdown.clone(),
+            Some(file.clone()),
+        );
+        offline
+            .send(PodStatuses {
+                changed: vec![PodStatusUpdate {
+                    pod: pod("u1", "job"),
+                    status: PodStatus {
+                        phase: "Succeeded".into(),
+                        ..Default::default()
+                    },
+                }],
+                removed: vec![pod("u0", "gone")],
+                running_pods: 0,
+            })
+            .await
+            .expect("reporter alive");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !file.exists() {
+            assert!(Instant::now() < deadline, "the outbox was never saved");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // The agent restarts and the broker is back: the saved reports go out, then the
+        // file is gone.
+        let (port, mut rx, _broker) = fake_broker().await;
+        let shutdown = CancellationToken::new();
+        let _online = StatusReporter::start_with(
+            base(),
+            &BrokerAddr {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            &creds(),
+            shutdown.clone(),
+            Some(file.clone()),
+        );
+        let mut seen = std::collections::HashMap::new();
+        while seen.len() < 2 {
+            let p = until_publish(&mut rx, |p| p.topic.contains("/pods/")).await;
+            seen.insert(p.topic.clone(), p);
+        }
+        let job = &seen["shoal/v1/nodes/edge-1/pods/default/job/status"];
+        let report: PodStatusReport = serde_json::from_slice(&job.payload).expect("pod report");
+        assert_eq!(report.status.phase, "Succeeded");
+        let gone = &seen["shoal/v1/nodes/edge-1/pods/default/gone/status"];
+        assert!(
+            gone.payload.is_empty() && gone.retain,
+            "the removed pod is cleared"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while file.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the saved outbox was never removed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+    }
+
+    #[actix_rt::test]
     async fn publishes_online_node_and_pod_status_retained_and_clears_removed_pods() {
         let (port, mut rx, broker) = fake_broker().await;
         let shutdown = CancellationToken::new();
@@ -575,7 +767,8 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
         };
-        let reporter = StatusReporter::start_with(base(), &broker_addr, &creds(), shutdown.clone());
+        let reporter =
+            StatusReporter::start_with(base(), &broker_addr, &creds(), shutdown.clone(), None);
 
         let Some(Seen::Connect(connect)) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
@@ -672,7 +865,8 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
         };
-        let reporter = StatusReporter::start_with(base(), &broker, &creds(), shutdown.clone());
+        let reporter =
+            StatusReporter::start_with(base(), &broker, &creds(), shutdown.clone(), None);
         let started = Instant::now();
         for round in 0..20u32 {
             let changed = (0..500u32)

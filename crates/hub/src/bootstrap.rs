@@ -75,7 +75,7 @@ fn read(path: &Path) -> Result<String, BootstrapError> {
     })
 }
 
-fn random_secret(len: usize) -> String {
+pub fn random_secret(len: usize) -> String {
     use rand::distributions::Alphanumeric;
     use rand::Rng;
     rand::thread_rng()

@@ -1,25 +1,70 @@
-//! The embedded MQTT broker (rumqttd) and the credentials it accepts.
+//! The embedded MQTT broker and the credentials it accepts.
 //!
-//! Design: rumqttd's `Broker::start()` blocks forever and has no shutdown, so it gets a
-//! thread of its own that ends with the process. Credentials are checked by an auth handler
-//! against [`MqttUsers`], which the hub updates when a node joins; the same table is
-//! persisted in `DATA/mqtt-users` so a restarted hub accepts the nodes it already knows.
+//! ```text
+//!  clients ──TCP──> gate (broker_gate: auth, client-id binding, publish/subscribe ACLs)
+//!                     │ one loopback connection per client, CONNECT rewritten to the
+//!                     v gate's own secret credentials
+//!                   rumqttd on 127.0.0.1:<private port> (sessions, retained, wills, QoS)
+//! ```
+//!
+//! Design: rumqttd authenticates (a `(client_id, user, password) -> bool` handler) but has
+//! no authorization hook at all: any authenticated client may publish on any topic. Rather
+//! than fork it or write a broker, a small gate in front of it parses just the packets that
+//! need a decision (CONNECT, PUBLISH, SUBSCRIBE), applies [`crate::broker_acl`] and forwards
+//! raw frames otherwise; rumqttd keeps doing what it does well (sessions, retained messages,
+//! last wills, QoS 1 flows). rumqttd itself only accepts the gate's per-process random
+//! credentials, so connecting to its private port directly gets nowhere.
+//!
+//! rumqttd's `Broker::start()` blocks forever and has no shutdown, so it and the gate get
+//! threads of their own that end with the process. Credentials live in [`MqttUsers`]: the
+//! `DATA/mqtt-users` file (`user:password:role`; the hub appends nodes at join) plus reader
+//! Secrets issued through the API (see [`READER_SECRET_TYPE`]).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use base64::Engine as _;
+use serde_json::Value;
+
 use crate::bootstrap::{self, BootstrapError};
+use crate::broker_acl::Role;
+use crate::resources::SECRETS;
+use crate::store::Store;
 
 /// Largest MQTT payload the embedded broker accepts.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
-/// user -> (password, role). Roles: "hub", "reader", "node:<name>".
+/// Type of the Secrets that hold extra read-only MQTT credentials (issued by `shoalctl`):
+/// namespace `kube-system`, name `mqtt-reader-<username>`, `data.username` and
+/// `data.password` (base64, as for any Secret). Deleting the Secret revokes them.
+pub const READER_SECRET_TYPE: &str = "shoal.io/mqtt-reader";
+/// Namespace of the reader Secrets.
+pub const READER_SECRET_NAMESPACE: &str = "kube-system";
+
+/// The name of the reader Secret for `user`.
+pub fn reader_secret_name(user: &str) -> String {
+    format!("mqtt-reader-{user}")
+}
+
+/// One broker user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// The broker's users: `DATA/mqtt-users` (kept in memory, appended at join) plus reader
+/// Secrets in the store. Cheap to clone.
 #[derive(Clone)]
 pub struct MqttUsers {
     inner: Arc<RwLock<HashMap<String, (String, String)>>>,
     file: PathBuf,
+    store: Option<Store>,
+    /// Called after a node's credentials were issued (writes the Mosquitto files).
+    on_change: Option<Arc<dyn Fn(&MqttUsers) + Send + Sync>>,
 }
 
 impl MqttUsers {
@@ -31,13 +76,85 @@ impl MqttUsers {
         Ok(MqttUsers {
             inner: Arc::new(RwLock::new(map)),
             file,
+            store: None,
+            on_change: None,
         })
     }
 
+    /// Also accepts the reader Secrets of `store`.
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Runs `f` after every change to the user table.
+    pub fn on_change(mut self, f: impl Fn(&MqttUsers) + Send + Sync + 'static) -> Self {
+        self.on_change = Some(Arc::new(f));
+        self
+    }
+
+    /// The role of `user` if `pass` is its password; `None` otherwise (also for a user
+    /// whose role is not one the broker knows).
+    pub fn authenticate(&self, user: &str, pass: &str) -> Option<Role> {
+        {
+            let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((p, role)) = map.get(user) {
+                return shoal_transport::token::secrets_equal(p, pass)
+                    .then(|| Role::parse(role))
+                    .flatten();
+            }
+        }
+        let (u, p) = self.reader_secret(user)?;
+        (u == user && shoal_transport::token::secrets_equal(&p, pass)).then_some(Role::Reader)
+    }
+
     pub fn check(&self, user: &str, pass: &str) -> bool {
-        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        map.get(user)
-            .is_some_and(|(p, _)| shoal_transport::token::secrets_equal(p, pass))
+        self.authenticate(user, pass).is_some()
+    }
+
+    /// `(username, password)` of the reader Secret for `user`, if there is one.
+    fn reader_secret(&self, user: &str) -> Option<(String, String)> {
+        let store = self.store.as_ref()?;
+        let obj = store.get(&SECRETS, READER_SECRET_NAMESPACE, &reader_secret_name(user))?;
+        reader_from_secret(&obj.value())
+    }
+
+    /// Every user: the file's, then the reader Secrets'.
+    pub fn all(&self) -> Vec<MqttUser> {
+        let mut out: Vec<MqttUser> = {
+            let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            map.iter()
+                .filter_map(|(u, (p, r))| {
+                    Some(MqttUser {
+                        username: u.clone(),
+                        password: p.clone(),
+                        role: Role::parse(r)?,
+                    })
+                })
+                .collect()
+        };
+        out.sort_by(|a, b| a.username.cmp(&b.username));
+        if let Some(store) = &self.store {
+            let secrets = store.list(
+                &SECRETS,
+                Some(READER_SECRET_NAMESPACE),
+                &|o| o.field("type") == Some(READER_SECRET_TYPE),
+                None,
+                0,
+            );
+            for s in secrets.items {
+                if let Some((username, password)) = reader_from_secret(&s.value()) {
+                    if !out.iter().any(|u| u.username == username) {
+                        out.push(MqttUser {
+                            username,
+                            password,
+                            role: Role::Reader,
+                        });
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Credentials of a role (the first user holding it).
@@ -60,13 +177,31 @@ impl MqttUsers {
                 .map(char::from)
                 .collect::<String>()
         };
-        bootstrap::append_mqtt_user(&self.file, &user, &pass, &format!("node:{node}"))?;
+        let role = Role::Node(node.to_string()).as_column();
+        bootstrap::append_mqtt_user(&self.file, &user, &pass, &role)?;
         self.inner
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(user.clone(), (pass.clone(), format!("node:{node}")));
+            .insert(user.clone(), (pass.clone(), role));
+        if let Some(f) = &self.on_change {
+            f(self);
+        }
         Ok((user, pass))
     }
+}
+
+/// `(username, password)` of a reader Secret, if it is one and is well formed.
+fn reader_from_secret(v: &Value) -> Option<(String, String)> {
+    if v.get("type").and_then(Value::as_str) != Some(READER_SECRET_TYPE) {
+        return None;
+    }
+    let field = |k: &str| -> Option<String> {
+        let b64 = v.pointer(&format!("/data/{k}"))?.as_str()?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let (user, pass) = (field("username")?, field("password")?);
+    (!user.is_empty() && !pass.is_empty() && !user.contains(':')).then_some((user, pass))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,10 +215,29 @@ pub enum BrokerError {
     Thread(#[source] std::io::Error),
 }
 
-/// Starts the embedded broker on `addr`.
-pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<(), BrokerError> {
-    // Fail early and clearly if the port is taken (rumqttd would only log it on its thread).
-    drop(TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?);
+/// Starts the embedded broker (gate on `addr`, rumqttd behind it); returns the address the
+/// gate listens on.
+pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<SocketAddr, BrokerError> {
+    // The public listener is bound here, so a taken port fails the hub's start clearly.
+    let listener = TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
+    let public = listener.local_addr().unwrap_or(addr);
+    // rumqttd wants an address, not a socket: take a free loopback port for it. (Another
+    // process could grab it in between; rumqttd would then log a bind error and the gate's
+    // upstream connections would fail, which the start-up probe below reports.)
+    let inner_addr = {
+        let probe = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).map_err(|source| {
+            BrokerError::Bind {
+                addr: SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+                source,
+            }
+        })?;
+        probe.local_addr().map_err(|source| BrokerError::Bind {
+            addr: SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+            source,
+        })?
+    };
+    let inner_user = "shoal-gate".to_string();
+    let inner_pass = bootstrap::random_secret(32);
     let mut connections = rumqttd::ConnectionSettings {
         connection_timeout_ms: 10_000,
         max_payload_size: MAX_PAYLOAD,
@@ -92,13 +246,16 @@ pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<(), BrokerError> {
         external_auth: None,
         dynamic_filters: true,
     };
-    connections.set_auth_handler(move |_client_id: String, user: String, pass: String| {
-        let ok = users.check(&user, &pass);
-        async move { ok }
-    });
+    {
+        let (u, p) = (inner_user.clone(), inner_pass.clone());
+        connections.set_auth_handler(move |_client_id: String, user: String, pass: String| {
+            let ok = user == u && shoal_transport::token::secrets_equal(&pass, &p);
+            async move { ok }
+        });
+    }
     let server = rumqttd::ServerSettings {
         name: "v4-embedded".into(),
-        listen: addr,
+        listen: inner_addr,
         tls: None,
         next_connection_delay_ms: 1,
         connections,
@@ -126,25 +283,94 @@ pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<(), BrokerError> {
             }
         })
         .map_err(BrokerError::Thread)?;
-    // Return once it accepts connections, so the hub's own subscriber connects first time.
+    wait_listening(inner_addr);
+    let gate = crate::broker_gate::GateConfig {
+        users,
+        upstream: inner_addr,
+        upstream_user: inner_user,
+        upstream_pass: inner_pass,
+        max_packet: MAX_PAYLOAD + crate::broker_gate::PACKET_OVERHEAD,
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(BrokerError::Thread)?;
+    std::thread::Builder::new()
+        .name("mqtt-gate".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the MQTT gate's runtime");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => crate::broker_gate::serve(l, Arc::new(gate)).await,
+                    Err(e) => tracing::error!(error = %e, "cannot listen for MQTT"),
+                }
+            });
+        })
+        .map_err(BrokerError::Thread)?;
+    Ok(public)
+}
+
+/// Waits (up to about 5 s) until something accepts connections on `addr`.
+fn wait_listening(addr: SocketAddr) {
     for _ in 0..50 {
-        if std::net::TcpStream::connect_timeout(
-            &addr_for_connect(addr),
-            std::time::Duration::from_millis(100),
-        )
-        .is_ok()
+        if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(100))
+            .is_ok()
         {
-            break;
+            return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    Ok(())
+    tracing::warn!(%addr, "the embedded MQTT broker does not accept connections yet");
 }
 
-fn addr_for_connect(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
-    } else {
-        addr
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reader_secrets_parse() {
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let ok = json!({"type": READER_SECRET_TYPE, "data": {"username": b("dash"), "password": b("pw")}});
+        assert_eq!(reader_from_secret(&ok), Some(("dash".into(), "pw".into())));
+        let wrong_type =
+            json!({"type": "Opaque", "data": {"username": b("dash"), "password": b("pw")}});
+        assert_eq!(reader_from_secret(&wrong_type), None);
+        let empty =
+            json!({"type": READER_SECRET_TYPE, "data": {"username": b("dash"), "password": ""}});
+        assert_eq!(reader_from_secret(&empty), None);
+        let bad_b64 =
+            json!({"type": READER_SECRET_TYPE, "data": {"username": "%%", "password": b("pw")}});
+        assert_eq!(reader_from_secret(&bad_b64), None);
+    }
+
+    #[test]
+    fn users_authenticate_to_roles() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("mqtt-users");
+        std::fs::write(&file, "shoal-hub:h:hub\nreader:r:reader\nodd:o:admin\n").expect("write");
+        let users = MqttUsers::load(file).expect("load");
+        assert_eq!(users.authenticate("shoal-hub", "h"), Some(Role::Hub));
+        assert_eq!(users.authenticate("reader", "r"), Some(Role::Reader));
+        assert_eq!(users.authenticate("reader", "x"), None);
+        assert_eq!(
+            users.authenticate("odd", "o"),
+            None,
+            "unknown roles get nothing"
+        );
+        let (u, p) = users.issue_for_node("edge-1").expect("issue");
+        assert_eq!(
+            users.authenticate(&u, &p),
+            Some(Role::Node("edge-1".into()))
+        );
+        assert_eq!(users.all().len(), 3, "the unknown role is left out");
     }
 }

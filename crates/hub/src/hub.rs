@@ -27,8 +27,15 @@ pub struct HubConfig {
     pub quic_addr: SocketAddr,
     /// Where the embedded broker listens (ignored with `mqtt_url`).
     pub mqtt_addr: SocketAddr,
-    /// `mqtt://HOST:PORT` of an external broker; `None` runs the embedded one.
+    /// `mqtt://HOST:PORT` (or `mqtts://`) of an external broker; `None` runs the embedded one.
     pub mqtt_url: Option<String>,
+    /// CA (PEM) the external broker's certificate must chain to, for `mqtts://`.
+    pub mqtt_ca: Option<PathBuf>,
+    /// Broker URL handed to agents at join when it differs from `mqtt_url` (for example a
+    /// plain listener for agents next to a TLS one for the hub).
+    pub mqtt_agent_url: Option<String>,
+    /// Republish per-Deployment / per-DaemonSet rollout summaries under `shoal/v1/cluster/`.
+    pub mqtt_summaries: bool,
     /// When nodes turn Unknown and when (if ever) their pods are evicted.
     pub node_lifecycle: crate::controllers::node_lifecycle::LifecycleConfig,
 }
@@ -52,25 +59,39 @@ fn loopback_if_unspecified(a: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Parses `mqtt://host:port`.
-pub fn parse_mqtt_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .with_context(|| format!("MQTT URL {url:?} must start with mqtt://"))?;
-    let (host, port) = rest
-        .rsplit_once(':')
-        .map(|(h, p)| (h, p))
-        .unwrap_or((rest, "1883"));
+/// A parsed broker URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttUrl {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+/// Parses `mqtt://host[:port]` (port 1883) or `mqtts://host[:port]` (port 8883).
+pub fn parse_mqtt_url(url: &str) -> anyhow::Result<MqttUrl> {
+    let (rest, tls, default_port) = if let Some(r) = url.strip_prefix("mqtt://") {
+        (r, false, "1883")
+    } else if let Some(r) = url.strip_prefix("mqtts://") {
+        (r, true, "8883")
+    } else {
+        anyhow::bail!("MQTT URL {url:?} must start with mqtt:// or mqtts://");
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (h, p),
+        _ => (rest, default_port),
+    };
     let port: u16 = port
-        .trim_end_matches('/')
         .parse()
+        .ok()
+        .filter(|p| *p != 0)
         .with_context(|| format!("MQTT URL {url:?} has an invalid port"))?;
-    Ok((
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-        port,
-    ))
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    anyhow::ensure!(!host.is_empty(), "MQTT URL {url:?} has no host");
+    Ok(MqttUrl { host, port, tls })
 }
 
 /// Starts every part of the hub on the current actix System.
@@ -97,37 +118,71 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         }
     }
 
-    let users = MqttUsers::load(material.mqtt_users_file.clone())?;
-    let (mqtt_host, mqtt_port, agent_mqtt_url) = match &cfg.mqtt_url {
+    let users = MqttUsers::load(material.mqtt_users_file.clone())?.with_store(store.clone());
+    let (broker_conn, agent_mqtt_url, users) = match &cfg.mqtt_url {
         Some(url) => {
-            let (h, p) = parse_mqtt_url(url)?;
-            (h, p, url.clone())
+            let u = parse_mqtt_url(url)?;
+            let tls = match (&cfg.mqtt_ca, u.tls) {
+                (Some(ca), true) => Some(crate::mqtt_tls::client_config(ca)?),
+                (None, true) => anyhow::bail!(
+                    "--mqtt-url {url} uses TLS: give the broker's CA with --mqtt-ca FILE"
+                ),
+                (_, false) => None,
+            };
+            // The external broker learns its users from files the hub keeps current.
+            let files = cfg.data_dir.join("mosquitto");
+            let users = users.on_change(move |u| {
+                if let Err(e) = crate::mosquitto_files::write(&files, u) {
+                    tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "cannot write the Mosquitto credential files");
+                }
+            });
+            let files = cfg.data_dir.join("mosquitto");
+            crate::mosquitto_files::write(&files, &users)
+                .with_context(|| format!("writing Mosquitto credentials to {}", files.display()))?;
+            (
+                (u.host, u.port, tls),
+                cfg.mqtt_agent_url.clone().unwrap_or_else(|| url.clone()),
+                users,
+            )
         }
         None => {
-            broker::start(cfg.mqtt_addr, users.clone())?;
+            let bound = broker::start(cfg.mqtt_addr, users.clone())?;
             let host = if cfg.mqtt_addr.ip().is_unspecified() {
                 String::new()
             } else {
                 cfg.mqtt_addr.ip().to_string()
             };
-            let local = loopback_if_unspecified(cfg.mqtt_addr);
+            let local = loopback_if_unspecified(bound);
             (
-                local.ip().to_string(),
-                local.port(),
-                format!("mqtt://{host}:{}", cfg.mqtt_addr.port()),
+                (local.ip().to_string(), local.port(), None),
+                cfg.mqtt_agent_url
+                    .clone()
+                    .unwrap_or_else(|| format!("mqtt://{host}:{}", bound.port())),
+                users,
             )
         }
     };
     let (hub_user, hub_pass) = users
         .for_role("hub")
         .context("the MQTT user file has no hub credentials")?;
-    let heartbeats: crate::status_ingest::Heartbeats = Default::default();
-    StatusIngest {
-        store: store.clone(),
-        host: mqtt_host,
-        port: mqtt_port,
+    let heartbeats = crate::liveness::Heartbeats::default();
+    let broker = crate::status_ingest::BrokerConnection {
+        host: broker_conn.0,
+        port: broker_conn.1,
         username: hub_user,
         password: hub_pass,
+        tls: broker_conn.2,
+    };
+    if cfg.mqtt_summaries {
+        crate::rollout_summary::RolloutSummary {
+            store: store.clone(),
+            broker: broker.clone(),
+        }
+        .start();
+    }
+    StatusIngest {
+        store: store.clone(),
+        broker,
         heartbeats: heartbeats.clone(),
     }
     .start();
@@ -215,15 +270,30 @@ mod tests {
 
     #[test]
     fn mqtt_urls() {
+        let url = |h: &str, port, tls| MqttUrl {
+            host: h.into(),
+            port,
+            tls,
+        };
         assert_eq!(
             parse_mqtt_url("mqtt://127.0.0.1:1884").expect("ok"),
-            ("127.0.0.1".into(), 1884)
+            url("127.0.0.1", 1884, false)
         );
         assert_eq!(
             parse_mqtt_url("mqtt://broker").expect("ok"),
-            ("broker".into(), 1883)
+            url("broker", 1883, false)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtts://broker/").expect("ok"),
+            url("broker", 8883, true)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtts://[::1]:8884").expect("ok"),
+            url("::1", 8884, true)
         );
         assert!(parse_mqtt_url("http://x").is_err());
         assert!(parse_mqtt_url("mqtt://x:notaport").is_err());
+        assert!(parse_mqtt_url("mqtt://:1883").is_err());
+        assert!(parse_mqtt_url("mqtt://x:0").is_err());
     }
 }

@@ -26,9 +26,20 @@ struct Args {
     /// Address of the embedded MQTT broker.
     #[arg(long, env = "SHOAL_MQTT_ADDR", default_value = "127.0.0.1:1883")]
     mqtt_addr: SocketAddr,
-    /// Use an external MQTT broker (mqtt://HOST:PORT) instead of the embedded one.
+    /// Use an external MQTT broker (mqtt://HOST:PORT, or mqtts://HOST:PORT with --mqtt-ca)
+    /// instead of the embedded one; credentials for it are written to DATA/mosquitto/.
     #[arg(long, env = "SHOAL_MQTT_URL")]
     mqtt_url: Option<String>,
+    /// CA certificate (PEM) of the external broker, for mqtts://.
+    #[arg(long, env = "SHOAL_MQTT_CA")]
+    mqtt_ca: Option<PathBuf>,
+    /// Broker URL handed to agents when they join (default: --mqtt-url, or the embedded
+    /// broker's address).
+    #[arg(long, env = "SHOAL_MQTT_AGENT_URL")]
+    mqtt_agent_url: Option<String>,
+    /// Republish Deployment and DaemonSet rollout summaries on MQTT (shoal/v1/cluster/...).
+    #[arg(long, env = "SHOAL_MQTT_SUMMARIES")]
+    mqtt_summaries: bool,
     /// Seconds without status after which a node's Ready condition turns Unknown.
     #[arg(long, env = "SHOAL_NODE_UNKNOWN_AFTER", default_value_t = 40)]
     node_unknown_after: u64,
@@ -87,6 +98,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         quic_addr: args.quic_addr,
         mqtt_addr: args.mqtt_addr,
         mqtt_url: args.mqtt_url.clone(),
+        mqtt_ca: args.mqtt_ca.clone(),
+        mqtt_agent_url: args.mqtt_agent_url.clone(),
+        mqtt_summaries: args.mqtt_summaries,
         node_lifecycle: shoal_hub::controllers::node_lifecycle::LifecycleConfig {
             unknown_after: std::time::Duration::from_secs(args.node_unknown_after.max(1)),
             evict_after: (args.pod_eviction_timeout > 0)

@@ -1,17 +1,26 @@
 //! StatusIngest: the hub's MQTT subscriber. It folds node and pod status that agents publish
 //! into the store.
 //!
-//! - A persistent session (`clean_session = false`), so status published while the hub
-//!   restarts is delivered when it reconnects.
+//! - A persistent session (client id `shoal-hub`, `clean_session = false`) and QoS 1, so
+//!   status published while the hub restarts is delivered when it reconnects (on an external
+//!   broker; the embedded one restarts with the hub, and agents then republish everything).
 //! - A report only becomes a write when something a client can see changed: a heartbeat
-//!   that repeats the last status costs no revision (its time is kept in memory, for node
-//!   lifecycle decisions).
-//! - Reports older than the last one folded in for the same object are ignored, and a node
-//!   may only report pods bound to it (the topic's node must be the pod's `spec.nodeName`).
+//!   that repeats the last status costs no revision (its time is kept in memory, in
+//!   [`Heartbeats`], for node lifecycle decisions).
+//! - Reports older than the last one folded in are ignored: per topic in memory, and against
+//!   the `observedAtMs` of the report that last changed the object, which is kept in the
+//!   object's [`OBSERVED_ANNOTATION`] (so a hub restart, or a broker redelivering old QoS 1
+//!   messages after newer retained ones, cannot roll status back).
+//! - A node may only report pods bound to it (the topic's node must be the pod's
+//!   `spec.nodeName`); the broker already refuses a node's publishes on other nodes' topics.
+//! - The retained last will `{"online":false}` turns the node's Ready condition Unknown at
+//!   once; node reports that would make it Ready again are held back until the node's
+//!   `{"online":true}` arrives (retained messages of different topics come in any order).
 //! - Oversized or malformed payloads are logged and dropped.
+//! - The connection state goes to [`Heartbeats::set_broker`]: node lifecycle pauses while the
+//!   hub hears no broker.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -19,43 +28,72 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 use shoal_transport::status::{self, NodeStatusReport, OnlineMarker, PodStatusReport, Topic};
 
+pub use crate::liveness::Heartbeats;
 use crate::resources::{NODES, PODS};
 use crate::store::{Store, StoreError};
 
-/// Last time each node was heard from (ms since the epoch), shared with node lifecycle.
-pub type Heartbeats = Arc<Mutex<HashMap<String, u64>>>;
+/// Annotation holding the `observedAtMs` of the report that last changed a Node's or Pod's
+/// status.
+pub const OBSERVED_ANNOTATION: &str = "status.shoal.io/observed-at-ms";
+/// Largest packet the hub's client reads. Bigger than [`status::MAX_STATUS_PAYLOAD`] on
+/// purpose: an oversized status must reach [`Folder::fold`] to be dropped and logged there,
+/// since a packet over the client's limit would fail (and, with a persistent session,
+/// endlessly re-fail) the connection.
+pub const MAX_INCOMING_PACKET: usize = 4 * 1024 * 1024;
 
-pub struct StatusIngest {
-    pub store: Store,
+/// Where and how the hub's MQTT client connects.
+#[derive(Clone)]
+pub struct BrokerConnection {
     pub host: String,
     pub port: u16,
     pub username: String,
     pub password: String,
+    /// TLS (for `mqtts://`); `None` is plain TCP.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+pub struct StatusIngest {
+    pub store: Store,
+    pub broker: BrokerConnection,
     pub heartbeats: Heartbeats,
+}
+
+/// MQTT options of the hub's subscriber.
+pub fn mqtt_options(b: &BrokerConnection) -> MqttOptions {
+    let mut opts = MqttOptions::new(crate::broker_acl::HUB_CLIENT_ID, b.host.clone(), b.port);
+    opts.set_credentials(b.username.clone(), b.password.clone());
+    opts.set_clean_session(false);
+    opts.set_keep_alive(Duration::from_secs(10));
+    opts.set_max_packet_size(MAX_INCOMING_PACKET, 64 * 1024);
+    crate::mqtt_tls::apply(&mut opts, b.tls.clone());
+    opts
 }
 
 impl Actor for StatusIngest {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let mut opts = MqttOptions::new("shoal-hub", self.host.clone(), self.port);
-        opts.set_credentials(self.username.clone(), self.password.clone());
-        opts.set_clean_session(false);
-        opts.set_keep_alive(Duration::from_secs(10));
-        opts.set_max_packet_size(status::MAX_STATUS_PAYLOAD + 1024, 64 * 1024);
+        let opts = mqtt_options(&self.broker);
         let (client, mut eventloop) = AsyncClient::new(opts, 256);
         let store = self.store.clone();
         let heartbeats = self.heartbeats.clone();
+        heartbeats.set_broker(false, status::now_ms());
         let fut = async move {
-            let mut folder = Folder {
-                store,
-                heartbeats,
-                last_seen: HashMap::new(),
-            };
+            let mut folder = Folder::new(store, heartbeats.clone());
+            let mut failures = 0u32;
             loop {
                 match eventloop.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        tracing::info!("status ingest connected to the MQTT broker");
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        failures = 0;
+                        if ack.code != rumqttc::ConnectReturnCode::Success {
+                            tracing::warn!(code = ?ack.code, "the MQTT broker refused the hub");
+                            continue;
+                        }
+                        tracing::info!(
+                            session_present = ack.session_present,
+                            "status ingest connected to the MQTT broker"
+                        );
+                        heartbeats.set_broker(true, status::now_ms());
                         if let Err(e) = client
                             .subscribe(status::all_topics_filter(), QoS::AtLeastOnce)
                             .await
@@ -68,8 +106,11 @@ impl Actor for StatusIngest {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::warn!(error = %e, "MQTT connection to the broker failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        heartbeats.set_broker(false, status::now_ms());
+                        failures = failures.saturating_add(1);
+                        let wait = Duration::from_millis(250 * u64::from(failures.min(8)));
+                        tracing::warn!(error = %e, retry_in = ?wait, "MQTT connection to the broker failed; node lifecycle is paused until it is back");
+                        tokio::time::sleep(wait).await;
                     }
                 }
             }
@@ -78,55 +119,128 @@ impl Actor for StatusIngest {
     }
 }
 
+/// Why a message was dropped (logged by [`Folder::fold`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dropped {
+    Oversized(usize),
+    NotOurs,
+    Malformed(String),
+    Mismatch(&'static str),
+}
+
+/// A parsed, validated status message.
+#[derive(Debug)]
+pub enum Report {
+    /// An empty retained payload (a cleared topic): nothing to do.
+    Cleared,
+    Online {
+        node: String,
+        online: bool,
+    },
+    Node(NodeStatusReport),
+    Pod {
+        node: String,
+        report: PodStatusReport,
+    },
+}
+
+/// Parses and checks one message: size, topic, JSON shape, and that the payload names the
+/// same node / pod as its topic. Pure.
+pub fn classify(topic: &str, payload: &[u8]) -> Result<Report, Dropped> {
+    if payload.len() > status::MAX_STATUS_PAYLOAD {
+        return Err(Dropped::Oversized(payload.len()));
+    }
+    let t = Topic::parse(topic).ok_or(Dropped::NotOurs)?;
+    if payload.is_empty() {
+        return Ok(Report::Cleared);
+    }
+    match t {
+        Topic::Online { node } => serde_json::from_slice::<OnlineMarker>(payload)
+            .map(|m| Report::Online {
+                node,
+                online: m.online,
+            })
+            .map_err(|e| Dropped::Malformed(format!("online marker: {e}"))),
+        Topic::NodeStatus { node } => {
+            let r = serde_json::from_slice::<NodeStatusReport>(payload)
+                .map_err(|e| Dropped::Malformed(format!("node status: {e}")))?;
+            if r.node_name != node {
+                return Err(Dropped::Mismatch("node status names another node"));
+            }
+            Ok(Report::Node(r))
+        }
+        Topic::PodStatus {
+            node,
+            namespace,
+            pod,
+        } => {
+            let r = serde_json::from_slice::<PodStatusReport>(payload)
+                .map_err(|e| Dropped::Malformed(format!("pod status: {e}")))?;
+            if r.namespace != namespace || r.name != pod {
+                return Err(Dropped::Mismatch("pod status names another pod"));
+            }
+            if r.node_name != node {
+                return Err(Dropped::Mismatch("pod status names another node"));
+            }
+            Ok(Report::Pod { node, report: r })
+        }
+    }
+}
+
 struct Folder {
     store: Store,
     heartbeats: Heartbeats,
     /// Newest `observedAtMs` folded in per topic.
     last_seen: HashMap<String, u64>,
+    /// Nodes whose last will said offline and that have not said online since.
+    offline: HashSet<String>,
+    /// The newest node report held back while its node was offline.
+    held: HashMap<String, NodeStatusReport>,
 }
 
 impl Folder {
+    fn new(store: Store, heartbeats: Heartbeats) -> Folder {
+        Folder {
+            store,
+            heartbeats,
+            last_seen: HashMap::new(),
+            offline: HashSet::new(),
+            held: HashMap::new(),
+        }
+    }
+
     async fn fold(&mut self, topic: &str, payload: &[u8]) {
-        if payload.len() > status::MAX_STATUS_PAYLOAD {
-            tracing::warn!(%topic, bytes = payload.len(), "dropping an oversized status message");
-            return;
-        }
-        let Some(t) = Topic::parse(topic) else { return };
-        if payload.is_empty() {
-            return; // a cleared retained topic
-        }
-        let result = match &t {
-            Topic::Online { node } => match serde_json::from_slice::<OnlineMarker>(payload) {
-                Ok(m) => self.online(node, m.online).await,
-                Err(e) => Err(format!("malformed online marker: {e}")),
-            },
-            Topic::NodeStatus { node } => match serde_json::from_slice::<NodeStatusReport>(payload)
-            {
-                Ok(r) if &r.node_name == node => {
-                    if self.fresh(topic, r.observed_at_ms) {
-                        self.node_status(node, r).await
-                    } else {
-                        Ok(())
-                    }
+        let report = match classify(topic, payload) {
+            Ok(r) => r,
+            Err(Dropped::NotOurs) => return,
+            Err(e) => {
+                tracing::warn!(%topic, bytes = payload.len(), reason = ?e, "dropped a status message");
+                return;
+            }
+        };
+        let result = match report {
+            Report::Cleared => Ok(()),
+            Report::Online { node, online } => self.online(&node, online).await,
+            Report::Node(r) => {
+                if !self.fresh(topic, r.observed_at_ms) {
+                    tracing::debug!(%topic, "ignored an out-of-order node status");
+                    Ok(())
+                } else if self.offline.contains(&r.node_name) {
+                    self.held.insert(r.node_name.clone(), r);
+                    Ok(())
+                } else {
+                    let node = r.node_name.clone();
+                    self.node_status(&node, r).await
                 }
-                Ok(r) => Err(format!("node status names node {:?}", r.node_name)),
-                Err(e) => Err(format!("malformed node status: {e}")),
-            },
-            Topic::PodStatus {
-                node,
-                namespace,
-                pod,
-            } => match serde_json::from_slice::<PodStatusReport>(payload) {
-                Ok(r) if &r.namespace == namespace && &r.name == pod => {
-                    if self.fresh(topic, r.observed_at_ms) {
-                        self.pod_status(node, r).await
-                    } else {
-                        Ok(())
-                    }
+            }
+            Report::Pod { node, report } => {
+                if self.fresh(topic, report.observed_at_ms) {
+                    self.pod_status(&node, report).await
+                } else {
+                    tracing::debug!(%topic, "ignored an out-of-order pod status");
+                    Ok(())
                 }
-                Ok(_) => Err("pod status names another pod than its topic".to_string()),
-                Err(e) => Err(format!("malformed pod status: {e}")),
-            },
+            }
         };
         if let Err(e) = result {
             tracing::warn!(%topic, error = %e, "dropped a status message");
@@ -145,12 +259,14 @@ impl Folder {
 
     async fn online(&mut self, node: &str, online: bool) -> Result<(), String> {
         if online {
-            self.heartbeats
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(node.to_string(), status::now_ms());
+            self.heartbeats.record(node, status::now_ms());
+            self.offline.remove(node);
+            if let Some(r) = self.held.remove(node) {
+                return self.node_status(node, r).await;
+            }
             return Ok(());
         }
+        self.offline.insert(node.to_string());
         let now = status::rfc3339_from_ms(status::now_ms());
         let r = self
             .store
@@ -158,7 +274,7 @@ impl Folder {
                 let mut v = old.clone();
                 let cond = json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                     "message": "The node's agent went offline (MQTT last will).", "lastHeartbeatTime": now, "lastTransitionTime": now});
-                set_condition(&mut v, cond, true);
+                set_condition(&mut v, cond, false);
                 Ok(Some(v))
             }))
             .await;
@@ -166,10 +282,7 @@ impl Folder {
     }
 
     async fn node_status(&mut self, node: &str, r: NodeStatusReport) -> Result<(), String> {
-        self.heartbeats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(node.to_string(), r.observed_at_ms);
+        self.heartbeats.record(node, r.observed_at_ms);
         let res = self
             .store
             .mutate(
@@ -177,6 +290,9 @@ impl Folder {
                 "",
                 node,
                 Box::new(move |old| {
+                    if observed_in(old) > Some(r.observed_at_ms) {
+                        return Ok(None); // older than what the store has
+                    }
                     let mut v = old.clone();
                     for c in &r.conditions {
                         let cond = serde_json::to_value(c).unwrap_or_default();
@@ -192,7 +308,7 @@ impl Folder {
                     if !r.allocatable.is_empty() {
                         v["status"]["allocatable"] = json!(r.allocatable);
                     }
-                    Ok(Some(v))
+                    Ok(stamp_if_changed(old, v, r.observed_at_ms))
                 }),
             )
             .await;
@@ -217,6 +333,9 @@ impl Folder {
                         return Err(StoreError::Invalid(format!(
                             "node {node} reported a pod that is not bound to it"
                         )));
+                    }
+                    if observed_in(old) > Some(r.observed_at_ms) {
+                        return Ok(None); // older than what the store has
                     }
                     let mut v = old.clone();
                     let mut new_status = serde_json::to_value(&r.status).unwrap_or_default();
@@ -244,12 +363,33 @@ impl Folder {
                         }
                     }
                     v["status"] = new_status;
-                    Ok(Some(v))
+                    Ok(stamp_if_changed(old, v, r.observed_at_ms))
                 }),
             )
             .await;
         ignore_missing(res)
     }
+}
+
+/// The [`OBSERVED_ANNOTATION`] of a stored object.
+fn observed_in(obj: &Value) -> Option<u64> {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(OBSERVED_ANNOTATION))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
+/// `Some(new)` with the report time stamped when `new` differs from `old`; `None` (no write)
+/// when the report changed nothing.
+fn stamp_if_changed(old: &Value, mut new: Value, observed: u64) -> Option<Value> {
+    if &new == old {
+        return None;
+    }
+    if !new["metadata"]["annotations"].is_object() {
+        new["metadata"]["annotations"] = json!({});
+    }
+    new["metadata"]["annotations"][OBSERVED_ANNOTATION] = json!(observed.to_string());
+    Some(new)
 }
 
 fn ignore_missing<T>(r: Result<T, StoreError>) -> Result<(), String> {

@@ -15,6 +15,8 @@
 //!   pods, and never while every node is stale at once (that is the hub losing its own
 //!   link, not the fleet failing).
 //!
+//! While the hub's own MQTT connection is down, nothing is assessed (see `run_once`).
+//!
 //! The actor runs [`assess`] on a timer ([`LifecycleConfig::period`]); its work is one pass
 //! over the nodes plus the pods of nodes being evicted.
 
@@ -215,7 +217,16 @@ impl Actor for NodeLifecycle {
 
 async fn run_once(store: &Store, heartbeats: &Heartbeats, cfg: &LifecycleConfig, started: Millis) {
     let now = shoal_transport::status::now_ms();
-    let heard: HashMap<String, u64> = heartbeats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // Design: while the hub cannot reach the MQTT broker it hears no node, which says nothing
+    // about the nodes: decisions pause, and once the broker is back every node gets a full
+    // `unknown_after` from then to report again (as after a hub start).
+    let (broker_up, broker_since) = heartbeats.broker();
+    if !broker_up {
+        tracing::debug!("node lifecycle paused: the hub has no MQTT connection");
+        return;
+    }
+    let started = started.max(broker_since);
+    let heard: HashMap<String, u64> = heartbeats.snapshot();
     let nodes: Vec<NodeObs> = store
         .list(&NODES, None, &|_| true, None, 0)
         .items

@@ -46,6 +46,9 @@ impl Cluster {
             quic_addr: loopback(0),
             mqtt_addr: loopback(free_port()),
             mqtt_url: None,
+            mqtt_ca: None,
+            mqtt_agent_url: None,
+            mqtt_summaries: false,
             node_lifecycle: Default::default(),
         };
         let hub = hub::start(cfg).await.expect("hub starts");
