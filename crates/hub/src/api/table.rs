@@ -562,8 +562,46 @@ fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
     if reason.is_empty() {
         reason = s("/status/phase");
     }
+    let mut restarts = restarts;
+    // Init containers first, as kubectl prints them: the first one not completed names the
+    // state ("Init:1/2", "Init:Error", "Init:CrashLoopBackOff").
+    let inits = p
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let init_total = p
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .unwrap_or(0);
+    let mut initializing = false;
+    for (i, c) in inits.iter().enumerate() {
+        restarts += c["restartCount"].as_i64().unwrap_or(0);
+        let st = &c["state"];
+        let waiting = st
+            .pointer("/waiting/reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty() && *r != "PodInitializing");
+        if let Some(t) = st.get("terminated") {
+            let code = t["exitCode"].as_i64().unwrap_or(0);
+            if code == 0 {
+                continue;
+            }
+            reason = match t.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+                Some(r) => format!("Init:{r}"),
+                None => format!("Init:ExitCode:{code}"),
+            };
+        } else if let Some(w) = waiting {
+            reason = format!("Init:{w}");
+        } else {
+            reason = format!("Init:{i}/{init_total}");
+        }
+        initializing = true;
+        break;
+    }
     let mut has_running = false;
-    for c in statuses.iter().rev() {
+    for c in statuses.iter().rev().filter(|_| !initializing) {
         let st = &c["state"];
         if let Some(r) = st
             .pointer("/waiting/reason")
@@ -740,6 +778,29 @@ mod tests {
             (30 * 86400, "30d"),
         ] {
             assert_eq!(human_duration(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn pod_row_shows_init_progress_like_kubectl() {
+        let pod = |inits: Value| {
+            json!({"metadata": {"name": "p", "creationTimestamp": "2026-01-01T00:00:00Z"},
+                   "spec": {"initContainers": [{"name": "a"}, {"name": "b"}], "containers": [{"name": "c"}]},
+                   "status": {"phase": "Pending", "initContainerStatuses": inits,
+                              "containerStatuses": [{"name": "c", "ready": false, "restartCount": 0,
+                                                     "state": {"waiting": {"reason": "PodInitializing"}}}]}})
+        };
+        let status = |p: &Value| pod_cells(p, 0)[2].clone();
+        let done = json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
+        let table = [
+            (json!([{"name": "a", "state": {"running": {}}}, {"name": "b", "state": {"waiting": {"reason": "PodInitializing"}}}]), "Init:0/2"),
+            (json!([{"name": "a", "state": done}, {"name": "b", "state": {"running": {}}}]), "Init:1/2"),
+            (json!([{"name": "a", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]), "Init:Error"),
+            (json!([{"name": "a", "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "restartCount": 3}]), "Init:CrashLoopBackOff"),
+            (json!([{"name": "a", "state": done}, {"name": "b", "state": done}]), "PodInitializing"),
+        ];
+        for (inits, want) in table {
+            assert_eq!(status(&pod(inits.clone())), json!(want), "{inits}");
         }
     }
 
