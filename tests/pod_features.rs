@@ -286,5 +286,25 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
     });
     assert_eq!(pod["status"]["phase"], "Running");
 
+    // Resource usage reaches `kubectl top` (metrics.k8s.io served by the hub from the
+    // agent's usage reports over MQTT).
+    let top = wait_for("kubectl top pod", Duration::from_secs(60), || {
+        let out = hub.kubectl(&["top", "pod", "probed", "--containers", "--no-headers"]);
+        let t = text(&out.stdout);
+        (out.status.success() && t.contains("web") && t.contains("sidecar")).then_some(t)
+    });
+    assert!(top.contains("Mi") || top.contains("Ki"), "memory column: {top}");
+    let top = wait_for("kubectl top node", Duration::from_secs(60), || {
+        let out = hub.kubectl(&["top", "node", &node, "--no-headers"]);
+        out.status.success().then(|| text(&out.stdout))
+    });
+    let cols: Vec<&str> = top.split_whitespace().collect();
+    assert_eq!(cols.first(), Some(&node.as_str()), "{top}");
+    assert!(cols.get(1).is_some_and(|c| c.ends_with('m')), "CPU in millicores: {top}");
+    let raw = hub.kubectl_ok(&["get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/probed"]);
+    let pm: Value = serde_json::from_str(&raw).expect("PodMetrics JSON");
+    assert_eq!(pm["kind"], "PodMetrics");
+    assert_eq!(pm["containers"].as_array().map(Vec::len), Some(2), "{pm}");
+
     hub.kubectl_ok(&["delete", "pod", "--all", "--wait=false"]);
 }

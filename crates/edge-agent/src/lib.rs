@@ -49,6 +49,7 @@ pub mod prober;
 pub mod report_outbox;
 pub mod runtime;
 pub mod status_reporter;
+pub mod usage;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -254,6 +255,15 @@ async fn run_agent(
             }
         };
 
+        if let Some(reporter) = &reporter {
+            usage::UsageSampler::new(
+                node.node_name.clone(),
+                runtime.clone(),
+                reporter.clone().recipient(),
+                actors.clone(),
+            )
+            .start();
+        }
         let pod_manager = PodManager::new(
             runtime.clone(),
             config.node_ip.to_string(),

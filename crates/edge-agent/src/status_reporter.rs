@@ -496,6 +496,34 @@ impl Handler<PodStatuses> for StatusReporter {
     }
 }
 
+impl Handler<crate::usage::PublishMetrics> for StatusReporter {
+    type Result = ();
+
+    /// Usage goes out at most once (QoS 0), retained so a dashboard that subscribes late sees
+    /// the latest figures; it is never queued while offline: an old sample is worth nothing.
+    fn handle(&mut self, msg: crate::usage::PublishMetrics, _ctx: &mut Context<Self>) {
+        if !self.connected {
+            return;
+        }
+        let payload = json(&msg.0);
+        if payload.len() > MAX_STATUS_PAYLOAD {
+            warn!(
+                bytes = payload.len(),
+                "usage report not published: too large"
+            );
+            return;
+        }
+        let topic = shoal_transport::status::metrics_topic(&self.base.node_name);
+        if self
+            .client
+            .try_publish(topic, QoS::AtMostOnce, true, payload)
+            .is_err()
+        {
+            debug!("MQTT request queue is full; this usage report is skipped");
+        }
+    }
+}
+
 impl StreamHandler<Result<Event, ConnectionError>> for StatusReporter {
     fn handle(&mut self, item: Result<Event, ConnectionError>, _ctx: &mut Context<Self>) {
         match item {

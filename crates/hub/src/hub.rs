@@ -180,10 +180,12 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         }
         .start();
     }
+    let metrics = crate::metrics::Metrics::default();
     StatusIngest {
         store: store.clone(),
         broker,
         heartbeats: heartbeats.clone(),
+        metrics: metrics.clone(),
     }
     .start();
     Scheduler {
@@ -230,6 +232,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         store: store.clone(),
         auth,
         server_address: loopback_if_unspecified(api_addr).to_string(),
+        metrics,
     };
     let server = api::serve(listener, tls, state)?;
     let api = server.handle();

@@ -23,6 +23,7 @@ pub mod controllers;
 pub mod event_gc;
 pub mod hub;
 pub mod liveness;
+pub mod metrics;
 pub mod mosquitto_files;
 pub mod mqtt_tls;
 pub mod node_session;

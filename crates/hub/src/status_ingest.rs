@@ -26,7 +26,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
-use shoal_transport::status::{self, NodeStatusReport, OnlineMarker, PodStatusReport, Topic};
+use shoal_transport::status::{
+    self, MetricsReport, NodeStatusReport, OnlineMarker, PodStatusReport, Topic,
+};
 
 pub use crate::liveness::Heartbeats;
 use crate::resources::{NODES, PODS};
@@ -56,6 +58,8 @@ pub struct StatusIngest {
     pub store: Store,
     pub broker: BrokerConnection,
     pub heartbeats: Heartbeats,
+    /// Where resource usage reports go (never into the store).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// MQTT options of the hub's subscriber.
@@ -77,9 +81,10 @@ impl Actor for StatusIngest {
         let (client, mut eventloop) = AsyncClient::new(opts, 256);
         let store = self.store.clone();
         let heartbeats = self.heartbeats.clone();
+        let metrics = self.metrics.clone();
         heartbeats.set_broker(false, status::now_ms());
         let fut = async move {
-            let mut folder = Folder::new(store, heartbeats.clone());
+            let mut folder = Folder::new(store, heartbeats.clone(), metrics);
             let mut failures = 0u32;
             loop {
                 match eventloop.poll().await {
@@ -138,6 +143,7 @@ pub enum Report {
         online: bool,
     },
     Node(NodeStatusReport),
+    Metrics(MetricsReport),
     Pod {
         node: String,
         report: PodStatusReport,
@@ -169,6 +175,14 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Report, Dropped> {
             }
             Ok(Report::Node(r))
         }
+        Topic::Metrics { node } => {
+            let r = serde_json::from_slice::<MetricsReport>(payload)
+                .map_err(|e| Dropped::Malformed(format!("metrics: {e}")))?;
+            if r.node_name != node {
+                return Err(Dropped::Mismatch("metrics name another node"));
+            }
+            Ok(Report::Metrics(r))
+        }
         Topic::PodStatus {
             node,
             namespace,
@@ -190,6 +204,7 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Report, Dropped> {
 struct Folder {
     store: Store,
     heartbeats: Heartbeats,
+    metrics: crate::metrics::Metrics,
     /// Newest `observedAtMs` folded in per topic.
     last_seen: HashMap<String, u64>,
     /// Nodes whose last will said offline and that have not said online since.
@@ -199,10 +214,11 @@ struct Folder {
 }
 
 impl Folder {
-    fn new(store: Store, heartbeats: Heartbeats) -> Folder {
+    fn new(store: Store, heartbeats: Heartbeats, metrics: crate::metrics::Metrics) -> Folder {
         Folder {
             store,
             heartbeats,
+            metrics,
             last_seen: HashMap::new(),
             offline: HashSet::new(),
             held: HashMap::new(),
@@ -232,6 +248,11 @@ impl Folder {
                     let node = r.node_name.clone();
                     self.node_status(&node, r).await
                 }
+            }
+            Report::Metrics(r) => {
+                // Usage lives in memory only; the store never sees it.
+                self.metrics.record(r);
+                Ok(())
             }
             Report::Pod { node, report } => {
                 if self.fresh(topic, report.observed_at_ms) {

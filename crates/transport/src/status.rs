@@ -27,6 +27,11 @@ pub fn node_status_topic(node: &str) -> String {
     format!("{TOPIC_ROOT}/nodes/{node}/status")
 }
 
+/// Resource usage of the node and its pods (`MetricsReport`), published periodically.
+pub fn metrics_topic(node: &str) -> String {
+    format!("{TOPIC_ROOT}/nodes/{node}/metrics")
+}
+
 pub fn pod_status_topic(node: &str, namespace: &str, pod: &str) -> String {
     format!("{TOPIC_ROOT}/nodes/{node}/pods/{namespace}/{pod}/status")
 }
@@ -43,6 +48,9 @@ pub enum Topic {
         node: String,
     },
     NodeStatus {
+        node: String,
+    },
+    Metrics {
         node: String,
     },
     PodStatus {
@@ -67,6 +75,9 @@ impl Topic {
             [node, "status"] => Some(Topic::NodeStatus {
                 node: node.to_string(),
             }),
+            [node, "metrics"] => Some(Topic::Metrics {
+                node: node.to_string(),
+            }),
             [node, "pods", ns, pod, "status"] => Some(Topic::PodStatus {
                 node: node.to_string(),
                 namespace: ns.to_string(),
@@ -78,9 +89,10 @@ impl Topic {
 
     pub fn node(&self) -> &str {
         match self {
-            Topic::Online { node } | Topic::NodeStatus { node } | Topic::PodStatus { node, .. } => {
-                node
-            }
+            Topic::Online { node }
+            | Topic::NodeStatus { node }
+            | Topic::Metrics { node }
+            | Topic::PodStatus { node, .. } => node,
         }
     }
 }
@@ -125,6 +137,37 @@ pub struct NodeStatusReport {
     pub agent_version: String,
     /// Number of pods the agent is running.
     pub pods: u32,
+}
+
+/// Resource usage report (`.../metrics`): the cAdvisor role of kubelet. Rates are averages
+/// over `windowMs` ending at `observedAtMs`; memory is the working set in bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsReport {
+    pub node_name: String,
+    pub observed_at_ms: u64,
+    pub window_ms: u64,
+    /// CPU the whole node used, in nanocores (1e9 = one core busy).
+    pub cpu_nanocores: u64,
+    pub memory_bytes: u64,
+    pub pods: Vec<PodMetricsReport>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMetricsReport {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub containers: Vec<ContainerMetricsReport>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerMetricsReport {
+    pub name: String,
+    pub cpu_nanocores: u64,
+    pub memory_bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

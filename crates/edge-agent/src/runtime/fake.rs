@@ -427,6 +427,33 @@ impl ContainerRuntime for FakeRuntime {
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
         async move { Ok(self.lock().pods.values().cloned().collect()) }.boxed()
     }
+
+    fn container_usage(&self) -> RuntimeFuture<'_, Vec<super::ContainerUsage>> {
+        async move {
+            // A busy-ish container: one millisecond of CPU per millisecond of fake clock since
+            // it started (one core), and 1 MiB of memory.
+            let st = self.lock();
+            let now = st.clock_ms;
+            Ok(st
+                .pods
+                .values()
+                .flat_map(|p| {
+                    p.containers.iter().filter_map(move |c| match c.state {
+                        ObservedState::Running { started_at_ms } => Some(super::ContainerUsage {
+                            uid: p.uid.clone(),
+                            namespace: p.namespace.clone(),
+                            pod: p.name.clone(),
+                            container: c.name.clone(),
+                            cpu_total_ns: now.saturating_sub(started_at_ms) * 1_000_000,
+                            memory_bytes: 1 << 20,
+                        }),
+                        _ => None,
+                    })
+                })
+                .collect())
+        }
+        .boxed()
+    }
 }
 
 #[cfg(test)]

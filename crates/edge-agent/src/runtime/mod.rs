@@ -24,7 +24,7 @@ use shoal_transport::wire::PodPlan;
 
 pub use error::RuntimeError;
 pub use fake::FakeRuntime;
-pub use observed::{ObservedContainer, ObservedPod, ObservedState};
+pub use observed::{ContainerUsage, ObservedContainer, ObservedPod, ObservedState};
 pub use podman::PodmanRuntime;
 
 /// The future every runtime call returns. Boxed so that the trait stays dyn-compatible: callers
@@ -93,6 +93,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Stops (with each container's own grace period) and removes the pod, its containers and
     /// its volumes. A pod that does not exist is already removed.
     fn remove_pod<'a>(&'a self, uid: &'a str) -> RuntimeFuture<'a, ()>;
+
+    /// Cumulative CPU time and current memory of every running container of ours, for the
+    /// node's resource usage reports.
+    fn container_usage(&self) -> RuntimeFuture<'_, Vec<ContainerUsage>>;
 
     /// Every pod this agent manages, as the runtime sees it now. Pods and containers that are
     /// not ours (other tools, other agents on the same machine) are never listed.

@@ -70,3 +70,17 @@ impl ObservedState {
         matches!(self, ObservedState::Running { .. })
     }
 }
+
+/// Resource usage of one running container, as a runtime measures it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerUsage {
+    pub uid: String,
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    /// CPU time used since the container started, in nanoseconds (a counter: rates come from
+    /// two samples).
+    pub cpu_total_ns: u64,
+    /// Memory in use now, in bytes.
+    pub memory_bytes: u64,
+}

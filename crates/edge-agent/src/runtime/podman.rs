@@ -916,6 +916,30 @@ impl PodmanRuntime {
         Ok(pods.into_values().collect())
     }
 
+    async fn do_container_usage(&self) -> Result<Vec<super::ContainerUsage>, RuntimeError> {
+        let running: Vec<ListContainer> = self
+            .find_containers(None)
+            .await?
+            .into_iter()
+            .filter(|c| c.state.as_deref() == Some("running"))
+            .collect();
+        if running.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = running.iter().filter_map(|c| c.id.clone()).collect();
+        let stats = self
+            .podman
+            .containers()
+            .stats(
+                &podman_api::opts::ContainerStatsOpts::builder()
+                    .containers(ids)
+                    .build(),
+            )
+            .await
+            .map_err(Self::podman_err("read container stats"))?;
+        Ok(observe::usage(&stats, &running))
+    }
+
     async fn inspect_pod_ip(&self, infra_id: &str) -> Result<Option<String>, RuntimeError> {
         match self.podman.containers().get(infra_id).inspect().await {
             Ok(data) => Ok(observe::pod_ip(&data)),
@@ -998,6 +1022,10 @@ impl ContainerRuntime for PodmanRuntime {
 
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
         self.do_list_pods().boxed()
+    }
+
+    fn container_usage(&self) -> RuntimeFuture<'_, Vec<super::ContainerUsage>> {
+        self.do_container_usage().boxed()
     }
 }
 

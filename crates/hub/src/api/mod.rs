@@ -11,6 +11,7 @@ pub mod authz;
 pub mod discovery;
 pub mod error;
 pub mod handlers;
+pub mod metrics;
 pub mod openapi_v2;
 pub mod patch;
 pub mod protobuf;
@@ -40,6 +41,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// `host:port` clients reach the API at (for `/api`'s serverAddressByClientCIDRs).
     pub server_address: String,
+    /// Resource usage the agents report, served as `metrics.k8s.io`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Starts the HTTPS server on `listener`. The returned server runs until its handle is
@@ -144,7 +147,20 @@ async fn dispatch(
                 &discovery::core_versions(&state.server_address),
             ))
         }
-        ["apis"] if is_get => return Ok(json_response(200, &discovery::group_list())),
+        ["apis"] if is_get => {
+            let mut list = discovery::group_list();
+            if let Some(groups) = list["groups"].as_array_mut() {
+                groups.push(metrics::group());
+            }
+            return Ok(json_response(200, &list));
+        }
+        ["apis", metrics::GROUP] if is_get => return Ok(json_response(200, &metrics::group())),
+        ["apis", metrics::GROUP, metrics::VERSION] if is_get => {
+            return Ok(json_response(200, &metrics::resource_list()))
+        }
+        ["apis", metrics::GROUP, metrics::VERSION, rest @ ..] if is_get => {
+            return metrics::serve(state, &user, rest)
+        }
         ["api", v] if is_get => {
             return discovery::resource_list("", v)
                 .map(|l| json_response(200, &l))

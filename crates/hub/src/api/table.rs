@@ -588,7 +588,11 @@ fn pod_cells(p: &Value, now_ms: u64) -> Vec<Value> {
             if code == 0 {
                 continue;
             }
-            reason = match t.get("reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            reason = match t
+                .get("reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
                 Some(r) => format!("Init:{r}"),
                 None => format!("Init:ExitCode:{code}"),
             };
@@ -793,11 +797,26 @@ mod tests {
         let status = |p: &Value| pod_cells(p, 0)[2].clone();
         let done = json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
         let table = [
-            (json!([{"name": "a", "state": {"running": {}}}, {"name": "b", "state": {"waiting": {"reason": "PodInitializing"}}}]), "Init:0/2"),
-            (json!([{"name": "a", "state": done}, {"name": "b", "state": {"running": {}}}]), "Init:1/2"),
-            (json!([{"name": "a", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]), "Init:Error"),
-            (json!([{"name": "a", "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "restartCount": 3}]), "Init:CrashLoopBackOff"),
-            (json!([{"name": "a", "state": done}, {"name": "b", "state": done}]), "PodInitializing"),
+            (
+                json!([{"name": "a", "state": {"running": {}}}, {"name": "b", "state": {"waiting": {"reason": "PodInitializing"}}}]),
+                "Init:0/2",
+            ),
+            (
+                json!([{"name": "a", "state": done}, {"name": "b", "state": {"running": {}}}]),
+                "Init:1/2",
+            ),
+            (
+                json!([{"name": "a", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]),
+                "Init:Error",
+            ),
+            (
+                json!([{"name": "a", "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "restartCount": 3}]),
+                "Init:CrashLoopBackOff",
+            ),
+            (
+                json!([{"name": "a", "state": done}, {"name": "b", "state": done}]),
+                "PodInitializing",
+            ),
         ];
         for (inits, want) in table {
             assert_eq!(status(&pod(inits.clone())), json!(want), "{inits}");

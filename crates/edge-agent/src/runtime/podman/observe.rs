@@ -5,8 +5,11 @@
 
 use podman_api::models::{InspectContainerData, InspectContainerState};
 
-use super::spec::{LABEL_CONTAINER, LABEL_INIT};
-use crate::runtime::{ObservedContainer, ObservedState};
+use podman_api::models::ListContainer;
+use serde_json::Value;
+
+use super::spec::{LABEL_CONTAINER, LABEL_INIT, LABEL_NAME, LABEL_NAMESPACE, LABEL_POD_UID};
+use crate::runtime::{ContainerUsage, ObservedContainer, ObservedState};
 
 /// The [`ObservedContainer`] for an inspected application container; `None` for containers
 /// without the [`LABEL_CONTAINER`] label (the pod's infra container).
@@ -156,4 +159,29 @@ mod tests {
             inspect(serde_json::json!({"NetworkSettings": {"IPAddress": "", "Networks": {}}}));
         assert_eq!(pod_ip(&down), None);
     }
+}
+
+/// Usage from libpod's `/containers/stats` answer (`{"Stats": [{"ContainerID", "CPUNano",
+/// "MemUsage"}, ...]}`) for the listed containers of ours; entries for anything else are
+/// ignored.
+pub fn usage(stats: &Value, ours: &[ListContainer]) -> Vec<ContainerUsage> {
+    let Some(entries) = stats.get("Stats").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| {
+            let id = e.get("ContainerID")?.as_str()?;
+            let listed = ours.iter().find(|c| c.id.as_deref() == Some(id))?;
+            let labels = listed.labels.as_ref()?;
+            Some(ContainerUsage {
+                uid: labels.get(LABEL_POD_UID)?.clone(),
+                namespace: labels.get(LABEL_NAMESPACE).cloned().unwrap_or_default(),
+                pod: labels.get(LABEL_NAME).cloned().unwrap_or_default(),
+                container: labels.get(LABEL_CONTAINER)?.clone(),
+                cpu_total_ns: e.get("CPUNano").and_then(Value::as_u64).unwrap_or(0),
+                memory_bytes: e.get("MemUsage").and_then(Value::as_u64).unwrap_or(0),
+            })
+        })
+        .collect()
 }
