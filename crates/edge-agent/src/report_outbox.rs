@@ -163,7 +163,7 @@ impl Outbox {
             .iter()
             .map(|(t, e)| (e.changed, t.clone()))
             .collect();
-        topics.sort_by(|a, b| b.0.cmp(&a.0));
+        topics.sort_by_key(|t| std::cmp::Reverse(t.0));
         for (_, topic) in topics {
             self.mark(topic, Pending::Pod);
         }

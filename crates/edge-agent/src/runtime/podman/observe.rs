@@ -86,6 +86,31 @@ pub fn pod_ip(infra: &InspectContainerData) -> Option<String> {
     from_networks.or_else(|| settings.ip_address.clone().filter(|ip| !ip.is_empty()))
 }
 
+/// Usage from libpod's `/containers/stats` answer (`{"Stats": [{"ContainerID", "CPUNano",
+/// "MemUsage"}, ...]}`) for the listed containers of ours; entries for anything else are
+/// ignored.
+pub fn usage(stats: &Value, ours: &[ListContainer]) -> Vec<ContainerUsage> {
+    let Some(entries) = stats.get("Stats").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| {
+            let id = e.get("ContainerID")?.as_str()?;
+            let listed = ours.iter().find(|c| c.id.as_deref() == Some(id))?;
+            let labels = listed.labels.as_ref()?;
+            Some(ContainerUsage {
+                uid: labels.get(LABEL_POD_UID)?.clone(),
+                namespace: labels.get(LABEL_NAMESPACE).cloned().unwrap_or_default(),
+                pod: labels.get(LABEL_NAME).cloned().unwrap_or_default(),
+                container: labels.get(LABEL_CONTAINER)?.clone(),
+                cpu_total_ns: e.get("CPUNano").and_then(Value::as_u64).unwrap_or(0),
+                memory_bytes: e.get("MemUsage").and_then(Value::as_u64).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,29 +184,4 @@ mod tests {
             inspect(serde_json::json!({"NetworkSettings": {"IPAddress": "", "Networks": {}}}));
         assert_eq!(pod_ip(&down), None);
     }
-}
-
-/// Usage from libpod's `/containers/stats` answer (`{"Stats": [{"ContainerID", "CPUNano",
-/// "MemUsage"}, ...]}`) for the listed containers of ours; entries for anything else are
-/// ignored.
-pub fn usage(stats: &Value, ours: &[ListContainer]) -> Vec<ContainerUsage> {
-    let Some(entries) = stats.get("Stats").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    entries
-        .iter()
-        .filter_map(|e| {
-            let id = e.get("ContainerID")?.as_str()?;
-            let listed = ours.iter().find(|c| c.id.as_deref() == Some(id))?;
-            let labels = listed.labels.as_ref()?;
-            Some(ContainerUsage {
-                uid: labels.get(LABEL_POD_UID)?.clone(),
-                namespace: labels.get(LABEL_NAMESPACE).cloned().unwrap_or_default(),
-                pod: labels.get(LABEL_NAME).cloned().unwrap_or_default(),
-                container: labels.get(LABEL_CONTAINER)?.clone(),
-                cpu_total_ns: e.get("CPUNano").and_then(Value::as_u64).unwrap_or(0),
-                memory_bytes: e.get("MemUsage").and_then(Value::as_u64).unwrap_or(0),
-            })
-        })
-        .collect()
 }
