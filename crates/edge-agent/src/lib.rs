@@ -72,7 +72,7 @@ use crate::join::JoinError;
 use crate::local_store::{LocalStore, StoreError};
 use crate::node_info::HostFacts;
 use crate::pod_manager::PodManager;
-use crate::runtime::{ContainerRuntime, PodmanRuntime, RuntimeError};
+use crate::runtime::{ContainerRuntime, MultiRuntime, PodmanRuntime, ProcessRuntime, RuntimeError};
 use crate::status_reporter::{parse_broker_url, NodeBase, StatusReporter};
 
 /// How long the agent keeps trying to reach its container runtime at start before giving up.
@@ -93,10 +93,6 @@ pub enum AgentError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(
-        "the {runtime} runtime is not available in this agent build yet; use --runtime podman"
-    )]
-    RuntimeNotBuilt { runtime: RuntimeKind },
     #[error("the container runtime could not be reached within {}s", RUNTIME_CONNECT_TIMEOUT.as_secs())]
     Runtime {
         #[source]
@@ -127,17 +123,18 @@ pub enum AgentError {
 /// use, an unreachable runtime, or a join the hub refused or that pinned another CA.
 pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate().map_err(AgentError::from)?;
-    let runtime = match config.runtime {
+    let process: Arc<dyn ContainerRuntime> = Arc::new(ProcessRuntime::new(
+        &config.data_dir,
+        config.node_ip.to_string(),
+    ));
+    // Design: every node can run `runtimeClassName: process` pods; Podman nodes run the rest
+    // in containers, process-only nodes run everything as processes.
+    let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
         RuntimeKind::Podman => match connect_podman(&config, &shutdown).await? {
-            Some(rt) => rt,
+            Some(podman) => Arc::new(MultiRuntime::new(podman, vec![process])),
             None => return Ok(()),
         },
-        RuntimeKind::Process => {
-            return Err(AgentError::RuntimeNotBuilt {
-                runtime: config.runtime,
-            }
-            .into())
-        }
+        RuntimeKind::Process => process,
     };
     run_with_runtime(config, runtime, shutdown).await
 }
@@ -215,7 +212,8 @@ async fn run_agent(
     let facts = tokio::task::spawn_blocking(HostFacts::read)
         .await
         .map_err(|source| AgentError::Blocking { source })?;
-    let node = node_info::node_info(&config, &facts, runtime.name(), &runtime_version);
+    let mut node = node_info::node_info(&config, &facts, runtime.name(), &runtime_version);
+    node.runtimes = runtime.runtime_classes();
 
     // Design: the endpoint's address family follows the hub's address at start; IPv4 when the
     // hub cannot be resolved yet (most edge networks).

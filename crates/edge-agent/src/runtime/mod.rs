@@ -13,8 +13,10 @@
 
 mod error;
 pub mod fake;
+pub mod multi;
 mod observed;
 pub mod podman;
+pub mod process;
 pub mod projected;
 
 use std::time::Duration;
@@ -24,8 +26,10 @@ use shoal_transport::wire::PodPlan;
 
 pub use error::RuntimeError;
 pub use fake::FakeRuntime;
+pub use multi::MultiRuntime;
 pub use observed::{ContainerUsage, ObservedContainer, ObservedPod, ObservedState};
 pub use podman::PodmanRuntime;
+pub use process::ProcessRuntime;
 
 /// The future every runtime call returns. Boxed so that the trait stays dyn-compatible: callers
 /// hold an `Arc<dyn ContainerRuntime>` and pick the implementation at start-up.
@@ -37,6 +41,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Short runtime name, e.g. `"podman"`; also the scheme of container IDs
     /// (`podman://<id>`) and of the node's `containerRuntimeVersion`.
     fn name(&self) -> &'static str;
+
+    /// Runtime class names this runtime serves (`runtimeClassName`); the node reports them.
+    fn runtime_classes(&self) -> Vec<String> {
+        vec![self.name().to_string()]
+    }
 
     /// Version of the runtime itself (e.g. `"4.3.1"`), for the Node's `nodeInfo`.
     fn version(&self) -> RuntimeFuture<'_, String>;

@@ -1,0 +1,171 @@
+//! [`MultiRuntime`]: one node, several runtimes. A pod runs on the runtime its
+//! `runtimeClassName` names (`podman`, `process`), or on the node's default when it names
+//! none; a class the node does not have is refused with a clear error. Calls that only carry a
+//! pod UID go to every runtime (they are idempotent, and a runtime ignores pods it does not
+//! have), except restarts, which go to the runtime that knows the container.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use shoal_transport::wire::PodPlan;
+
+use super::{ContainerRuntime, ContainerUsage, ObservedPod, RuntimeError, RuntimeFuture};
+
+pub struct MultiRuntime {
+    /// The default runtime first.
+    runtimes: Vec<Arc<dyn ContainerRuntime>>,
+}
+
+impl MultiRuntime {
+    /// `default` runs pods without a runtime class; `others` serve their own class names.
+    pub fn new(default: Arc<dyn ContainerRuntime>, others: Vec<Arc<dyn ContainerRuntime>>) -> Self {
+        let mut runtimes = vec![default];
+        runtimes.extend(others);
+        MultiRuntime { runtimes }
+    }
+
+    fn pick(&self, plan: &PodPlan) -> Result<&Arc<dyn ContainerRuntime>, RuntimeError> {
+        if plan.runtime_class.is_empty() {
+            return Ok(&self.runtimes[0]);
+        }
+        self.runtimes
+            .iter()
+            .find(|r| r.name() == plan.runtime_class)
+            .ok_or_else(|| RuntimeError::InvalidPlan {
+                uid: plan.uid.clone(),
+                reason: format!(
+                    "runtimeClassName {:?} is not available on this node (it has: {})",
+                    plan.runtime_class,
+                    self.runtime_classes().join(", ")
+                ),
+            })
+    }
+}
+
+impl ContainerRuntime for MultiRuntime {
+    fn name(&self) -> &'static str {
+        self.runtimes[0].name()
+    }
+
+    fn runtime_classes(&self) -> Vec<String> {
+        self.runtimes.iter().map(|r| r.name().to_string()).collect()
+    }
+
+    fn version(&self) -> RuntimeFuture<'_, String> {
+        self.runtimes[0].version()
+    }
+
+    fn start_pod<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
+        async move { self.pick(plan)?.start_pod(plan).await }.boxed()
+    }
+
+    fn start_init_container<'a>(
+        &'a self,
+        plan: &'a PodPlan,
+        container: &'a str,
+    ) -> RuntimeFuture<'a, ()> {
+        async move { self.pick(plan)?.start_init_container(plan, container).await }.boxed()
+    }
+
+    fn sync_volumes<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
+        async move { self.pick(plan)?.sync_volumes(plan).await }.boxed()
+    }
+
+    fn stop_container<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        grace: Duration,
+    ) -> RuntimeFuture<'a, ()> {
+        async move {
+            for r in &self.runtimes {
+                r.stop_container(uid, container, grace).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn probe_exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        command: &'a [String],
+        timeout: Duration,
+    ) -> RuntimeFuture<'a, (i32, String)> {
+        async move {
+            let mut last = None;
+            for r in &self.runtimes {
+                match r.probe_exec(uid, container, command, timeout).await {
+                    Err(e @ RuntimeError::ContainerNotFound { .. }) => last = Some(e),
+                    other => return other,
+                }
+            }
+            Err(last.unwrap_or(RuntimeError::ContainerNotFound {
+                uid: uid.to_string(),
+                container: container.to_string(),
+            }))
+        }
+        .boxed()
+    }
+
+    fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {
+        async move {
+            let mut last = None;
+            for r in &self.runtimes {
+                match r.restart_container(uid, container).await {
+                    Err(e @ RuntimeError::ContainerNotFound { .. }) => last = Some(e),
+                    other => return other,
+                }
+            }
+            Err(last.unwrap_or(RuntimeError::ContainerNotFound {
+                uid: uid.to_string(),
+                container: container.to_string(),
+            }))
+        }
+        .boxed()
+    }
+
+    fn stop_pod<'a>(&'a self, uid: &'a str, grace: Duration) -> RuntimeFuture<'a, ()> {
+        async move {
+            for r in &self.runtimes {
+                r.stop_pod(uid, grace).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn remove_pod<'a>(&'a self, uid: &'a str) -> RuntimeFuture<'a, ()> {
+        async move {
+            for r in &self.runtimes {
+                r.remove_pod(uid).await?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn container_usage(&self) -> RuntimeFuture<'_, Vec<ContainerUsage>> {
+        async move {
+            let mut out = Vec::new();
+            for r in &self.runtimes {
+                out.extend(r.container_usage().await?);
+            }
+            Ok(out)
+        }
+        .boxed()
+    }
+
+    fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
+        async move {
+            let mut out = Vec::new();
+            for r in &self.runtimes {
+                out.extend(r.list_pods().await?);
+            }
+            Ok(out)
+        }
+        .boxed()
+    }
+}
