@@ -37,6 +37,10 @@ pub enum RuntimeError {
     #[error("pod {uid} has no container {container} on this node")]
     ContainerNotFound { uid: String, container: String },
 
+    /// Exec needs a running container.
+    #[error("container {container} of pod {uid} is not running")]
+    ContainerNotRunning { uid: String, container: String },
+
     /// A call to the Podman API failed; `op` says which and on what.
     #[error("podman: {op} failed")]
     Podman {

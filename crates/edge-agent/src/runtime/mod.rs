@@ -15,6 +15,7 @@ mod error;
 pub mod fake;
 mod observed;
 pub mod podman;
+mod stream_io;
 
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub use error::RuntimeError;
 pub use fake::FakeRuntime;
 pub use observed::{ObservedContainer, ObservedPod, ObservedState};
 pub use podman::PodmanRuntime;
+pub use stream_io::{
+    ExecChunk, ExecSession, ExecSpec, ExecStdin, LogOptions, LogStream, STREAM_BUFFER_CHUNKS,
+};
 
 /// The future every runtime call returns. Boxed so that the trait stays dyn-compatible: callers
 /// hold an `Arc<dyn ContainerRuntime>` and pick the implementation at start-up.
@@ -64,4 +68,23 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Every pod this agent manages, as the runtime sees it now. Pods and containers that are
     /// not ours (other tools, other agents on the same machine) are never listed.
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>>;
+
+    /// The log of one container of a pod (stdout and stderr merged), as [`LogOptions`] select.
+    /// Fails with [`RuntimeError::ContainerNotFound`] when the pod has no such container here.
+    fn logs<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        opts: LogOptions,
+    ) -> RuntimeFuture<'a, LogStream>;
+
+    /// Runs a command in a running container of a pod. Fails with
+    /// [`RuntimeError::ContainerNotFound`] when the pod has no such container here and with
+    /// [`RuntimeError::ContainerNotRunning`] when it does not run.
+    fn exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        spec: ExecSpec,
+    ) -> RuntimeFuture<'a, ExecSession>;
 }

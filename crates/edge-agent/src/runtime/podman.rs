@@ -21,6 +21,7 @@
 
 mod observe;
 pub mod spec;
+mod streams;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -747,6 +748,24 @@ impl ContainerRuntime for PodmanRuntime {
 
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
         self.do_list_pods().boxed()
+    }
+
+    fn logs<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        opts: super::LogOptions,
+    ) -> RuntimeFuture<'a, super::LogStream> {
+        self.do_logs(uid, container, opts).boxed()
+    }
+
+    fn exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        spec: super::ExecSpec,
+    ) -> RuntimeFuture<'a, super::ExecSession> {
+        self.do_exec(uid, container, spec).boxed()
     }
 }
 
