@@ -150,6 +150,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     )
     .with_context(|| format!("listening for agents (QUIC) on {}", cfg.quic_addr))?;
     let quic_addr = endpoint.local_addr().unwrap_or(cfg.quic_addr);
+    let conns = crate::node_conns::NodeConns::default();
     let link = Arc::new(HubLink {
         store: store.clone(),
         ca: material.ca.clone(),
@@ -162,6 +163,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
             api::discovery::KUBE_MINOR,
             env!("CARGO_PKG_VERSION")
         ),
+        conns: conns.clone(),
     });
     let quic = QuicServer { endpoint, link }.start();
 
@@ -175,6 +177,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         store: store.clone(),
         auth,
         server_address: loopback_if_unspecified(api_addr).to_string(),
+        nodes: conns,
     };
     let server = api::serve(listener, tls, state)?;
     let api = server.handle();

@@ -8,6 +8,7 @@
 //! - [`controllers`]: ReplicaSet, ReplicationController, Deployment, DaemonSet, Job, garbage
 //!   collection: workloads turned into pods.
 //! - [`node_session`]: joins and one session actor per connected agent, over QUIC.
+//! - [`node_conns`]: connected nodes by name, for logs and exec streams.
 //! - [`status_ingest`]: folds MQTT status from agents into the store.
 //! - [`broker`]: the embedded MQTT broker.
 //! - [`plan`]: compiles Pods into the agent's runtime plans.
@@ -19,6 +20,7 @@ pub mod broker;
 pub mod controllers;
 pub mod event_gc;
 pub mod hub;
+pub mod node_conns;
 pub mod node_session;
 pub mod plan;
 pub mod resources;
