@@ -140,7 +140,7 @@ async fn serve_logs(
     while left > 0 {
         let chunk = tokio::select! {
             _ = &mut stopped => {
-                debug!(pod = %r.pod.name, container = %r.container, "hub stopped reading the log");
+                info!(pod = %r.pod.name, container = %r.container, "the hub stopped reading the log; no longer following");
                 return Ok(());
             }
             next = output.next() => next,
