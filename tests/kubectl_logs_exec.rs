@@ -52,7 +52,12 @@ fn kubectl_version(minor: u32) -> Option<String> {
     Path::new(&p).exists().then_some(p)
 }
 
-fn kubectl_as(hub: &Hub, kubectl: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+fn kubectl_as(
+    hub: &Hub,
+    kubectl: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
     kubectl_with(kubectl, &hub.kubeconfig(), args, stdin)
 }
 
@@ -92,7 +97,10 @@ fn issue_token(hub: &Hub, token: &str, user: &str, groups: &str) {
         b64(groups),
         b64("0")
     );
-    must(hub.kubectl_stdin(&["apply", "-f", "-"], &manifest), "issuing a token");
+    must(
+        hub.kubectl_stdin(&["apply", "-f", "-"], &manifest),
+        "issuing a token",
+    );
 }
 
 #[test]
@@ -112,10 +120,14 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         "apply",
     );
     for pod in ["chatty", "crasher"] {
-        wait_for(&format!("pod {pod} to run"), Duration::from_secs(90), || {
-            let out = hub.kubectl(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
-            (text(&out.stdout) == "Running").then_some(())
-        });
+        wait_for(
+            &format!("pod {pod} to run"),
+            Duration::from_secs(90),
+            || {
+                let out = hub.kubectl(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
+                (text(&out.stdout) == "Running").then_some(())
+            },
+        );
     }
     let kubectl = "kubectl";
 
@@ -125,7 +137,9 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     let out = hub.kubectl(&["get", "--raw", "/api/v1/namespaces/default/pods/chatty/log"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("a container name must be specified for pod chatty, choose one of: [talker quiet]"),
+        text(&out.stderr).contains(
+            "a container name must be specified for pod chatty, choose one of: [talker quiet]"
+        ),
         "{}",
         text(&out.stderr)
     );
@@ -135,10 +149,16 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     });
     assert!(all.starts_with("line1\n"), "{all}");
     assert!(all.contains("err1\n"), "stderr is in the log: {all}");
-    let quiet = must(hub.kubectl(&["logs", "chatty", "-c", "quiet"]), "logs -c quiet");
+    let quiet = must(
+        hub.kubectl(&["logs", "chatty", "-c", "quiet"]),
+        "logs -c quiet",
+    );
     assert_eq!(quiet, "quiet-start\n");
 
-    let tail = must(hub.kubectl(&["logs", "chatty", "-c", "talker", "--tail=2"]), "--tail");
+    let tail = must(
+        hub.kubectl(&["logs", "chatty", "-c", "talker", "--tail=2"]),
+        "--tail",
+    );
     assert_eq!(tail.lines().count(), 2, "{tail}");
     assert!(tail.lines().all(|l| l.starts_with("tick ")), "{tail}");
 
@@ -146,7 +166,10 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         hub.kubectl(&["logs", "chatty", "-c", "quiet", "--timestamps"]),
         "--timestamps",
     );
-    let (stamp, line) = stamped.trim_end().split_once(' ').expect("timestamp and line");
+    let (stamp, line) = stamped
+        .trim_end()
+        .split_once(' ')
+        .expect("timestamp and line");
     assert_eq!(line, "quiet-start");
     assert!(
         stamp.len() >= 20 && stamp.as_bytes()[10] == b'T' && stamp.ends_with('Z'),
@@ -159,7 +182,13 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     );
     assert_eq!(recent, "quiet-start\n");
     let future = must(
-        hub.kubectl(&["logs", "chatty", "-c", "quiet", "--since-time=2999-01-01T00:00:00Z"]),
+        hub.kubectl(&[
+            "logs",
+            "chatty",
+            "-c",
+            "quiet",
+            "--since-time=2999-01-01T00:00:00Z",
+        ]),
         "--since-time",
     );
     assert_eq!(future, "", "nothing was written after the since time");
@@ -191,7 +220,10 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     let first = tick(&lines.next().expect("a line").expect("utf-8")).expect("a tick");
     let mut last = first;
     while last < first + 3 {
-        let l = lines.next().expect("followed lines keep coming").expect("utf-8");
+        let l = lines
+            .next()
+            .expect("followed lines keep coming")
+            .expect("utf-8");
         last = tick(&l).expect("ticks");
     }
     assert_eq!(last, first + 3, "followed lines arrive in order, none lost");
@@ -212,7 +244,8 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     // --previous: 400 without an earlier run; the earlier run's output after a restart.
     let out = hub.kubectl(&["logs", "chatty", "-c", "quiet", "--previous"]);
     assert!(
-        text(&out.stderr).contains("previous terminated container \"quiet\" in pod \"chatty\" not found"),
+        text(&out.stderr)
+            .contains("previous terminated container \"quiet\" in pod \"chatty\" not found"),
         "{}",
         text(&out.stderr)
     );
@@ -229,11 +262,18 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         },
     );
     assert!(previous.starts_with("run-") && current.starts_with("run-"));
-    assert_ne!(previous, current, "--previous shows the run before the current one");
+    assert_ne!(
+        previous, current,
+        "--previous shows the run before the current one"
+    );
 
     // Bad input: unknown pod, unknown container.
     let out = hub.kubectl(&["logs", "nope"]);
-    assert!(text(&out.stderr).contains("pods \"nope\" not found"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("pods \"nope\" not found"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = hub.kubectl(&["logs", "chatty", "-c", "nope"]);
     assert!(
         text(&out.stderr).contains("container nope is not valid for pod chatty"),
@@ -252,28 +292,65 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         let out = kubectl_as(
             &hub,
             k,
-            &["exec", "chatty", "-c", "quiet", "--", "sh", "-c", "echo out; echo err >&2; exit 3"],
+            &[
+                "exec",
+                "chatty",
+                "-c",
+                "quiet",
+                "--",
+                "sh",
+                "-c",
+                "echo out; echo err >&2; exit 3",
+            ],
             None,
         );
         assert_eq!(text(&out.stdout), "out\n", "{k}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("err\n"), "{k}: {}", text(&out.stderr));
-        assert_eq!(out.status.code(), Some(3), "{k}: the exit code comes through");
+        assert!(
+            text(&out.stderr).contains("err\n"),
+            "{k}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{k}: the exit code comes through"
+        );
 
         let echoed = must(
-            kubectl_as(&hub, k, &["exec", "-i", "chatty", "-c", "quiet", "--", "cat"], Some("hello\nworld\n")),
+            kubectl_as(
+                &hub,
+                k,
+                &["exec", "-i", "chatty", "-c", "quiet", "--", "cat"],
+                Some("hello\nworld\n"),
+            ),
             &format!("{k} exec -i cat"),
         );
-        assert_eq!(echoed, "hello\nworld\n", "{k}: stdin reaches the command and ends");
+        assert_eq!(
+            echoed, "hello\nworld\n",
+            "{k}: stdin reaches the command and ends"
+        );
     }
     // The default container when there is only one.
-    let out = must(hub.kubectl(&["exec", "crasher", "--", "echo", "one"]), "exec without -c");
+    let out = must(
+        hub.kubectl(&["exec", "crasher", "--", "echo", "one"]),
+        "exec without -c",
+    );
     assert_eq!(out, "one\n");
 
     // SPDY-only kubectl versions get a clear refusal.
     if let Some(k) = kubectl_version(29) {
-        let out = kubectl_as(&hub, &k, &["exec", "chatty", "-c", "quiet", "--", "true"], None);
+        let out = kubectl_as(
+            &hub,
+            &k,
+            &["exec", "chatty", "-c", "quiet", "--", "true"],
+            None,
+        );
         assert!(!out.status.success());
-        assert!(text(&out.stderr).contains("WebSocket"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("WebSocket"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     let out = hub.kubectl(&["exec", "chatty", "-c", "nope", "--", "true"]);
     assert!(
@@ -282,13 +359,34 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         text(&out.stderr)
     );
     let out = hub.kubectl(&["exec", "nope", "--", "true"]);
-    assert!(text(&out.stderr).contains("pods \"nope\" not found"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("pods \"nope\" not found"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // --- authorization: view may read logs, exec needs edit ------------------------------
-    issue_token(&hub, "viewer-token-0123456789abcdefgh", "vera", "shoal:ns:default:view");
-    issue_token(&hub, "editor-token-0123456789abcdefgh", "ed", "shoal:ns:default:edit");
+    issue_token(
+        &hub,
+        "viewer-token-0123456789abcdefgh",
+        "vera",
+        "shoal:ns:default:view",
+    );
+    issue_token(
+        &hub,
+        "editor-token-0123456789abcdefgh",
+        "ed",
+        "shoal:ns:default:edit",
+    );
     let viewer_logs = must(
-        hub.kubectl(&["--token", "viewer-token-0123456789abcdefgh", "logs", "chatty", "-c", "quiet"]),
+        hub.kubectl(&[
+            "--token",
+            "viewer-token-0123456789abcdefgh",
+            "logs",
+            "chatty",
+            "-c",
+            "quiet",
+        ]),
         "viewer logs",
     );
     assert_eq!(viewer_logs, "quiet-start\n");
@@ -303,7 +401,11 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         "true",
     ]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("forbidden"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("forbidden"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = must(
         hub.kubectl(&[
             "--token",

@@ -209,7 +209,7 @@ pub async fn exec(
         stderr: query.stderr,
         tty: query.tty,
     };
-    let (send, recv) = node_stream::open(state, &pod, &StreamRequest::Exec(request)).await?;
+    let (send, recv) = node_stream::open(&state.nodes, &pod, &StreamRequest::Exec(request)).await?;
 
     let (out_tx, out_rx) = futures::channel::mpsc::channel::<Bytes>(OUTPUT_BUFFER);
     let (gone_tx, gone_rx) = futures::channel::oneshot::channel::<()>();

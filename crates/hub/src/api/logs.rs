@@ -129,7 +129,8 @@ pub async fn logs(state: &ApiState, target: &Target, q: &Query) -> Result<HttpRe
         container,
         shoal_transport::status::now_ms(),
     );
-    let (mut send, recv) = node_stream::open(state, &pod, &StreamRequest::Logs(request)).await?;
+    let (mut send, recv) =
+        node_stream::open(&state.nodes, &pod, &StreamRequest::Logs(request)).await?;
     // Nothing more goes to the agent on a logs stream.
     let _ = send.finish();
     let body = futures::stream::unfold(Some((send, recv)), |st| async move {

@@ -16,6 +16,7 @@ use shoal_transport::wire::{
 use super::error::ApiError;
 use super::request::Target;
 use super::ApiState;
+use crate::node_conns::NodeConns;
 use crate::resources::PODS;
 
 /// How long the agent may take to answer a request (find the container, start the exec)
@@ -145,7 +146,7 @@ fn node_error(node: &str, what: impl std::fmt::Display) -> ApiError {
 /// connected (the hub can only reach nodes over the connection they made), 504 when the
 /// agent does not answer in [`REPLY_TIMEOUT`], and the agent's own failure otherwise.
 pub async fn open(
-    state: &ApiState,
+    nodes: &NodeConns,
     target: &PodTarget,
     request: &StreamRequest,
 ) -> Result<(quinn::SendStream, quinn::RecvStream), ApiError> {
@@ -156,7 +157,7 @@ pub async fn open(
             target.pod_ref.name
         )));
     }
-    let conn = state.nodes.get(node).ok_or_else(|| {
+    let conn = nodes.get(node).ok_or_else(|| {
         node_error(
             node,
             "the node is not connected to the hub; its pods keep running, and logs and exec work again once it reconnects",
