@@ -42,6 +42,19 @@ spec:
   - name: app
     image: localhost/busybox:latest
     command: ["sh", "-c", "echo run-$(date +%s%N); sleep 3; exit 1"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: solo
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector:
+    kubernetes.io/hostname: NODE
+  containers:
+  - name: only
+    image: localhost/busybox:latest
+    command: ["sleep", "100000"]
 "#;
 
 /// Where the versioned kubectl binaries of the Google Cloud SDK live.
@@ -119,7 +132,7 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         hub.kubectl_stdin(&["apply", "-f", "-"], &PODS.replace("NODE", &node)),
         "apply",
     );
-    for pod in ["chatty", "crasher"] {
+    for pod in ["chatty", "crasher", "solo"] {
         wait_for(
             &format!("pod {pod} to run"),
             Duration::from_secs(90),
@@ -332,10 +345,21 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     }
     // The default container when there is only one.
     let out = must(
-        hub.kubectl(&["exec", "crasher", "--", "echo", "one"]),
+        hub.kubectl(&["exec", "solo", "--", "echo", "one"]),
         "exec without -c",
     );
     assert_eq!(out, "one\n");
+    // A container that is not running: the reason, for WebSocket and SPDY clients alike.
+    wait_for(
+        "crasher to be between runs",
+        Duration::from_secs(60),
+        || {
+            let out = hub.kubectl(&["exec", "crasher", "--", "true"]);
+            text(&out.stderr)
+                .contains("container \"app\" in pod \"crasher\" is not running")
+                .then_some(())
+        },
+    );
 
     // SPDY-only kubectl versions get a clear refusal.
     if let Some(k) = kubectl_version(29) {
@@ -421,6 +445,25 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         "editor exec",
     );
     assert_eq!(out, "ok\n");
+
+    // --- the official Python client: logs (plain and followed) and exec (WebSocket) -------
+    let python = "/opt/shoal-pyenv/bin/python";
+    if Path::new(python).exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/logs_exec_check.py");
+        let out = Command::new(python)
+            .arg(&script)
+            .arg(hub.kubeconfig())
+            .args(["chatty", "quiet"])
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success() && text(&out.stdout).contains("all checks passed"),
+            "python client check failed:\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
 
     // --- the node goes offline: a clear error, not a hang ----------------------------------
     agent.proc.kill9();

@@ -178,6 +178,7 @@ pub async fn exec(
     let query = ExecQuery::parse(req.query_string())?;
     let pod = node_stream::load_pod(state, target)?;
     let container = node_stream::resolve_container(&pod.pod, &query.container)?;
+    node_stream::check_running(&pod.pod, &container)?;
     let (Some(payload), true) = (payload, wants_websocket(req)) else {
         return Err(ApiError::bad_request(
             "exec is served over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io, as kubectl 1.30 and newer use); SPDY upgrades are not supported by this hub",

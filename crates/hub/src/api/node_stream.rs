@@ -122,6 +122,37 @@ pub fn check_previous(pod: &Pod, container: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Exec needs the container running, as far as the pod's status knows (the agent checks
+/// again). Answered before any upgrade, so every client (and kubectl's WebSocket-then-SPDY
+/// fallback) sees the same reason.
+pub fn check_running(pod: &Pod, container: &str) -> Result<(), ApiError> {
+    let status = pod.status.as_ref();
+    if let Some(phase @ ("Succeeded" | "Failed")) = status.and_then(|s| s.phase.as_deref()) {
+        return Err(ApiError::bad_request(format!(
+            "cannot exec into a container in a completed pod; current phase is {phase}"
+        )));
+    }
+    let running = status
+        .into_iter()
+        .flat_map(|s| {
+            s.container_statuses
+                .iter()
+                .flatten()
+                .chain(s.init_container_statuses.iter().flatten())
+        })
+        .find(|c| c.name == container)
+        .and_then(|c| c.state.as_ref())
+        .is_some_and(|s| s.running.is_some());
+    if running {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "unable to upgrade connection: container {container:?} in pod {:?} is not running",
+            pod.metadata.name.as_deref().unwrap_or_default()
+        )))
+    }
+}
+
 /// The API error for an agent's [`StreamFailure`].
 pub fn failure_error(f: &StreamFailure) -> ApiError {
     match f.kind {
@@ -240,6 +271,37 @@ mod tests {
             "previous terminated container \"a\" in pod \"web\" not found"
         );
         assert!(check_previous(&p, "c").is_err());
+    }
+
+    #[test]
+    fn exec_needs_a_running_container() {
+        let mut p = pod(&["a", "b"], &[], &[("a", 0), ("b", 0)]);
+        let statuses = p
+            .status
+            .as_mut()
+            .and_then(|s| s.container_statuses.as_mut())
+            .expect("statuses");
+        statuses[0].state =
+            Some(serde_json::from_value(serde_json::json!({"running": {}})).expect("state"));
+        statuses[1].state = Some(
+            serde_json::from_value(serde_json::json!({"waiting": {"reason": "CrashLoopBackOff"}}))
+                .expect("state"),
+        );
+        assert!(check_running(&p, "a").is_ok());
+        let e = check_running(&p, "b").expect_err("waiting");
+        assert_eq!(e.code, 400);
+        assert_eq!(
+            e.message,
+            "unable to upgrade connection: container \"b\" in pod \"web\" is not running"
+        );
+        assert!(check_running(&p, "c").is_err());
+        if let Some(s) = p.status.as_mut() {
+            s.phase = Some("Succeeded".into());
+        }
+        assert!(check_running(&p, "a")
+            .expect_err("completed")
+            .message
+            .contains("completed pod"));
     }
 
     #[test]
