@@ -206,6 +206,15 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     );
     assert_eq!(future, "", "nothing was written after the since time");
 
+    // Logs are plain HTTP: every kubectl version works.
+    for k in (27..=33).filter_map(kubectl_version) {
+        let out = must(
+            kubectl_as(&hub, &k, &["logs", "chatty", "-c", "quiet"], None),
+            &format!("{k} logs"),
+        );
+        assert_eq!(out, "quiet-start\n", "{k}");
+    }
+
     // The plain REST endpoint, as the Python client calls it.
     let raw = must(
         hub.kubectl(&[

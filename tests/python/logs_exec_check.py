@@ -5,6 +5,7 @@ Usage: logs_exec_check.py KUBECONFIG POD CONTAINER
 The pod's CONTAINER must have printed "quiet-start" as its only line and still be running.
 Prints "all checks passed" at the end; any failed check raises.
 """
+import json
 import sys
 
 from kubernetes import client, config
@@ -47,6 +48,34 @@ def main():
     err = ws.read_stderr(timeout=5)
     assert "oops" in err, repr(err)
     print("exec ok")
+
+    # Stdin written as text frames, as this client does.
+    ws = stream(v1.connect_get_namespaced_pod_exec, pod, "default", container=container,
+                command=["sh", "-c", "read line; echo got-$line"], stderr=True, stdin=True, stdout=True,
+                tty=False, _preload_content=False)
+    ws.write_stdin("typed\n")
+    out = ""
+    while ws.is_open() and "got-typed" not in out:
+        ws.update(timeout=5)
+        if ws.peek_stdout():
+            out += ws.read_stdout()
+    ws.close()
+    assert "got-typed" in out, repr(out)
+    print("stdin ok")
+
+    # A TTY session follows the client's terminal size (channel 4).
+    ws = stream(v1.connect_get_namespaced_pod_exec, pod, "default", container=container,
+                command=["sh", "-c", "for i in $(busybox seq 40); do busybox stty -a; sleep 0.25; done"],
+                stderr=True, stdin=True, stdout=True, tty=True, _preload_content=False)
+    ws.write_channel(4, json.dumps({"Width": 100, "Height": 30}))
+    seen = ""
+    while ws.is_open() and "rows 30; columns 100" not in seen:
+        ws.update(timeout=5)
+        if ws.peek_stdout():
+            seen += ws.read_stdout()
+    ws.close()
+    assert "rows 30; columns 100" in seen, repr(seen[-300:])
+    print("tty resize ok")
     print("all checks passed")
 
 

@@ -192,13 +192,20 @@ async fn serve_exec(
     };
     reply(&mut send, &StreamReply::Ready).await?;
     let mut stdin = session.stdin;
+    let mut resize = session.resize;
     // Design: read_frame is not cancel-safe, so input is read in a task of its own.
     let input = tokio::spawn(async move {
         loop {
             let frame = read_frame::<ExecInput>(&mut recv, MAX_STREAM_FRAME).await;
             let data = match frame {
                 Ok(Some(ExecInput::Stdin(b))) => ExecStdin::Data(b),
-                Ok(Some(ExecInput::Resize { .. })) => continue,
+                Ok(Some(ExecInput::Resize { width, height })) => {
+                    // Only the latest size matters: drop one the runtime has no room for.
+                    if let Some(r) = resize.as_mut() {
+                        let _ = r.try_send((width, height));
+                    }
+                    continue;
+                }
                 Ok(Some(ExecInput::CloseStdin)) | Ok(None) | Err(_) => ExecStdin::Close,
             };
             let close = data == ExecStdin::Close;

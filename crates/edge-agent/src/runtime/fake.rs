@@ -203,6 +203,7 @@ impl FakeRuntime {
         Ok(ExecSession {
             output,
             stdin,
+            resize: None,
             exit_code: futures::future::ready(Ok(0)).boxed(),
         })
     }

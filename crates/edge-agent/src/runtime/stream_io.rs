@@ -64,6 +64,8 @@ pub struct ExecSession {
     /// Feeds the command's stdin (when the spec asked for stdin); bounded. Dropping it closes
     /// stdin too.
     pub stdin: Option<futures::channel::mpsc::Sender<ExecStdin>>,
+    /// Resizes the session's terminal to (width, height) (tty sessions of runtimes that can).
+    pub resize: Option<futures::channel::mpsc::Sender<(u16, u16)>>,
     /// The command's exit code; poll it after `output` has ended.
     pub exit_code: BoxFuture<'static, Result<i32, RuntimeError>>,
 }

@@ -8,8 +8,8 @@
 //!   [1]stdout [2]stderr  [3]Status, close     <-  ExecOutput::Stdout / Stderr / Exit
 //! ```
 //!
-//! Every message of the channel protocols is binary with the channel number in its first
-//! byte; `v5` adds channel 255 to close one of the client's channels (kubectl closes stdin
+//! Every message of the channel protocols carries the channel number in its first byte (as
+//! binary frames; text frames, which the Python client sends, are read the same); `v5` adds channel 255 to close one of the client's channels (kubectl closes stdin
 //! so). The command's end is reported on channel 3 as a `Status` (`Success`, or `Failure` with
 //! reason `NonZeroExitCode` and the exit code), after which the hub closes the WebSocket.
 //!
@@ -247,12 +247,14 @@ async fn client_to_agent(
         decoder.push(&chunk);
         loop {
             let input = match decoder.next_message() {
-                Ok(Some(Message::Binary(m))) => client_input(v5, &m),
+                // The channel protocols mean the same by text and binary frames (the Python
+                // client sends text).
+                Ok(Some(Message::Binary(m) | Message::Text(m))) => client_input(v5, &m),
                 Ok(Some(Message::Ping(p))) => {
                     let _ = out.send(websocket::encode(Opcode::Pong, &p).into()).await;
                     continue;
                 }
-                Ok(Some(Message::Text(_) | Message::Pong(_))) => continue,
+                Ok(Some(Message::Pong(_))) => continue,
                 Ok(Some(Message::Close)) => break 'read,
                 Ok(None) => break,
                 Err(e) => {

@@ -231,8 +231,26 @@ impl PodmanRuntime {
                 }
             })
             .boxed();
-        let podman = self.podman.clone();
         let exec_id = exec.id().to_string();
+        let resize = spec.tty.then(|| {
+            let (tx, mut rx) = mpsc::channel::<(u16, u16)>(STREAM_BUFFER_CHUNKS);
+            let podman = self.podman.clone();
+            let id = exec_id.clone();
+            tokio::spawn(async move {
+                while let Some((w, h)) = rx.next().await {
+                    if let Err(e) = podman
+                        .execs()
+                        .get(id.as_str())
+                        .resize(usize::from(w), usize::from(h))
+                        .await
+                    {
+                        debug!(exec = %id, error = %e, "resizing an exec session failed");
+                    }
+                }
+            });
+            tx
+        });
+        let podman = self.podman.clone();
         let exit_code = async move {
             let deadline = tokio::time::Instant::now() + EXEC_EXIT_WAIT;
             loop {
@@ -257,6 +275,7 @@ impl PodmanRuntime {
         Ok(ExecSession {
             output,
             stdin,
+            resize,
             exit_code,
         })
     }
