@@ -96,6 +96,10 @@ pub fn failure(e: &RuntimeError, pod: &PodRef, container: &str) -> StreamFailure
                 "container {container:?} in pod {pod:?} is not running; exec needs a running container"
             ),
         },
+        RuntimeError::Unsupported { .. } => StreamFailure {
+            kind: StreamFailureKind::BadRequest,
+            message: format!("{e}: pod {pod:?} runs on a node that cannot serve this"),
+        },
         other => StreamFailure {
             kind: StreamFailureKind::Internal,
             message: error_chain(other),
@@ -270,4 +274,97 @@ async fn serve_exec(
         .map_err(|source| StreamError::Write { source })?;
     let _ = send.finish();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::FutureExt;
+    use shoal_transport::wire::PodPlan;
+
+    use super::*;
+    use crate::runtime::{ObservedPod, RuntimeFuture};
+
+    /// A runtime that implements only what every runtime must.
+    struct Bare;
+
+    impl ContainerRuntime for Bare {
+        fn name(&self) -> &'static str {
+            "bare"
+        }
+        fn version(&self) -> RuntimeFuture<'_, String> {
+            async { Ok(String::new()) }.boxed()
+        }
+        fn start_pod<'a>(&'a self, _: &'a PodPlan) -> RuntimeFuture<'a, ()> {
+            async { Ok(()) }.boxed()
+        }
+        fn restart_container<'a>(&'a self, _: &'a str, _: &'a str) -> RuntimeFuture<'a, ()> {
+            async { Ok(()) }.boxed()
+        }
+        fn stop_pod<'a>(&'a self, _: &'a str, _: Duration) -> RuntimeFuture<'a, ()> {
+            async { Ok(()) }.boxed()
+        }
+        fn remove_pod<'a>(&'a self, _: &'a str) -> RuntimeFuture<'a, ()> {
+            async { Ok(()) }.boxed()
+        }
+        fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
+            async { Ok(Vec::new()) }.boxed()
+        }
+    }
+
+    fn pod() -> PodRef {
+        PodRef {
+            uid: "u".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn runtimes_without_logs_or_exec_say_so() {
+        let Err(e) = Bare.logs("u", "c", LogOptions::default()).await else {
+            panic!("the default logs must fail");
+        };
+        let f = failure(&e, &pod(), "c");
+        assert_eq!(f.kind, StreamFailureKind::BadRequest);
+        assert!(
+            f.message.contains("the bare runtime does not support logs"),
+            "{}",
+            f.message
+        );
+        let Err(e) = Bare.exec("u", "c", ExecSpec::default()).await else {
+            panic!("the default exec must fail");
+        };
+        assert!(matches!(e, RuntimeError::Unsupported { what: "exec", .. }));
+    }
+
+    #[test]
+    fn runtime_errors_become_kubernetes_kinds() {
+        let (uid, container) = ("u".to_string(), "c".to_string());
+        let cases = [
+            (
+                RuntimeError::ContainerNotFound {
+                    uid: uid.clone(),
+                    container: container.clone(),
+                },
+                StreamFailureKind::NotFound,
+                "container \"c\" in pod \"default/web\" has not been created on its node yet",
+            ),
+            (
+                RuntimeError::ContainerNotRunning { uid, container },
+                StreamFailureKind::BadRequest,
+                "container \"c\" in pod \"default/web\" is not running; exec needs a running container",
+            ),
+            (
+                RuntimeError::Injected { op: "logs".into() },
+                StreamFailureKind::Internal,
+                "logs failed (injected by the fake runtime)",
+            ),
+        ];
+        for (e, kind, message) in cases {
+            let f = failure(&e, &pod(), "c");
+            assert_eq!((f.kind, f.message.as_str()), (kind, message));
+        }
+    }
 }

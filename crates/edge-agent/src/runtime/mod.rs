@@ -71,20 +71,36 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// The log of one container of a pod (stdout and stderr merged), as [`LogOptions`] select.
     /// Fails with [`RuntimeError::ContainerNotFound`] when the pod has no such container here.
+    /// Runtimes without logs keep the default, which fails with [`RuntimeError::Unsupported`].
     fn logs<'a>(
         &'a self,
         uid: &'a str,
         container: &'a str,
         opts: LogOptions,
-    ) -> RuntimeFuture<'a, LogStream>;
+    ) -> RuntimeFuture<'a, LogStream> {
+        let _ = (uid, container, opts);
+        let e = RuntimeError::Unsupported {
+            runtime: self.name(),
+            what: "logs",
+        };
+        Box::pin(async move { Err(e) })
+    }
 
     /// Runs a command in a running container of a pod. Fails with
     /// [`RuntimeError::ContainerNotFound`] when the pod has no such container here and with
-    /// [`RuntimeError::ContainerNotRunning`] when it does not run.
+    /// [`RuntimeError::ContainerNotRunning`] when it does not run. Runtimes without exec keep
+    /// the default, which fails with [`RuntimeError::Unsupported`].
     fn exec<'a>(
         &'a self,
         uid: &'a str,
         container: &'a str,
         spec: ExecSpec,
-    ) -> RuntimeFuture<'a, ExecSession>;
+    ) -> RuntimeFuture<'a, ExecSession> {
+        let _ = (uid, container, spec);
+        let e = RuntimeError::Unsupported {
+            runtime: self.name(),
+            what: "exec",
+        };
+        Box::pin(async move { Err(e) })
+    }
 }
