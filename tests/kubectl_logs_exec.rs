@@ -168,12 +168,19 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     );
     assert_eq!(quiet, "quiet-start\n");
 
-    let tail = must(
-        hub.kubectl(&["logs", "chatty", "-c", "talker", "--tail=2"]),
-        "--tail",
+    // (conmon may record stderr after a later stdout line, so wait for ticks at the end.)
+    let tail = wait_for(
+        "two ticks at the end of the log",
+        Duration::from_secs(30),
+        || {
+            let tail = must(
+                hub.kubectl(&["logs", "chatty", "-c", "talker", "--tail=2"]),
+                "--tail",
+            );
+            tail.lines().all(|l| l.starts_with("tick ")).then_some(tail)
+        },
     );
     assert_eq!(tail.lines().count(), 2, "{tail}");
-    assert!(tail.lines().all(|l| l.starts_with("tick ")), "{tail}");
 
     let stamped = must(
         hub.kubectl(&["logs", "chatty", "-c", "quiet", "--timestamps"]),
@@ -358,6 +365,27 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         "exec without -c",
     );
     assert_eq!(out, "one\n");
+    // Interactive: kubectl in a terminal (util-linux `script` gives it one) sends the
+    // terminal's size, which reaches the command's TTY.
+    let kubeconfig = hub.kubeconfig().display().to_string();
+    let probe = "for i in $(busybox seq 40); do busybox stty -a | busybox grep -q \"rows 45; columns 123\" && echo SIZE-OK && exit 0; sleep 0.25; done; exit 1";
+    let out = Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "stty cols 123 rows 45; kubectl --kubeconfig {kubeconfig} exec -it solo -- sh -c '{probe}'"
+        ))
+        .arg("/dev/null")
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    assert!(
+        text(&out.stdout).contains("SIZE-OK"),
+        "kubectl exec -it: {} {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
     // A container that is not running: the reason, for WebSocket and SPDY clients alike.
     wait_for(
         "crasher to be between runs",
