@@ -1,8 +1,9 @@
 //! `kubectl logs` and `kubectl exec` end to end: real hub, real agent, real Podman, stock
 //! kubectl. Logs and exec go from the hub to the agent over the agent's own QUIC connection.
 //!
-//! kubectl 1.30 and newer run exec over WebSocket (v5.channel.k8s.io), which the hub serves;
-//! 1.27 to 1.29 speak only SPDY, which it does not (they get a clear 400).
+//! kubectl 1.30 and newer run exec over WebSocket (v5.channel.k8s.io), which the hub serves,
+//! and so does 1.29 with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true; otherwise 1.27 to 1.29 speak
+//! only SPDY, which it does not serve (they get a clear 400).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -398,7 +399,7 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
         },
     );
 
-    // SPDY-only kubectl versions get a clear refusal.
+    // SPDY (kubectl 1.29's default) gets a clear refusal.
     if let Some(k) = kubectl_version(29) {
         let out = kubectl_as(
             &hub,
@@ -412,6 +413,17 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
             "{}",
             text(&out.stderr)
         );
+        // kubectl 1.29 has WebSocket exec behind a switch.
+        let out = Command::new(&k)
+            .arg("--kubeconfig")
+            .arg(hub.kubeconfig())
+            .args(["exec", "chatty", "-c", "quiet", "--", "echo", "ws"])
+            .env_remove("KUBECONFIG")
+            .env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "true")
+            .stdin(Stdio::null())
+            .output()
+            .expect("kubectl runs");
+        assert_eq!(text(&out.stdout), "ws\n", "{}", text(&out.stderr));
     }
     let out = hub.kubectl(&["exec", "chatty", "-c", "nope", "--", "true"]);
     assert!(

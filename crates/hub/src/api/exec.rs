@@ -15,7 +15,7 @@
 //!
 //! Errors found before the upgrade (unknown pod or container, node not connected, a request
 //! without a command) are ordinary Kubernetes `Status` responses. SPDY (the only transport of
-//! kubectl 1.29 and older, and the fallback of newer ones) cannot be served: actix-web hands
+//! kubectl 1.28 and older, 1.29's default, and the fallback of newer ones) cannot be served: actix-web hands
 //! only WebSocket upgrades to handlers, so such requests get a 400 that says so.
 //!
 //! Design: the agent stream's reader is one task, the WebSocket reader another (it also
@@ -181,7 +181,7 @@ pub async fn exec(
     node_stream::check_running(&pod.pod, &container)?;
     let (Some(payload), true) = (payload, wants_websocket(req)) else {
         return Err(ApiError::bad_request(
-            "exec is served over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io, as kubectl 1.30 and newer use); SPDY upgrades are not supported by this hub",
+            "exec is served over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io: kubectl 1.30 and newer, or kubectl 1.29 with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true); SPDY upgrades are not supported by this hub",
         ));
     };
     let offered = req
