@@ -259,14 +259,37 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     assert_eq!(last, first + 3, "followed lines arrive in order, none lost");
     let _ = follow.kill();
     let _ = follow.wait();
+    // A silent followed log too: the agent drops Podman's log call once kubectl is gone.
+    let mut silent = Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(hub.kubeconfig())
+        .args(["logs", "-f", "chatty", "-c", "quiet"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl logs -f");
+    let first = BufReader::new(silent.stdout.take().expect("stdout"))
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("utf-8");
+    assert_eq!(first, "quiet-start");
+    let _ = silent.kill();
+    let _ = silent.wait();
     wait_for(
-        "the agent to stop following once kubectl is gone",
+        "the agent to stop following both logs once kubectl is gone",
         Duration::from_secs(30),
         || {
-            agent
-                .proc
-                .log_text()
-                .contains("the hub stopped reading the log; no longer following")
+            let log = agent.proc.log_text();
+            (log.matches("the hub stopped reading the log; no longer following")
+                .count()
+                >= 2
+                && log
+                    .matches("log reader gone; Podman log call closed")
+                    .count()
+                    >= 2)
                 .then_some(())
         },
     );

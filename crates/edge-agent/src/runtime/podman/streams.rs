@@ -7,11 +7,11 @@
 //! `since`/`until`, from the times Podman records.
 
 use futures::channel::mpsc;
-use futures::{AsyncWriteExt, FutureExt, SinkExt, StreamExt};
+use futures::{AsyncWriteExt, FutureExt, StreamExt};
 use podman_api::conn::TtyChunk;
 use podman_api::opts::{ContainerLogsOpts, ExecCreateOpts, ExecStartOpts};
 use podman_api::Podman;
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::observe::observed_state;
 use super::spec::LABEL_CONTAINER;
@@ -132,31 +132,47 @@ impl PodmanRuntime {
             builder = builder.until(podman_time(ms));
         }
         let podman_opts = builder.build();
-        let (mut tx, rx) = mpsc::channel(STREAM_BUFFER_CHUNKS);
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BUFFER_CHUNKS);
         let podman: Podman = self.podman.clone();
         let what = format!("read the log of container {container} of pod {uid}");
-        // Design: the task owns the Podman call; when the reader drops `rx`, the next send
-        // fails and the task ends, which closes the connection and stops Podman following.
+        // Design: the task owns the Podman call and ends as soon as the reader drops `rx`,
+        // even while a followed log is silent: that closes the connection and stops Podman
+        // following.
         tokio::spawn(async move {
             let handle = podman.containers().get(id.as_str());
             let mut chunks = handle.logs(&podman_opts);
-            while let Some(chunk) = chunks.next().await {
+            loop {
+                let chunk = tokio::select! {
+                    () = tx.closed() => {
+                        info!(%id, "log reader gone; Podman log call closed");
+                        break;
+                    }
+                    chunk = chunks.next() => chunk,
+                };
                 let item = match chunk {
-                    Ok(TtyChunk::StdOut(b) | TtyChunk::StdErr(b)) => Ok(b),
-                    Ok(TtyChunk::StdIn(_)) => continue,
-                    Err(source) => Err(RuntimeError::Podman {
+                    None => break,
+                    Some(Ok(TtyChunk::StdOut(b) | TtyChunk::StdErr(b))) => Ok(b),
+                    Some(Ok(TtyChunk::StdIn(_))) => continue,
+                    Some(Err(source)) => Err(RuntimeError::Podman {
                         op: what.clone(),
                         source,
                     }),
                 };
                 let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
+                if tx.send(item).await.is_err() {
+                    info!(%id, "log reader gone; Podman log call closed");
+                    break;
+                }
+                if failed {
                     break;
                 }
             }
             debug!(%id, "log stream ended");
         });
-        Ok(rx.boxed())
+        Ok(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed())
     }
 
     pub(super) async fn do_exec(
