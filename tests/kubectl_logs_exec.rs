@@ -498,7 +498,7 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     ]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("forbidden"),
+        text(&out.stderr).contains("User \"vera\" cannot create resource \"pods/exec\""),
         "{}",
         text(&out.stderr)
     );
