@@ -214,6 +214,12 @@ fn kubectl_logs_and_exec_reach_podman_containers_through_the_hub() {
     );
     assert_eq!(future, "", "nothing was written after the since time");
 
+    let limited = must(
+        hub.kubectl(&["logs", "chatty", "-c", "quiet", "--limit-bytes=5"]),
+        "--limit-bytes",
+    );
+    assert_eq!(limited, "quiet");
+
     // Logs are plain HTTP: every kubectl version works.
     for k in (27..=33).filter_map(kubectl_version) {
         let out = must(
