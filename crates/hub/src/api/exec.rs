@@ -167,6 +167,40 @@ pub fn exit_status(code: i32, message: &str, command: &[String]) -> Value {
     })
 }
 
+/// What one read from the agent's exec stream means for the client.
+#[derive(Debug, PartialEq)]
+pub enum Forward {
+    /// Output for a channel.
+    Data(u8, Vec<u8>),
+    /// The session is over: this `Status` goes on the error channel.
+    End(Value),
+}
+
+/// Decides [`Forward`] for a frame read from the agent (or the failure to read one): a
+/// garbled or missing frame ends the session with a `Failure` instead of hanging it.
+pub fn forward(
+    read: Result<Option<ExecOutput>, shoal_transport::frame::FrameError>,
+    command: &[String],
+) -> Forward {
+    match read {
+        Ok(Some(ExecOutput::Stdout(b))) => Forward::Data(STDOUT, b),
+        Ok(Some(ExecOutput::Stderr(b))) => Forward::Data(STDERR, b),
+        Ok(Some(ExecOutput::Exit { code, message })) => {
+            Forward::End(exit_status(code, &message, command))
+        }
+        Ok(None) => Forward::End(exit_status(
+            -1,
+            "the node ended the exec stream without an exit code",
+            command,
+        )),
+        Err(e) => Forward::End(exit_status(
+            -1,
+            &format!("the exec stream from the node broke off: {e}"),
+            command,
+        )),
+    }
+}
+
 /// Serves `pods/exec`. `payload` is the upgraded connection's incoming bytes (WebSocket
 /// requests only).
 pub async fn exec(
@@ -296,34 +330,18 @@ async fn agent_to_client(
 ) {
     let forward = async {
         loop {
-            let (channel, data) = match read_frame::<ExecOutput>(&mut recv, MAX_STREAM_FRAME).await
-            {
-                Ok(Some(ExecOutput::Stdout(b))) => (STDOUT, b),
-                Ok(Some(ExecOutput::Stderr(b))) => (STDERR, b),
-                Ok(Some(ExecOutput::Exit { code, message })) => {
-                    return Some(exit_status(code, &message, &command))
+            let read = read_frame::<ExecOutput>(&mut recv, MAX_STREAM_FRAME).await;
+            match forward(read, &command) {
+                Forward::Data(channel, data) => {
+                    if out
+                        .send(channel_frame(channel, &data).into())
+                        .await
+                        .is_err()
+                    {
+                        return None; // the client is gone
+                    }
                 }
-                Ok(None) => {
-                    return Some(exit_status(
-                        -1,
-                        "the node ended the exec stream without an exit code",
-                        &command,
-                    ))
-                }
-                Err(e) => {
-                    return Some(exit_status(
-                        -1,
-                        &format!("the exec stream from the node broke off: {e}"),
-                        &command,
-                    ))
-                }
-            };
-            if out
-                .send(channel_frame(channel, &data).into())
-                .await
-                .is_err()
-            {
-                return None; // the client is gone
+                Forward::End(status) => return Some(status),
             }
         }
     };
@@ -407,6 +425,46 @@ mod tests {
         assert_eq!(client_input(true, &[]), ClientInput::Ignore);
         assert_eq!(client_input(true, &[0]), ClientInput::Ignore);
         assert_eq!(channel_frame(1, b"hi"), vec![0x82, 3, 1, b'h', b'i']);
+    }
+
+    #[test]
+    fn agent_frames_become_channels_and_bad_ones_end_the_session() {
+        let cmd = vec!["true".to_string()];
+        assert_eq!(
+            forward(Ok(Some(ExecOutput::Stdout(b"o".to_vec()))), &cmd),
+            Forward::Data(1, b"o".to_vec())
+        );
+        assert_eq!(
+            forward(Ok(Some(ExecOutput::Stderr(b"e".to_vec()))), &cmd),
+            Forward::Data(2, b"e".to_vec())
+        );
+        assert_eq!(
+            forward(
+                Ok(Some(ExecOutput::Exit {
+                    code: 0,
+                    message: String::new()
+                })),
+                &cmd
+            ),
+            Forward::End(exit_status(0, "", &cmd))
+        );
+        let Forward::End(garbled) = forward(
+            Err(shoal_transport::frame::FrameError::TrailingBytes { extra: 3 }),
+            &cmd,
+        ) else {
+            panic!("a garbled frame ends the session");
+        };
+        assert_eq!(garbled["status"], "Failure");
+        assert!(garbled["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("the exec stream from the node broke off")));
+        let Forward::End(cut) = forward(Ok(None), &cmd) else {
+            panic!("a stream without Exit ends the session");
+        };
+        assert_eq!(
+            cut["message"],
+            "the node ended the exec stream without an exit code"
+        );
     }
 
     #[test]
