@@ -4,7 +4,8 @@
 # Design: everything here is a quirk of the CI/dev VM, not something a real device needs.
 #  - /etc/containers/policy.json must exist for podman to pull/import anything.
 #  - the VM lacks CAP_SYS_RESOURCE, so every OCI runtime's setrlimit fails: we run runc
-#    through a wrapper that strips process.rlimits from the bundle before calling runc.
+#    through a wrapper that strips the rlimits from the bundle (and from `runc exec`'s
+#    process spec, for podman exec) before calling runc.
 #  - cgroups are hybrid here; crun rejects that, runc accepts it.
 #  - catatonit lets Podman build its own pause image for pod infra containers (Debian only
 #    recommends it).
@@ -28,23 +29,31 @@ if [ -f /run/mosquitto/mosquitto.pid ]; then kill "$(cat /run/mosquitto/mosquitt
 mkdir -p /etc/containers
 [ -f /etc/containers/policy.json ] || echo '{"default":[{"type":"insecureAcceptAnything"}]}' > /etc/containers/policy.json
 
-cat > /usr/local/bin/runc-norlimit <<'WRAP'
+# Written aside and moved into place, so a runc call running meanwhile never sees half a file.
+cat > /usr/local/bin/runc-norlimit.new <<'WRAP'
 #!/bin/sh
-# runc wrapper: drop process.rlimits from the OCI bundle (this VM cannot raise rlimits).
+# runc wrapper: drop rlimits from the OCI bundle (create) and from the process spec of
+# `runc exec --process FILE` (podman exec): this VM cannot raise rlimits.
 bundle=""
+process=""
 prev=""
 for a in "$@"; do
-  case "$prev" in --bundle|-b) bundle="$a" ;; esac
-  case "$a" in --bundle=*) bundle="${a#--bundle=}" ;; esac
+  case "$prev" in --bundle|-b) bundle="$a" ;; --process) process="$a" ;; esac
+  case "$a" in --bundle=*) bundle="${a#--bundle=}" ;; --process=*) process="${a#--process=}" ;; esac
   prev="$a"
 done
 if [ -n "$bundle" ] && [ -f "$bundle/config.json" ]; then
   tmp="$bundle/config.json.norlimit"
   if jq 'del(.process.rlimits)' "$bundle/config.json" > "$tmp"; then mv "$tmp" "$bundle/config.json"; fi
 fi
+if [ -n "$process" ] && [ -f "$process" ]; then
+  tmp="$process.norlimit"
+  if jq 'del(.rlimits)' "$process" > "$tmp"; then mv "$tmp" "$process"; fi
+fi
 exec /usr/bin/runc "$@"
 WRAP
-chmod +x /usr/local/bin/runc-norlimit
+chmod +x /usr/local/bin/runc-norlimit.new
+mv /usr/local/bin/runc-norlimit.new /usr/local/bin/runc-norlimit
 
 conf=/etc/containers/containers.conf
 if ! grep -q 'runc-norlimit' "$conf" 2>/dev/null; then

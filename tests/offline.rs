@@ -45,13 +45,19 @@ fn container_ids(node: &str, pod: &str, all: bool) -> Vec<String> {
         cmd.arg("-a");
     }
     let out = cmd.output().expect("podman ps");
-    let mut ids: Vec<String> = text(&out.stdout).split_whitespace().map(str::to_string).collect();
+    let mut ids: Vec<String> = text(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     ids.sort();
     ids
 }
 
 fn phase(hub: &Hub, pod: &str) -> String {
-    text(&hub.kubectl(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"]).stdout)
+    text(
+        &hub.kubectl(&["get", "pod", pod, "-o", "jsonpath={.status.phase}"])
+            .stdout,
+    )
 }
 
 #[test]
@@ -100,9 +106,17 @@ fn pods_survive_hub_and_agent_restarts_and_converge_on_reconnect() {
         &hub_dir.join("join-token"),
         &[],
     );
-    wait_for("the restarted agent to load its pods", Duration::from_secs(30), || {
-        agent.proc.log_text().contains("pod manager started").then_some(())
-    });
+    wait_for(
+        "the restarted agent to load its pods",
+        Duration::from_secs(30),
+        || {
+            agent
+                .proc
+                .log_text()
+                .contains("pod manager started")
+                .then_some(())
+        },
+    );
     // Several reconcile passes (every 2 s) with the hub still down.
     std::thread::sleep(Duration::from_secs(8));
     assert!(
@@ -110,9 +124,21 @@ fn pods_survive_hub_and_agent_restarts_and_converge_on_reconnect() {
         "the agent restored both pods from its store:\n{}",
         tail(&agent.proc.log_text(), 30)
     );
-    assert_eq!(container_ids(&node, "keeper", true), keeper, "adopted, not recreated");
-    assert_eq!(container_ids(&node, "doomed", true), doomed, "adopted, not recreated");
-    assert_eq!(container_ids(&node, "keeper", false), keeper, "still running");
+    assert_eq!(
+        container_ids(&node, "keeper", true),
+        keeper,
+        "adopted, not recreated"
+    );
+    assert_eq!(
+        container_ids(&node, "doomed", true),
+        doomed,
+        "adopted, not recreated"
+    );
+    assert_eq!(
+        container_ids(&node, "keeper", false),
+        keeper,
+        "still running"
+    );
 
     // 3. The device goes offline; meanwhile the hub returns and `doomed` is deleted there.
     let mut agent = agent;
@@ -121,10 +147,16 @@ fn pods_survive_hub_and_agent_restarts_and_converge_on_reconnect() {
     let hub = Hub::start_with(&hub_dir, api, quic, mqtt, &[]);
     let deleted = hub.kubectl(&["delete", "pod", "doomed", "--wait=false"]);
     assert!(deleted.status.success(), "{}", text(&deleted.stderr));
-    assert_eq!(container_ids(&node, "doomed", false), doomed, "nobody told the device yet");
+    assert_eq!(
+        container_ids(&node, "doomed", false),
+        doomed,
+        "nobody told the device yet"
+    );
     let _agent = Agent::start(&hub, &node, &agent_dir, &podman, &[]);
     wait_for("doomed's containers to go", Duration::from_secs(90), || {
-        container_ids(&node, "doomed", true).is_empty().then_some(())
+        container_ids(&node, "doomed", true)
+            .is_empty()
+            .then_some(())
     });
     wait_for("doomed to leave the API", Duration::from_secs(60), || {
         let out = hub.kubectl(&["get", "pod", "doomed"]);
@@ -132,11 +164,17 @@ fn pods_survive_hub_and_agent_restarts_and_converge_on_reconnect() {
     });
     // keeper: the same container, never restarted.
     assert_eq!(container_ids(&node, "keeper", true), keeper);
-    wait_for("keeper to be reported Running again", Duration::from_secs(60), || {
-        (phase(&hub, "keeper") == "Running").then_some(())
-    });
+    wait_for(
+        "keeper to be reported Running again",
+        Duration::from_secs(60),
+        || (phase(&hub, "keeper") == "Running").then_some(()),
+    );
     let restarts = hub.kubectl_ok(&[
-        "get", "pod", "keeper", "-o", "jsonpath={.status.containerStatuses[0].restartCount}",
+        "get",
+        "pod",
+        "keeper",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].restartCount}",
     ]);
     assert_eq!(restarts, "0");
     hub.kubectl_ok(&["delete", "pod", "keeper", "--wait=false"]);

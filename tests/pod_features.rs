@@ -22,7 +22,11 @@ fn exec(node: &str, pod: &str, container: &str, cmd: &[&str]) -> Result<String, 
         .arg(format!("label=io.shoal.container={container}"))
         .output()
         .map_err(|e| e.to_string())?;
-    let id = text(&id.stdout).lines().next().unwrap_or_default().to_string();
+    let id = text(&id.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if id.is_empty() {
         return Err(format!("no running container {container} of pod {pod}"));
     }
@@ -35,7 +39,11 @@ fn exec(node: &str, pod: &str, container: &str, cmd: &[&str]) -> Result<String, 
     if out.status.success() {
         Ok(text(&out.stdout))
     } else {
-        Err(format!("exit {:?}: {}", out.status.code(), text(&out.stderr)))
+        Err(format!(
+            "exit {:?}: {}",
+            out.status.code(),
+            text(&out.stderr)
+        ))
     }
 }
 
@@ -191,25 +199,34 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
         pod_json(&hub, "configured").filter(|p| p["status"]["phase"] == "Running")
     });
     assert_eq!(condition(&pod, "Initialized"), "True");
-    let inits = pod["status"]["initContainerStatuses"].as_array().expect("init statuses");
+    let inits = pod["status"]["initContainerStatuses"]
+        .as_array()
+        .expect("init statuses");
     assert_eq!(inits.len(), 2);
     for s in inits {
         assert_eq!(s["state"]["terminated"]["reason"], "Completed", "{s}");
     }
-    let order = wait_for("main to write its line", Duration::from_secs(30), || {
-        match exec(&node, "configured", "main", &["cat", "/work/order"]) {
+    let order = wait_for(
+        "main to write its line",
+        Duration::from_secs(30),
+        || match exec(&node, "configured", "main", &["cat", "/work/order"]) {
             Ok(o) if o.contains("main") => Some(o),
             other => {
                 eprintln!("order so far: {other:?}");
                 None
             }
-        }
-    });
+        },
+    );
     assert_eq!(order, "first\nsecond\nmain\n");
 
     // Environment from the ConfigMap, the Secret, envFrom and the downward API.
     let env = exec(&node, "configured", "main", &["env"]).expect("env");
-    for want in ["GREETING=hello", "PASSWORD=s3cret", "POD_NAME=configured", "CFG_GREETING=hello"] {
+    for want in [
+        "GREETING=hello",
+        "PASSWORD=s3cret",
+        "POD_NAME=configured",
+        "CFG_GREETING=hello",
+    ] {
         assert!(env.lines().any(|l| l == want), "{want} missing in:\n{env}");
     }
     // ConfigMap and Secret volumes.
@@ -218,38 +235,82 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
         "port=8080\n"
     );
     assert_eq!(
-        exec(&node, "configured", "main", &["cat", "/etc/secret/password"]).expect("cat"),
+        exec(
+            &node,
+            "configured",
+            "main",
+            &["cat", "/etc/secret/password"]
+        )
+        .expect("cat"),
         "s3cret"
     );
-    let mode = exec(&node, "configured", "main", &["ls", "-lL", "/etc/secret/password"])
-        .expect("ls");
+    let mode = exec(
+        &node,
+        "configured",
+        "main",
+        &["ls", "-lL", "/etc/secret/password"],
+    )
+    .expect("ls");
     assert!(mode.starts_with("-r--------"), "{mode}");
     assert!(
-        exec(&node, "configured", "main", &["sh", "-c", "echo x > /etc/app/new"]).is_err(),
+        exec(
+            &node,
+            "configured",
+            "main",
+            &["sh", "-c", "echo x > /etc/app/new"]
+        )
+        .is_err(),
         "ConfigMap volumes are read-only"
     );
 
     // A ConfigMap update reaches the running container's files, without a restart.
     let started_before = container_status(&pod, "main")["state"]["running"]["startedAt"].clone();
-    hub.kubectl_ok(&["patch", "configmap", "app-config", "--type=merge", "-p", r#"{"data":{"app.conf":"port=9090\n"}}"#]);
-    wait_for("the updated file in the container", Duration::from_secs(60), || {
-        exec(&node, "configured", "main", &["cat", "/etc/app/app.conf"])
-            .ok()
-            .filter(|c| c == "port=9090\n")
-    });
+    hub.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "app-config",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"app.conf":"port=9090\n"}}"#,
+    ]);
+    wait_for(
+        "the updated file in the container",
+        Duration::from_secs(60),
+        || {
+            exec(&node, "configured", "main", &["cat", "/etc/app/app.conf"])
+                .ok()
+                .filter(|c| c == "port=9090\n")
+        },
+    );
     let pod = pod_json(&hub, "configured").expect("pod");
     assert_eq!(container_status(&pod, "main")["restartCount"], 0);
-    assert_eq!(container_status(&pod, "main")["state"]["running"]["startedAt"], started_before);
+    assert_eq!(
+        container_status(&pod, "main")["state"]["running"]["startedAt"],
+        started_before
+    );
 
     // A missing ConfigMap: CreateContainerConfigError, then Running once it exists.
-    let pod = wait_for("CreateContainerConfigError", Duration::from_secs(60), || {
-        pod_json(&hub, "waits-for-config").filter(|p| {
-            container_status(p, "main")["state"]["waiting"]["reason"] == "CreateContainerConfigError"
-        })
-    });
+    let pod = wait_for(
+        "CreateContainerConfigError",
+        Duration::from_secs(60),
+        || {
+            pod_json(&hub, "waits-for-config").filter(|p| {
+                container_status(p, "main")["state"]["waiting"]["reason"]
+                    == "CreateContainerConfigError"
+            })
+        },
+    );
     let message = container_status(&pod, "main")["state"]["waiting"]["message"].clone();
-    assert!(message.as_str().is_some_and(|m| m.contains("late-config")), "{message}");
-    hub.kubectl_ok(&["create", "configmap", "late-config", "--from-literal=value=arrived"]);
+    assert!(
+        message.as_str().is_some_and(|m| m.contains("late-config")),
+        "{message}"
+    );
+    hub.kubectl_ok(&[
+        "create",
+        "configmap",
+        "late-config",
+        "--from-literal=value=arrived",
+    ]);
     wait_for("waits-for-config to run", Duration::from_secs(60), || {
         pod_json(&hub, "waits-for-config").filter(|p| p["status"]["phase"] == "Running")
     });
@@ -259,16 +320,28 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
     wait_for("probed to run", Duration::from_secs(60), || {
         pod_json(&hub, "probed").filter(|p| p["status"]["phase"] == "Running")
     });
-    wait_for("the sidecar to fetch over localhost", Duration::from_secs(30), || {
-        exec(&node, "probed", "sidecar", &["cat", "/shared/fetched"]).ok().filter(|o| o == "up\n")
-    });
+    wait_for(
+        "the sidecar to fetch over localhost",
+        Duration::from_secs(30),
+        || {
+            exec(&node, "probed", "sidecar", &["cat", "/shared/fetched"])
+                .ok()
+                .filter(|o| o == "up\n")
+        },
+    );
     std::thread::sleep(Duration::from_secs(3));
     let pod = pod_json(&hub, "probed").expect("pod");
     assert_eq!(condition(&pod, "Ready"), "False", "{}", pod["status"]);
     assert_eq!(container_status(&pod, "web")["ready"], false);
     assert_eq!(container_status(&pod, "sidecar")["ready"], true);
     // The probe starts passing: Ready.
-    exec(&node, "probed", "web", &["sh", "-c", "echo ok > /www/ready"]).expect("make ready");
+    exec(
+        &node,
+        "probed",
+        "web",
+        &["sh", "-c", "echo ok > /www/ready"],
+    )
+    .expect("make ready");
     wait_for("probed to be Ready", Duration::from_secs(30), || {
         pod_json(&hub, "probed").filter(|p| condition(p, "Ready") == "True")
     });
@@ -281,8 +354,12 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
 
     // Liveness: /tmp/healthy never exists, so the container is killed and restarted.
     let pod = wait_for("unhealthy to be restarted", Duration::from_secs(90), || {
-        pod_json(&hub, "unhealthy")
-            .filter(|p| container_status(p, "main")["restartCount"].as_u64().unwrap_or(0) >= 1)
+        pod_json(&hub, "unhealthy").filter(|p| {
+            container_status(p, "main")["restartCount"]
+                .as_u64()
+                .unwrap_or(0)
+                >= 1
+        })
     });
     assert_eq!(pod["status"]["phase"], "Running");
 
@@ -293,15 +370,25 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
         let t = text(&out.stdout);
         (out.status.success() && t.contains("web") && t.contains("sidecar")).then_some(t)
     });
-    assert!(top.contains("Mi") || top.contains("Ki"), "memory column: {top}");
+    assert!(
+        top.contains("Mi") || top.contains("Ki"),
+        "memory column: {top}"
+    );
     let top = wait_for("kubectl top node", Duration::from_secs(60), || {
         let out = hub.kubectl(&["top", "node", &node, "--no-headers"]);
         out.status.success().then(|| text(&out.stdout))
     });
     let cols: Vec<&str> = top.split_whitespace().collect();
     assert_eq!(cols.first(), Some(&node.as_str()), "{top}");
-    assert!(cols.get(1).is_some_and(|c| c.ends_with('m')), "CPU in millicores: {top}");
-    let raw = hub.kubectl_ok(&["get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/probed"]);
+    assert!(
+        cols.get(1).is_some_and(|c| c.ends_with('m')),
+        "CPU in millicores: {top}"
+    );
+    let raw = hub.kubectl_ok(&[
+        "get",
+        "--raw",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/probed",
+    ]);
     let pm: Value = serde_json::from_str(&raw).expect("PodMetrics JSON");
     assert_eq!(pm["kind"], "PodMetrics");
     assert_eq!(pm["containers"].as_array().map(Vec::len), Some(2), "{pm}");

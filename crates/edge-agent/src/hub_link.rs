@@ -13,6 +13,9 @@
 //! a power cut; a failed write ends the session without an ack and the hub resends after the
 //! reconnect. `Ping`s need nothing.
 //!
+//! Alongside the sync stream, the session serves the logs/exec streams the hub opens
+//! ([`crate::streams`]).
+//!
 //! When a session ends (error, hub closed the stream, idle timeout) the actor schedules the next
 //! one after a [`crate::backoff::LINK`] back-off (0.5 s doubling to 30 s, ±30 %), which a
 //! session that stayed up for a minute resets. The session future owns the [`DesiredSet`] while
@@ -91,6 +94,8 @@ pub struct LinkSetup {
     pub store: LocalStore,
     /// Gets the complete desired set after every change.
     pub pod_manager: Recipient<DesiredPods>,
+    /// Serves the logs and exec streams the hub opens on the connection ([`crate::streams`]).
+    pub runtime: std::sync::Arc<dyn crate::runtime::ContainerRuntime>,
 }
 
 /// The HubLink actor.
@@ -185,7 +190,10 @@ async fn run_session(
         .map_err(|source| LinkError::Connect { source })?;
     *connected_at = Some(Instant::now());
     info!(hub = %params.hub, last_acked_revision = desired.revision(), "connected to the hub");
+    // Logs and exec requests arrive on streams the hub opens on this connection.
+    let streams = tokio::spawn(crate::streams::serve(conn.clone(), params.runtime.clone()));
     let result = sync(params, &conn, desired).await;
+    streams.abort();
     conn.close(0u32.into(), b"agent reconnecting");
     result
 }

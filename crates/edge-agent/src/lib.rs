@@ -15,6 +15,7 @@
 //! - [`local_store`]: fjall store of desired pods and the acked revision (offline first).
 //! - [`pod_manager`]: reconciles desired pods against the runtime through pod workers.
 //! - [`status_reporter`]: MQTT status publishing with a bounded [`report_outbox`].
+//! - [`streams`]: serves the logs and exec streams the hub opens on the QUIC connection.
 //! - [`runtime`] and [`pods`]: the container runtime trait and the pure pod lifecycle core.
 //! - [`desired`], [`backoff`]: pure cores of the sync protocol and of every retry.
 //!
@@ -49,6 +50,7 @@ pub mod prober;
 pub mod report_outbox;
 pub mod runtime;
 pub mod status_reporter;
+pub mod streams;
 pub mod usage;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -288,6 +290,7 @@ async fn run_agent(
                 node,
                 store: store.clone(),
                 pod_manager: pod_manager.clone().recipient(),
+                runtime: runtime.clone(),
             },
             desired,
             actors.clone(),

@@ -207,6 +207,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     )
     .with_context(|| format!("listening for agents (QUIC) on {}", cfg.quic_addr))?;
     let quic_addr = endpoint.local_addr().unwrap_or(cfg.quic_addr);
+    let conns = crate::node_conns::NodeConns::default();
     let link = Arc::new(HubLink {
         store: store.clone(),
         ca: material.ca.clone(),
@@ -219,6 +220,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
             api::discovery::KUBE_MINOR,
             env!("CARGO_PKG_VERSION")
         ),
+        conns: conns.clone(),
     });
     let quic = QuicServer { endpoint, link }.start();
 
@@ -233,6 +235,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         auth,
         server_address: loopback_if_unspecified(api_addr).to_string(),
         metrics,
+        nodes: conns,
     };
     let server = api::serve(listener, tls, state)?;
     let api = server.handle();

@@ -8,6 +8,7 @@
 //! - [`controllers`]: ReplicaSet, ReplicationController, Deployment, DaemonSet, Job, garbage
 //!   collection: workloads turned into pods.
 //! - [`node_session`]: joins and one session actor per connected agent, over QUIC.
+//! - [`node_conns`]: connected nodes by name, for logs and exec streams.
 //! - [`status_ingest`]: folds MQTT status from agents into the store.
 //! - [`broker`]: the embedded MQTT broker.
 //! - [`plan`]: compiles Pods into the agent's runtime plans.
@@ -26,6 +27,7 @@ pub mod liveness;
 pub mod metrics;
 pub mod mosquitto_files;
 pub mod mqtt_tls;
+pub mod node_conns;
 pub mod node_session;
 pub mod plan;
 pub mod resources;

@@ -45,6 +45,8 @@ pub struct HubLink {
     /// Broker URL handed to agents (`mqtt://:1883` = the host they reached the hub at).
     pub mqtt_url: String,
     pub kubelet_version: String,
+    /// Connected nodes, for the API's logs and exec streams.
+    pub conns: crate::node_conns::NodeConns,
 }
 
 /// Accepts QUIC connections and hands them to joins or sessions.
@@ -157,6 +159,7 @@ impl Actor for NodeSession {
         let (node, conn, link) = (self.node.clone(), self.conn.clone(), self.link.clone());
         tracing::info!(%node, remote = %conn.remote_address(), "node connected");
         let fut = async move {
+            let _registered = link.conns.register(&node, conn.clone());
             if let Err(e) = run_session(&node, &conn, &link).await {
                 tracing::info!(%node, error = %e, "node session ended");
             }

@@ -119,7 +119,7 @@ pub static PODS: ResourceInfo = ResourceInfo {
         "spec.schedulerName",
         "status.podIP",
     ],
-    subresources: &["status", "binding"],
+    subresources: &["status", "binding", "log", "exec"],
     normalize: normalize_as::<Pod>,
 };
 

@@ -225,6 +225,23 @@ mod tests {
                 }],
                 cpu_limit_millis: 500,
                 memory_limit_bytes: 64 << 20,
+                config_error: String::new(),
+                liveness_probe: Some(crate::wire::ProbePlan {
+                    action: crate::wire::ProbeAction::HttpGet {
+                        scheme: "HTTP".into(),
+                        host: String::new(),
+                        port: 8080,
+                        path: "/healthz".into(),
+                        headers: vec![("X-A".into(), "b".into())],
+                    },
+                    initial_delay_seconds: 1,
+                    period_seconds: 10,
+                    timeout_seconds: 1,
+                    success_threshold: 1,
+                    failure_threshold: 3,
+                }),
+                readiness_probe: None,
+                startup_probe: None,
             }],
             volumes: vec![
                 VolumePlan::EmptyDir {
@@ -418,5 +435,72 @@ mod tests {
             }
         }
         assert!(decoded_ok < 5_000, "some mutations must be detected");
+    }
+
+    #[test]
+    fn stream_messages_round_trip_and_garbage_is_an_error() {
+        let pod = PodRef {
+            uid: "u-1".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+        };
+        let logs = StreamRequest::Logs(LogsRequest {
+            pod: pod.clone(),
+            container: "c".into(),
+            follow: true,
+            tail_lines: Some(10),
+            since_ms: None,
+            previous: false,
+            timestamps: true,
+            limit_bytes: Some(1 << 20),
+        });
+        round_trip(&logs);
+        round_trip(&StreamRequest::Exec(ExecRequest {
+            pod,
+            container: "c".into(),
+            command: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            stdin: true,
+            stdout: true,
+            stderr: false,
+            tty: false,
+        }));
+        round_trip(&StreamReply::Ready);
+        round_trip(&StreamReply::Failed(StreamFailure {
+            kind: StreamFailureKind::NotFound,
+            message: "no container".into(),
+        }));
+        round_trip(&ExecOutput::Stdout(vec![0, 1, 255]));
+        round_trip(&ExecOutput::Stderr(b"oops".to_vec()));
+        round_trip(&ExecOutput::Exit {
+            code: -1,
+            message: String::new(),
+        });
+        round_trip(&ExecInput::Stdin(vec![7; MAX_STREAM_CHUNK]));
+        round_trip(&ExecInput::CloseStdin);
+        round_trip(&ExecInput::Resize {
+            width: 80,
+            height: 24,
+        });
+        // A chunk of the largest size fits the stream frame limit.
+        let big = encode(&ExecOutput::Stdout(vec![0xff; MAX_STREAM_CHUNK])).expect("encodes");
+        assert!(check_length(
+            big[..LENGTH_PREFIX_LEN].try_into().expect("4 bytes"),
+            MAX_STREAM_FRAME
+        )
+        .is_ok());
+        // Garbled frames from an agent are errors, never panics.
+        let frame = encode(&logs).expect("encodes");
+        assert!(decode::<StreamReply>(&[PROTOCOL_VERSION, 9, 9, 9]).is_err());
+        assert!(decode::<ExecOutput>(&body(&frame)[..body(&frame).len() - 3]).is_err());
+        assert!(decode::<StreamReply>(&[PROTOCOL_VERSION]).is_err());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..2_000 {
+            let mut b = body(&frame).to_vec();
+            let at = rng.gen_range(1..b.len());
+            b[at] = rng.gen();
+            let _ = decode::<StreamRequest>(&b);
+            let _ = decode::<ExecOutput>(&b);
+            let _ = decode::<ExecInput>(&b);
+        }
     }
 }

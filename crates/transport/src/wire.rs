@@ -11,6 +11,10 @@
 //! - **sync** (the first bi-stream the agent opens on an mTLS connection): `AgentHello`, then
 //!   the hub sends `HubMessage`s and the agent answers each `Snapshot`/`Delta` with
 //!   `AgentMessage::Ack` once it has persisted it.
+//! - **logs / exec** (one bi-stream the *hub* opens on the agent's connection per request, see
+//!   [`StreamRequest`]): the hub writes a `StreamRequest`; the agent answers with a
+//!   [`StreamReply`], then for logs the raw log bytes until it finishes the stream, and for exec
+//!   [`ExecOutput`] frames ending with `Exit`, while the hub sends [`ExecInput`] frames.
 
 use serde::{Deserialize, Serialize};
 
@@ -261,5 +265,117 @@ pub enum VolumePlan {
     Files {
         name: String,
         files: Vec<FilePlan>,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs and exec streams (hub -> agent bi-streams).
+// ---------------------------------------------------------------------------------------------
+
+/// Largest piece of log output, exec output or stdin carried by one frame. Readers bound
+/// these frames with [`MAX_STREAM_FRAME`].
+pub const MAX_STREAM_CHUNK: usize = 32 * 1024;
+
+/// Largest frame on a logs/exec stream (a chunk plus its framing, or a request with a long
+/// command line).
+pub const MAX_STREAM_FRAME: usize = 256 * 1024;
+
+/// Which pod a logs/exec request is for. The agent looks the pod up by `uid`; namespace and
+/// name are for its log lines and error messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodRef {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The first frame the hub writes on a stream it opens on an agent's connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamRequest {
+    Logs(LogsRequest),
+    Exec(ExecRequest),
+}
+
+/// `GET .../pods/NAME/log`, resolved by the hub (container name filled in, times absolute).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogsRequest {
+    pub pod: PodRef,
+    pub container: String,
+    /// Keep the stream open and send new output as it comes.
+    pub follow: bool,
+    /// Only the last this many lines.
+    pub tail_lines: Option<u64>,
+    /// Only output written at or after this time (milliseconds since the Unix epoch).
+    pub since_ms: Option<u64>,
+    /// The previous (terminated) instance of the container instead of the current one.
+    pub previous: bool,
+    /// Prefix every line with its RFC 3339 timestamp.
+    pub timestamps: bool,
+    /// Stop after this many bytes.
+    pub limit_bytes: Option<u64>,
+}
+
+/// `.../pods/NAME/exec`: run `command` in the container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    pub pod: PodRef,
+    pub container: String,
+    pub command: Vec<String>,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+}
+
+/// The agent's first frame on a logs/exec stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamReply {
+    /// The output follows.
+    Ready,
+    /// Nothing follows; the stream ends.
+    Failed(StreamFailure),
+}
+
+/// Why the agent could not serve a logs/exec request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamFailure {
+    pub kind: StreamFailureKind,
+    /// Human-readable, e.g. "container web of pod default/web-1 is not running on this node".
+    pub message: String,
+}
+
+/// Which Kubernetes error a [`StreamFailure`] becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamFailureKind {
+    /// 404: no such pod or container on the node (yet).
+    NotFound,
+    /// 400: the request cannot be served as asked (e.g. exec in a container that is not running).
+    BadRequest,
+    /// 500: the runtime failed.
+    Internal,
+}
+
+/// Agent -> hub on an exec stream, after [`StreamReply::Ready`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecOutput {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The last frame: the command ended with `code` (or could not run: `message`).
+    Exit {
+        code: i32,
+        message: String,
+    },
+}
+
+/// Hub -> agent on an exec stream, after the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecInput {
+    Stdin(Vec<u8>),
+    /// The client closed its stdin; the command sees end of file.
+    CloseStdin,
+    /// The client's terminal changed size (tty sessions).
+    Resize {
+        width: u16,
+        height: u16,
     },
 }

@@ -37,6 +37,17 @@ pub enum RuntimeError {
     #[error("pod {uid} has no container {container} on this node")]
     ContainerNotFound { uid: String, container: String },
 
+    /// Exec needs a running container.
+    #[error("container {container} of pod {uid} is not running")]
+    ContainerNotRunning { uid: String, container: String },
+
+    /// The runtime cannot do this at all (e.g. exec in a simulated container).
+    #[error("the {runtime} runtime does not support {what}")]
+    Unsupported {
+        runtime: &'static str,
+        what: &'static str,
+    },
+
     /// A call to the Podman API failed; `op` says which and on what.
     #[error("podman: {op} failed")]
     Podman {

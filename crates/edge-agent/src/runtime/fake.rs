@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use shoal_transport::wire::{ContainerPlan, PodPlan, PullPolicy, VolumePlan};
 
 use super::{
-    ContainerRuntime, ObservedContainer, ObservedPod, ObservedState, RuntimeError, RuntimeFuture,
+    ContainerRuntime, ExecChunk, ExecSession, ExecSpec, ExecStdin, LogOptions, LogStream,
+    ObservedContainer, ObservedPod, ObservedState, RuntimeError, RuntimeFuture,
+    STREAM_BUFFER_CHUNKS,
 };
 
 /// A runtime call the fake received, for assertions.
@@ -48,6 +50,8 @@ struct FakeState {
     /// Exit codes of exec probes by container name (0 when not set).
     probe_exits: BTreeMap<String, i32>,
     calls: Vec<FakeCall>,
+    /// Log output per (pod UID, container name).
+    logs: BTreeMap<(String, String), Vec<u8>>,
 }
 
 impl FakeRuntime {
@@ -126,6 +130,92 @@ impl FakeRuntime {
     /// Puts a pod in the runtime as if it had been there all along (e.g. survived a reboot).
     pub fn insert_pod(&self, pod: ObservedPod) {
         self.lock().pods.insert(pod.uid.clone(), pod);
+    }
+
+    /// Appends `bytes` to the log of a container (what [`ContainerRuntime::logs`] returns).
+    pub fn append_log(&self, uid: &str, container: &str, bytes: &[u8]) {
+        self.lock()
+            .logs
+            .entry((uid.to_string(), container.to_string()))
+            .or_default()
+            .extend_from_slice(bytes);
+    }
+
+    fn container_state(&self, uid: &str, container: &str) -> Result<ObservedState, RuntimeError> {
+        self.lock()
+            .pods
+            .get(uid)
+            .and_then(|p| p.container(container))
+            .map(|c| c.state)
+            .ok_or_else(|| RuntimeError::ContainerNotFound {
+                uid: uid.to_string(),
+                container: container.to_string(),
+            })
+    }
+
+    /// The fake's log: everything appended (or its last `tail_lines` lines); it never follows.
+    fn logs_now(
+        &self,
+        uid: &str,
+        container: &str,
+        opts: &LogOptions,
+    ) -> Result<LogStream, RuntimeError> {
+        self.container_state(uid, container)?;
+        let log = self
+            .lock()
+            .logs
+            .get(&(uid.to_string(), container.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let log = match opts.tail_lines {
+            Some(n) => {
+                let lines: Vec<&[u8]> = log.split_inclusive(|b| *b == b'\n').collect();
+                let skip = lines
+                    .len()
+                    .saturating_sub(usize::try_from(n).unwrap_or(usize::MAX));
+                lines[skip..].concat()
+            }
+            None => log,
+        };
+        Ok(futures::stream::iter([Ok(log)]).boxed())
+    }
+
+    /// The fake's exec: writes the command line to stdout, then echoes stdin; exits with 0.
+    fn exec_now(
+        &self,
+        uid: &str,
+        container: &str,
+        spec: &ExecSpec,
+    ) -> Result<ExecSession, RuntimeError> {
+        if !self.container_state(uid, container)?.is_running() {
+            return Err(RuntimeError::ContainerNotRunning {
+                uid: uid.to_string(),
+                container: container.to_string(),
+            });
+        }
+        let first = futures::stream::iter([Ok(ExecChunk::Stdout(
+            format!("{}\n", spec.command.join(" ")).into_bytes(),
+        ))]);
+        let (stdin, output) = if spec.stdin {
+            let (tx, rx) = futures::channel::mpsc::channel(STREAM_BUFFER_CHUNKS);
+            let echo = rx
+                .take_while(|i| futures::future::ready(*i != ExecStdin::Close))
+                .filter_map(|i| async move {
+                    match i {
+                        ExecStdin::Data(b) => Some(Ok(ExecChunk::Stdout(b))),
+                        ExecStdin::Close => None,
+                    }
+                });
+            (Some(tx), first.chain(echo).boxed())
+        } else {
+            (None, first.boxed())
+        };
+        Ok(ExecSession {
+            output,
+            stdin,
+            resize: None,
+            exit_code: futures::future::ready(Ok(0)).boxed(),
+        })
     }
 
     /// Every call received so far, oldest first.
@@ -453,6 +543,24 @@ impl ContainerRuntime for FakeRuntime {
                 .collect())
         }
         .boxed()
+    }
+
+    fn logs<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        opts: LogOptions,
+    ) -> RuntimeFuture<'a, LogStream> {
+        async move { self.logs_now(uid, container, &opts) }.boxed()
+    }
+
+    fn exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        spec: ExecSpec,
+    ) -> RuntimeFuture<'a, ExecSession> {
+        async move { self.exec_now(uid, container, &spec) }.boxed()
     }
 }
 

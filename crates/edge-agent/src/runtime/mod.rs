@@ -18,6 +18,7 @@ mod observed;
 pub mod podman;
 pub mod process;
 pub mod projected;
+mod stream_io;
 
 use std::time::Duration;
 
@@ -30,6 +31,9 @@ pub use multi::MultiRuntime;
 pub use observed::{ContainerUsage, ObservedContainer, ObservedPod, ObservedState};
 pub use podman::PodmanRuntime;
 pub use process::ProcessRuntime;
+pub use stream_io::{
+    ExecChunk, ExecSession, ExecSpec, ExecStdin, LogOptions, LogStream, STREAM_BUFFER_CHUNKS,
+};
 
 /// The future every runtime call returns. Boxed so that the trait stays dyn-compatible: callers
 /// hold an `Arc<dyn ContainerRuntime>` and pick the implementation at start-up.
@@ -110,4 +114,39 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// Every pod this agent manages, as the runtime sees it now. Pods and containers that are
     /// not ours (other tools, other agents on the same machine) are never listed.
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>>;
+
+    /// The log of one container of a pod (stdout and stderr merged), as [`LogOptions`] select.
+    /// Fails with [`RuntimeError::ContainerNotFound`] when the pod has no such container here.
+    /// Runtimes without logs keep the default, which fails with [`RuntimeError::Unsupported`].
+    fn logs<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        opts: LogOptions,
+    ) -> RuntimeFuture<'a, LogStream> {
+        let _ = (uid, container, opts);
+        let e = RuntimeError::Unsupported {
+            runtime: self.name(),
+            what: "logs",
+        };
+        Box::pin(async move { Err(e) })
+    }
+
+    /// Runs a command in a running container of a pod. Fails with
+    /// [`RuntimeError::ContainerNotFound`] when the pod has no such container here and with
+    /// [`RuntimeError::ContainerNotRunning`] when it does not run. Runtimes without exec keep
+    /// the default, which fails with [`RuntimeError::Unsupported`].
+    fn exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        spec: ExecSpec,
+    ) -> RuntimeFuture<'a, ExecSession> {
+        let _ = (uid, container, spec);
+        let e = RuntimeError::Unsupported {
+            runtime: self.name(),
+            what: "exec",
+        };
+        Box::pin(async move { Err(e) })
+    }
 }

@@ -21,6 +21,7 @@
 
 mod observe;
 pub mod spec;
+mod streams;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -1026,6 +1027,24 @@ impl ContainerRuntime for PodmanRuntime {
 
     fn container_usage(&self) -> RuntimeFuture<'_, Vec<super::ContainerUsage>> {
         self.do_container_usage().boxed()
+    }
+
+    fn logs<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        opts: super::LogOptions,
+    ) -> RuntimeFuture<'a, super::LogStream> {
+        self.do_logs(uid, container, opts).boxed()
+    }
+
+    fn exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        spec: super::ExecSpec,
+    ) -> RuntimeFuture<'a, super::ExecSession> {
+        self.do_exec(uid, container, spec).boxed()
     }
 }
 

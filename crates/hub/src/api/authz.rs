@@ -136,12 +136,17 @@ pub fn authorize(user: &User, perms: &Permissions, t: &Target, verb: &str) -> Re
     if allowed {
         return Ok(());
     }
+    // Kubernetes names the subresource in the resource ("pods/exec").
+    let resource = match &t.subresource {
+        Some(sub) => format!("{}/{sub}", res.plural),
+        None => res.plural.to_string(),
+    };
     let mut msg = format!(
-        "{} is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\"",
-        res.plural, user.name, res.plural, res.group
+        "{} is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{}\"",
+        res.plural, user.name, res.group
     );
     if let Some(name) = &t.name {
-        msg = format!("{} \"{name}\" is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\"", res.plural, user.name, res.plural, res.group);
+        msg = format!("{} \"{name}\" is forbidden: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{}\"", res.plural, user.name, res.group);
     }
     match t.namespace.as_deref() {
         Some(ns) => msg.push_str(&format!(" in the namespace \"{ns}\"")),
@@ -243,6 +248,10 @@ mod tests {
         .expect_err("forbidden");
         assert_eq!(e.code, 403);
         assert_eq!(e.message, "pods \"web\" is forbidden: User \"alice\" cannot get resource \"pods\" in API group \"\" in the namespace \"b\"");
+        let mut exec = target(&PODS, Some("a"), Some("web"));
+        exec.subresource = Some("exec".into());
+        let e = authorize(&u, &Permissions::of(&u), &exec, "create").expect_err("view cannot exec");
+        assert_eq!(e.message, "pods \"web\" is forbidden: User \"alice\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"a\"");
     }
 
     #[test]

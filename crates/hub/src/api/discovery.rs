@@ -90,6 +90,8 @@ fn verbs(sub: Option<&str>) -> Vec<&'static str> {
             "watch",
         ],
         Some("binding") => vec!["create"],
+        Some("log") => vec!["get"],
+        Some("exec") => vec!["create", "get"],
         Some(_) => vec!["get", "patch", "update"],
     }
 }
@@ -116,7 +118,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "storageVersionHash": "",
         }));
         for sub in r.subresources {
-            let kind = if *sub == "binding" { "Binding" } else { r.kind };
+            let kind = match *sub {
+                "binding" => "Binding",
+                "exec" => "PodExecOptions",
+                _ => r.kind,
+            };
             resources.push(json!({
                 "name": format!("{}/{}", r.plural, sub),
                 "singularName": "",

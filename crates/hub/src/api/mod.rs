@@ -10,8 +10,11 @@ pub mod auth;
 pub mod authz;
 pub mod discovery;
 pub mod error;
+pub mod exec;
 pub mod handlers;
+pub mod logs;
 pub mod metrics;
+pub mod node_stream;
 pub mod openapi_v2;
 pub mod patch;
 pub mod protobuf;
@@ -19,6 +22,7 @@ pub mod protobuf_schema;
 pub mod request;
 pub mod table;
 pub mod watch;
+pub mod websocket;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -43,6 +47,8 @@ pub struct ApiState {
     pub server_address: String,
     /// Resource usage the agents report, served as `metrics.k8s.io`.
     pub metrics: crate::metrics::Metrics,
+    /// Connected nodes: logs and exec streams are opened on their connections.
+    pub nodes: crate::node_conns::NodeConns,
 }
 
 /// Starts the HTTPS server on `listener`. The returned server runs until its handle is
@@ -73,12 +79,21 @@ async fn entry(
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = std::time::Instant::now();
-    let resp = match read_body(payload).await {
-        Ok(body) => match dispatch(&req, &body, &state).await {
+    // Design: an upgrade's payload is the upgraded connection itself, so it is never read as
+    // a body; only `pods/exec` takes it.
+    let resp = if exec::wants_websocket(&req) {
+        match dispatch(&req, &[], &state, Some(payload)).await {
             Ok(r) => r,
             Err(e) => actix_web::ResponseError::error_response(&e),
-        },
-        Err(e) => actix_web::ResponseError::error_response(&e),
+        }
+    } else {
+        match read_body(payload).await {
+            Ok(body) => match dispatch(&req, &body, &state, None).await {
+                Ok(r) => r,
+                Err(e) => actix_web::ResponseError::error_response(&e),
+            },
+            Err(e) => actix_web::ResponseError::error_response(&e),
+        }
     };
     tracing::debug!(%method, %path, status = resp.status().as_u16(), ms = started.elapsed().as_millis() as u64, "api");
     resp
@@ -112,6 +127,7 @@ async fn dispatch(
     req: &HttpRequest,
     body: &[u8],
     state: &ApiState,
+    upgrade: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
     let path = req.path().trim_end_matches('/');
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -200,12 +216,13 @@ async fn dispatch(
     let query = Query::parse(req.query_string());
     let as_table = header(req, "accept").contains("as=Table");
     let perms = authz::Permissions::of(&user);
-    authz::authorize(
-        &user,
-        &perms,
-        &target,
-        authz::verb(req.method().as_str(), &target, query.flag("watch")),
-    )?;
+    // Exec is "create pods/exec" whatever the method (WebSocket clients use GET), as in
+    // Kubernetes' default roles: view may read logs, only edit and admin may exec.
+    let verb = match target.subresource.as_deref() {
+        Some("exec") => "create",
+        _ => authz::verb(req.method().as_str(), &target, query.flag("watch")),
+    };
+    authz::authorize(&user, &perms, &target, verb)?;
     // Design: lists and watches only ever contain namespaces the user can read.
     let visible = {
         let perms = perms.clone();
@@ -229,6 +246,12 @@ async fn dispatch(
         ("GET", false, _) => handlers::list(state, &target, &query, as_table, &visible),
         ("GET" | "PUT" | "PATCH", true, Some("scale")) => {
             handlers::scale(state, &target, &query, method, body, ct).await
+        }
+        ("GET", true, Some("log")) if target.res.kind == "Pod" => {
+            logs::logs(state, &target, &query).await
+        }
+        ("GET" | "POST", true, Some("exec")) if target.res.kind == "Pod" => {
+            exec::exec(state, &target, req, upgrade).await
         }
         ("GET", true, None | Some("status")) => handlers::get(state, &target, as_table),
         ("POST", false, None) => {

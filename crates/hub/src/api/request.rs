@@ -118,7 +118,8 @@ impl Query {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes and `+` (as spaces) of a query string part.
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
