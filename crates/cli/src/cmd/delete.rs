@@ -7,9 +7,8 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::get::parse_args;
-use super::{quoted, report, CmdError, GlobalArgs, Outcome, Session};
+use super::{quoted, report, CmdError, GlobalArgs, ManifestArgs, Outcome, Session};
 use crate::client::{self, ClientError};
-use crate::manifest;
 use crate::resource::ApiResource;
 
 #[derive(Debug, clap::Args)]
@@ -17,12 +16,8 @@ pub struct Delete {
     /// TYPE NAME..., or TYPE/NAME..., or TYPE with -l/--all.
     #[arg(value_name = "TYPE [NAME...]")]
     args: Vec<String>,
-    /// Delete the objects in these manifests (file, directory, or - for stdin).
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    filename: Vec<String>,
-    /// Descend into subdirectories of directories given with -f.
-    #[arg(short = 'R', long)]
-    recursive: bool,
+    #[command(flatten)]
+    manifests: ManifestArgs,
     /// Delete the objects of TYPE matching this label selector.
     #[arg(short = 'l', long)]
     selector: Option<String>,
@@ -36,7 +31,7 @@ pub struct Delete {
 
 impl Delete {
     pub fn run(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        if !self.filename.is_empty() {
+        if !self.manifests.filename.is_empty() {
             if !self.args.is_empty() {
                 return Err(CmdError::Usage(
                     "give either -f or TYPE NAME..., not both".into(),
@@ -91,12 +86,7 @@ impl Delete {
     }
 
     fn delete_manifests(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        let docs = manifest::read_all(
-            &self.filename,
-            self.recursive,
-            "delete",
-            &mut std::io::stdin().lock(),
-        )?;
+        let docs = self.manifests.read("delete")?;
         let s = Session::connect(g)?;
         s.catalog()?;
         let mut outcome = Outcome::Done;
