@@ -269,12 +269,6 @@ impl Client {
         decode(path, &body)
     }
 
-    /// `PUT` of a whole object.
-    pub fn put(&self, path: &str, obj: &Value) -> Result<Value, ClientError> {
-        let body = self.send("PUT", path, JSON, Some((JSON, to_bytes(obj))))?;
-        decode(path, &body)
-    }
-
     /// `GET` whose body is read as it arrives (a watch, a followed log). A non-2xx answer is
     /// read whole and turned into a [`ClientError`].
     pub fn stream(

@@ -102,33 +102,50 @@ impl Table {
 
     /// Aligned text, one line per row, each ending in a newline.
     pub fn render(&self, headers: bool) -> String {
-        let mut lines: Vec<&Vec<String>> = Vec::with_capacity(self.rows.len() + 1);
+        let mut widths = Vec::new();
+        self.widen(&mut widths, headers);
+        let mut out = String::new();
         if headers {
-            lines.push(&self.headers);
+            out.push_str(&render_line(&self.headers, &widths));
         }
-        lines.extend(self.rows.iter());
-        let cols = lines.iter().map(|l| l.len()).max().unwrap_or(0);
-        let mut widths = vec![0usize; cols];
-        for l in &lines {
+        for r in &self.rows {
+            out.push_str(&render_line(r, &widths));
+        }
+        out
+    }
+
+    /// Grows `widths` to fit this table's cells (and headers); a watch keeps one `widths`
+    /// for its whole output so later rows line up with the first table.
+    pub fn widen(&self, widths: &mut Vec<usize>, headers: bool) {
+        let lines = headers
+            .then_some(&self.headers)
+            .into_iter()
+            .chain(self.rows.iter());
+        for l in lines {
+            if widths.len() < l.len() {
+                widths.resize(l.len(), 0);
+            }
             for (i, c) in l.iter().enumerate() {
                 widths[i] = widths[i].max(c.chars().count());
             }
         }
-        let mut out = String::new();
-        for l in lines {
-            let mut line = String::new();
-            for (i, c) in l.iter().enumerate() {
-                line.push_str(c);
-                if i + 1 < l.len() {
-                    let pad = widths[i] - c.chars().count() + 3;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
     }
+}
+
+/// One row padded to `widths` (columns three spaces apart, the last unpadded).
+pub fn render_line(l: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, c) in l.iter().enumerate() {
+        line.push_str(c);
+        if i + 1 < l.len() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            let pad = w.saturating_sub(c.chars().count()) + 3;
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    let mut out = line.trim_end().to_string();
+    out.push('\n');
+    out
 }
 
 /// A table cell as kubectl prints it: `<none>` for null, the first line of multi-line text.

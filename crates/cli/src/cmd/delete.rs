@@ -27,6 +27,43 @@ pub struct Delete {
     /// A missing object is not an error.
     #[arg(long)]
     ignore_not_found: bool,
+    /// What happens to dependents (a Deployment's ReplicaSets and pods, ...): background
+    /// (deleted after the owner), foreground (deleted before the owner), orphan (kept).
+    /// true = background, false = orphan, as kubectl accepts.
+    #[arg(long, default_value = "background", value_parser = parse_cascade)]
+    cascade: Cascade,
+    /// Seconds a pod gets to stop; 0 deletes at once.
+    #[arg(long)]
+    grace_period: Option<u32>,
+}
+
+/// `--cascade` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cascade {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+fn parse_cascade(v: &str) -> Result<Cascade, String> {
+    match v {
+        "background" | "true" => Ok(Cascade::Background),
+        "foreground" => Ok(Cascade::Foreground),
+        "orphan" | "false" => Ok(Cascade::Orphan),
+        other => Err(format!(
+            "invalid --cascade {other:?}: must be background, foreground or orphan"
+        )),
+    }
+}
+
+impl Cascade {
+    fn policy(self) -> &'static str {
+        match self {
+            Cascade::Background => "Background",
+            Cascade::Foreground => "Foreground",
+            Cascade::Orphan => "Orphan",
+        }
+    }
 }
 
 impl Delete {
@@ -124,7 +161,12 @@ impl Delete {
         source: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<bool, CmdError> {
-        match s.client.delete(&r.item_path(ns, name)) {
+        let grace = self.grace_period.map(|g| g.to_string()).unwrap_or_default();
+        let q = client::query(&[
+            ("propagationPolicy", self.cascade.policy()),
+            ("gracePeriodSeconds", &grace),
+        ]);
+        match s.client.delete(&format!("{}{q}", r.item_path(ns, name))) {
             Ok(_) => {
                 writeln!(out, "{} \"{name}\" deleted", r.type_name())?;
                 Ok(true)

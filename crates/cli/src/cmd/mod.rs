@@ -5,12 +5,27 @@
 //! when some items failed (their errors already printed on stderr, as kubectl does while it
 //! carries on with the rest), or a [`CmdError`] when it could not go on at all.
 
+pub mod annotate;
 pub mod apply;
+pub mod completion;
+pub mod config;
+pub mod cordon;
 pub mod create;
 pub mod delete;
+pub mod describe;
+pub mod drain;
+pub mod events;
+pub mod fleet;
 pub mod get;
+pub mod label;
+pub mod logs;
+pub mod metadata;
+pub mod rollout;
+pub mod scale;
 pub mod token;
+pub mod top;
 pub mod version;
+pub mod watch;
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -214,14 +229,19 @@ pub struct Session {
     catalog: OnceCell<Catalog>,
 }
 
+/// Where the kubeconfig is, from `--kubeconfig`, `KUBECONFIG` and `HOME`.
+pub fn location(g: &GlobalArgs) -> Location {
+    Location::choose(
+        g.kubeconfig.clone(),
+        std::env::var_os("KUBECONFIG"),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
 impl Session {
     /// Loads the kubeconfig and applies the flags; nothing is sent yet.
     pub fn connect(g: &GlobalArgs) -> Result<Session, CmdError> {
-        let location = Location::choose(
-            g.kubeconfig.clone(),
-            std::env::var_os("KUBECONFIG"),
-            std::env::var_os("HOME").map(PathBuf::from),
-        );
+        let location = location(g);
         let kc = kubeconfig::Kubeconfig::load(&location)?;
         let overrides = Overrides {
             context: g.context.clone(),
