@@ -333,6 +333,49 @@ fn rollouts_fleet_and_drain_on_a_real_node() {
         );
     }
 
+    // exec over the hub's WebSocket exec endpoint: output, stdin and the exit code pass
+    // through; while the hub does not serve exec, one line says so.
+    let out = ctl.run(&[
+        "--request-timeout",
+        "10s",
+        "exec",
+        &after[0],
+        "--",
+        "sh",
+        "-c",
+        "echo hi; echo oops >&2; exit 3",
+    ]);
+    if out.status.code() == Some(3) {
+        assert_eq!(text(&out.stdout), "hi\n");
+        assert_eq!(
+            text(&out.stderr),
+            "oops\ncommand terminated with exit code 3\n"
+        );
+        let mut child = Command::new(bin("shoalctl"))
+            .arg("--kubeconfig")
+            .arg(hub.kubeconfig())
+            .args(["exec", "-i", &format!("deploy/web"), "--", "cat"])
+            .env_remove("KUBECONFIG")
+            .env("HOME", tmp.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("shoalctl exec -i");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(b"from stdin\n").expect("write");
+        }
+        let out = child.wait_with_output().expect("exec -i");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "from stdin\n");
+    } else {
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+
     // drain: refused while a DaemonSet pod is there, unless --ignore-daemonsets; the node
     // stays cordoned, the web pods come back Pending, the collector stays.
     let err = ctl.fails(&["drain", &node]);

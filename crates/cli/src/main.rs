@@ -68,6 +68,8 @@ enum Command {
     Events(cmd::events::Events),
     /// Print a container's log.
     Logs(cmd::logs::Logs),
+    /// Run a command in a container.
+    Exec(cmd::exec::Exec),
     /// Show CPU and memory use of nodes or pods.
     Top(cmd::top::Top),
     /// Nodes by label (online, offline, NotReady, versions, runtimes) and DaemonSet rollouts.
@@ -98,6 +100,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Drain(c) => c.run(g, out),
         Command::Events(c) => c.run(g, out),
         Command::Logs(c) => c.run(g, out),
+        Command::Exec(c) => c.run(g, out),
         Command::Top(c) => c.run(g, out),
         Command::Fleet(c) => c.run(g, out),
         Command::Config(c) => c.run(g, out),
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
     match run(&cli, &mut out) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(e) => {
             let _ = out.flush();
             match e.downcast_ref::<CmdError>() {

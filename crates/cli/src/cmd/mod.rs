@@ -15,6 +15,7 @@ pub mod delete;
 pub mod describe;
 pub mod drain;
 pub mod events;
+pub mod exec;
 pub mod fleet;
 pub mod get;
 pub mod label;
@@ -210,6 +211,8 @@ pub enum Outcome {
     Done,
     /// Some items failed; their errors were printed.
     Failed,
+    /// End with this exit status (`exec` passes on the command's).
+    Exit(u8),
 }
 
 impl Outcome {

@@ -141,11 +141,9 @@ pub fn progress(kind: Workload, o: &Value) -> (Progress, Counts) {
 pub fn bar(c: Counts, width: usize) -> String {
     let desired = c.desired.max(0) as usize;
     let cells = |n: i64| -> usize {
-        if desired == 0 {
-            width
-        } else {
-            (n.clamp(0, c.desired) as usize * width) / desired
-        }
+        (n.clamp(0, c.desired.max(0)) as usize * width)
+            .checked_div(desired)
+            .unwrap_or(width)
     };
     let avail = cells(c.available.min(c.updated));
     let upd = cells(c.updated).max(avail);
