@@ -471,6 +471,33 @@ fn verbs_without_nodes() {
         assert!(o.status.success());
     }
 
+    // join tokens with a TTL: the agent's format, pinning the same CA as the hub's own.
+    let out = ctl.run(&["token", "create", "--join", "--ttl", "2h"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let join = text(&out.stdout).trim().to_string();
+    let parts: Vec<&str> = join.split('.').collect();
+    let hubs = std::fs::read_to_string(hub.join_token_file()).expect("join-token");
+    let hub_parts: Vec<&str> = hubs.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "{join}");
+    assert_eq!(
+        (parts[0], parts[1]),
+        (hub_parts[0], hub_parts[1]),
+        "same format and CA hash"
+    );
+    assert_ne!(parts[2], hub_parts[2], "a secret of its own");
+    assert!(parts[2].len() == 32 && parts[2].chars().all(|c| c.is_ascii_alphanumeric()));
+    let list = ctl.ok(&["token", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("node-join ") && l.contains("join nodes")),
+        "{list}"
+    );
+    let revoked = ctl.ok(&["token", "revoke", "--user", "node-join"]);
+    assert!(
+        revoked.starts_with("token \"shoal-join-") && revoked.ends_with(" revoked\n"),
+        "{revoked}"
+    );
+
     // top without usage reported: the nodes' table is empty; pods show <unknown>.
     let top = ctl.ok(&["top", "pods"]);
     assert!(

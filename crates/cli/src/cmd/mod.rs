@@ -18,6 +18,7 @@ pub mod events;
 pub mod exec;
 pub mod fleet;
 pub mod get;
+pub mod join_token;
 pub mod label;
 pub mod logs;
 pub mod metadata;
