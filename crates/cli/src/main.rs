@@ -6,10 +6,12 @@
 //!                    ├─ client:     HTTPS requests; errors as a person can act on them
 //!                    ├─ resource:   `po` -> pods, from the hub's discovery documents
 //!                    ├─ manifest:   -f files split into objects
-//!                    └─ output:     tables, JSON, YAML, names
+//!                    ├─ output:     tables, JSON, YAML, names
+//!                    └─ fields:     tolerant JSON accessors, kubectl's ages
 //! ```
 //!
-//! Errors end the process with status 1 and one line on stderr; usage errors with status 2.
+//! Errors end the process with status 1 and one line on stderr; usage errors (from the
+//! parser) with status 2; `exec` ends with the remote command's status.
 
 mod client;
 mod cmd;
