@@ -280,8 +280,34 @@ fn rollouts_fleet_and_drain_on_a_real_node() {
         "deployment.apps/web skipped rollback (current template already matches revision 3)\n"
     );
 
+    // On a terminal the progress is one line redrawn with the updated/available counts
+    // (`script` gives the command a pseudo-terminal).
     ctl.apply(&daemonset("2"));
-    ctl.ok(&["rollout", "status", "daemonset/col", "--timeout", "180s"]);
+    let shoalctl = bin("shoalctl");
+    let cmdline = format!(
+        "{} --kubeconfig {} rollout status daemonset/col --timeout 180s",
+        shoalctl.display(),
+        hub.kubeconfig().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .env_remove("KUBECONFIG")
+        .env("HOME", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let tty = text(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(
+        tty.contains("daemon set \"col\" successfully rolled out"),
+        "{tty:?}"
+    );
+    if tty.contains("Waiting") {
+        assert!(
+            tty.contains("\r\x1b[2K[") && tty.contains("] updated "),
+            "a redrawn bar: {tty:?}"
+        );
+    }
     let hist = ctl.ok(&["rollout", "history", "daemonset/col"]);
     assert_eq!(
         hist,
