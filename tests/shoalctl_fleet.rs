@@ -380,7 +380,7 @@ fn rollouts_fleet_and_drain_on_a_real_node() {
         let mut child = Command::new(bin("shoalctl"))
             .arg("--kubeconfig")
             .arg(hub.kubeconfig())
-            .args(["exec", "-i", &format!("deploy/web"), "--", "cat"])
+            .args(["exec", "-i", "deploy/web", "--", "cat"])
             .env_remove("KUBECONFIG")
             .env("HOME", tmp.path())
             .stdin(Stdio::piped())
