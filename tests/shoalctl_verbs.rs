@@ -264,6 +264,26 @@ fn verbs_without_nodes() {
             .count(),
         3
     );
+    // -L and --show-labels put labels into the table.
+    let cols = ctl.ok(&["get", "pods", "-l", "app=web", "-L", "tier"]);
+    let header = cols.lines().next().expect("header");
+    assert!(header.ends_with("   TIER"), "{cols}");
+    assert!(
+        cols.lines().skip(1).all(|l| l.ends_with("   back")),
+        "{cols}"
+    );
+    let shown = ctl.ok(&["get", "pods", "-l", "app=web", "--show-labels"]);
+    assert!(
+        shown.lines().next().expect("header").ends_with("   LABELS"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .skip(1)
+            .all(|l| l.contains("app=web") && l.contains("tier=back")),
+        "{shown}"
+    );
     assert_eq!(
         ctl.ok(&["annotate", "deploy", "web", "note=hello world"]),
         "deployment.apps/web annotated\n"

@@ -41,6 +41,10 @@ pub struct TableOptions<'a> {
     pub with_namespace: bool,
     /// Prefix the name column with `type/` (when several types are printed together).
     pub name_prefix: Option<&'a str>,
+    /// `-L KEY,...`: one column per label key, headed by the key upper-cased.
+    pub label_columns: &'a [String],
+    /// `--show-labels`: a LABELS column with every label as `k=v,...`.
+    pub show_labels: bool,
 }
 
 impl Table {
@@ -73,6 +77,12 @@ impl Table {
                 shown.push((i, d.get("format").and_then(Value::as_str) == Some("name")));
             }
         }
+        for k in opts.label_columns {
+            headers.push(k.rsplit('/').next().unwrap_or(k).to_uppercase());
+        }
+        if opts.show_labels {
+            headers.push("LABELS".into());
+        }
         let mut out = Vec::with_capacity(rows.len());
         for (n, r) in rows.iter().enumerate() {
             let cells = r
@@ -93,6 +103,33 @@ impl Table {
                 line.push(match opts.name_prefix {
                     Some(p) if is_name => format!("{p}/{text}"),
                     _ => text,
+                });
+            }
+            let labels = r
+                .pointer("/object/metadata/labels")
+                .and_then(Value::as_object);
+            for k in opts.label_columns {
+                line.push(
+                    labels
+                        .and_then(|l| l.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+            if opts.show_labels {
+                let mut kv: Vec<String> = labels
+                    .map(|l| {
+                        l.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                kv.sort();
+                line.push(if kv.is_empty() {
+                    "<none>".into()
+                } else {
+                    kv.join(",")
                 });
             }
             out.push(line);
@@ -196,6 +233,29 @@ pub fn name_of(type_name: &str, obj: &Value) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn label_columns_and_show_labels() {
+        let mut t = pods_table();
+        t["rows"][0]["object"]["metadata"]["labels"] =
+            json!({"app": "web", "node.shoal.io/room": "kitchen"});
+        let keys = vec!["node.shoal.io/room".to_string()];
+        let table = Table::from_server(
+            &t,
+            TableOptions {
+                label_columns: &keys,
+                show_labels: true,
+                ..Default::default()
+            },
+        )
+        .expect("table");
+        assert_eq!(table.headers[5..], ["ROOM", "LABELS"]);
+        assert_eq!(
+            table.rows[0][5..],
+            ["kitchen", "app=web,node.shoal.io/room=kitchen"]
+        );
+        assert_eq!(table.rows[1][5..], ["", "<none>"]);
+    }
+
     fn pods_table() -> Value {
         json!({
             "kind": "Table",
@@ -238,7 +298,7 @@ mod tests {
             TableOptions {
                 wide: true,
                 with_namespace: true,
-                name_prefix: None,
+                ..Default::default()
             },
         )
         .expect("table");

@@ -42,6 +42,17 @@ pub struct Get {
     /// Watch without listing first.
     #[arg(long)]
     watch_only: bool,
+    /// Add a column with the value of each of these label keys (-L room,tier).
+    #[arg(
+        short = 'L',
+        long = "label-columns",
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    label_columns: Vec<String>,
+    /// Add a LABELS column with all labels.
+    #[arg(long)]
+    show_labels: bool,
 }
 
 /// What was asked for: each typed type with the names wanted (none: list them all).
@@ -138,6 +149,8 @@ impl Get {
                         wide: self.output == Some(Format::Wide),
                         with_namespace: self.all_namespaces && r.namespaced,
                         name_prefix: several_types.then_some(prefix.as_str()),
+                        label_columns: &self.label_columns,
+                        show_labels: self.show_labels,
                     };
                     let mut table: Option<Table> = None;
                     for answer in self.fetch(&s, r, names, client::TABLE) {
@@ -300,6 +313,8 @@ impl Get {
             wide: self.output == Some(Format::Wide),
             with_namespace: self.all_namespaces && r.namespaced,
             name_prefix: None,
+            label_columns: &self.label_columns,
+            show_labels: self.show_labels,
         };
         let mut widths: Vec<usize> = Vec::new();
         let mut headers_printed = self.no_headers;
