@@ -363,7 +363,7 @@ fn errors_are_one_actionable_line() {
     assert_eq!(
         err.trim(),
         format!(
-            "error: the hub refused your credentials (Unauthorized): check the token in {}",
+            "error: the hub refused your credentials (Unauthorized): the token is wrong, expired or revoked; check the token in {}",
             wrong.display()
         )
     );
@@ -371,7 +371,7 @@ fn errors_are_one_actionable_line() {
     let err = ctl.fails(&["--token", "also-not-the-right-token-0123", "get", "pods"]);
     assert_eq!(
         err.trim(),
-        "error: the hub refused your credentials (Unauthorized): check the --token flag"
+        "error: the hub refused your credentials (Unauthorized): the token is wrong, expired or revoked; check the --token flag"
     );
 
     // An unreachable hub.

@@ -26,6 +26,12 @@ pub const JSON: &str = "application/json";
 pub const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 /// `Content-Type` of a Kubernetes strategic merge patch.
 pub const STRATEGIC_PATCH: &str = "application/strategic-merge-patch+json";
+/// `Content-Type` of a JSON merge patch (RFC 7386).
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+/// `Content-Type` of a JSON patch (RFC 6902).
+pub const JSON_PATCH: &str = "application/json-patch+json";
+/// `Accept` for plain text (pod logs).
+pub const TEXT: &str = "text/plain, */*";
 
 /// One HTTP request, as the client hands it to a transport.
 #[derive(Debug, Clone)]
@@ -65,9 +71,25 @@ pub enum TransportError {
     Other(String),
 }
 
+/// A response whose body is read as it arrives (watches, followed logs).
+pub struct Streamed {
+    pub status: u16,
+    pub body: Box<dyn std::io::Read>,
+}
+
 /// Sends requests; the seam between the client's logic and the network.
 pub trait Transport {
     fn send(&self, req: &Request) -> Result<Response, TransportError>;
+
+    /// Sends a request whose answer may never end; no overall timeout applies. The default
+    /// reads the whole answer with [`Transport::send`] (enough for fakes).
+    fn stream(&self, req: &Request) -> Result<Streamed, TransportError> {
+        let r = self.send(req)?;
+        Ok(Streamed {
+            status: r.status,
+            body: Box::new(std::io::Cursor::new(r.body)),
+        })
+    }
 }
 
 /// What a request to the hub can end in, besides success.
@@ -78,7 +100,7 @@ pub enum ClientError {
         server: String,
         source: TransportError,
     },
-    #[error("the hub refused your credentials (Unauthorized): {hint}")]
+    #[error("the hub refused your credentials (Unauthorized): the token is wrong, expired or revoked; {hint}")]
     Unauthorized { hint: String },
     /// A Kubernetes `Status` failure; `message` may carry a prefix saying what was being done.
     #[error("Error from server ({reason}): {message}")]
@@ -232,13 +254,59 @@ impl Client {
 
     /// `PATCH` with a strategic merge patch.
     pub fn strategic_patch(&self, path: &str, patch: &Value) -> Result<Value, ClientError> {
-        let body = self.send(
-            "PATCH",
-            path,
-            JSON,
-            Some((STRATEGIC_PATCH, to_bytes(patch))),
-        )?;
+        self.patch(path, STRATEGIC_PATCH, patch)
+    }
+
+    /// `PATCH` with a patch of the given content type ([`STRATEGIC_PATCH`], [`MERGE_PATCH`],
+    /// [`JSON_PATCH`]).
+    pub fn patch(
+        &self,
+        path: &str,
+        content_type: &'static str,
+        patch: &Value,
+    ) -> Result<Value, ClientError> {
+        let body = self.send("PATCH", path, JSON, Some((content_type, to_bytes(patch))))?;
         decode(path, &body)
+    }
+
+    /// `GET` whose body is read as it arrives (a watch, a followed log). A non-2xx answer is
+    /// read whole and turned into a [`ClientError`].
+    pub fn stream(
+        &self,
+        path: &str,
+        accept: &'static str,
+    ) -> Result<Box<dyn std::io::Read>, ClientError> {
+        let req = Request {
+            method: "GET",
+            path: path.to_string(),
+            accept,
+            body: None,
+            token: self.token.clone(),
+        };
+        let mut resp = self
+            .transport
+            .stream(&req)
+            .map_err(|source| ClientError::Unreachable {
+                server: self.server.clone(),
+                source,
+            })?;
+        if (200..300).contains(&resp.status) {
+            return Ok(resp.body);
+        }
+        let mut body = Vec::new();
+        let _ = std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut resp.body, 64 * 1024),
+            &mut body,
+        );
+        Err(self.error_from(
+            "GET",
+            path,
+            Response {
+                status: resp.status,
+                body,
+                warnings: Vec::new(),
+            },
+        ))
     }
 
     /// `DELETE` of one object.
@@ -290,6 +358,8 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 /// ureq 3 over rustls (ring), trusting only the given CA certificates.
 pub struct UreqTransport {
     agent: ureq::Agent,
+    /// The same, without the overall timeout, for answers that stream.
+    streaming: ureq::Agent,
     server: String,
     ca_origin: String,
 }
@@ -310,17 +380,20 @@ impl UreqTransport {
             .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .root_certs(RootCerts::new_with_certs(&roots))
             .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(timeout)
-            .user_agent(concat!("shoalctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent();
+        let build = |timeout: Option<Duration>| {
+            ureq::Agent::config_builder()
+                .tls_config(tls.clone())
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_connect(Some(CONNECT_TIMEOUT))
+                .timeout_global(timeout)
+                .user_agent(concat!("shoalctl/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .new_agent()
+        };
         UreqTransport {
-            agent,
+            agent: build(timeout),
+            streaming: build(None),
             server: conn.server.clone(),
             ca_origin: conn.ca_origin.clone(),
         }
@@ -353,16 +426,20 @@ impl UreqTransport {
     }
 }
 
-impl Transport for UreqTransport {
-    fn send(&self, req: &Request) -> Result<Response, TransportError> {
+impl UreqTransport {
+    fn call(
+        &self,
+        agent: &ureq::Agent,
+        req: &Request,
+    ) -> Result<ureq::http::Response<ureq::Body>, TransportError> {
         let url = format!("{}{}", self.server, req.path);
         let auth = req.token.as_ref().map(|t| format!("Bearer {t}"));
         let result = match req.method {
             "GET" | "DELETE" => {
                 let mut b = if req.method == "GET" {
-                    self.agent.get(&url)
+                    agent.get(&url)
                 } else {
-                    self.agent.delete(&url)
+                    agent.delete(&url)
                 };
                 b = b.header("Accept", req.accept);
                 if let Some(a) = &auth {
@@ -372,9 +449,9 @@ impl Transport for UreqTransport {
             }
             method => {
                 let mut b = match method {
-                    "POST" => self.agent.post(&url),
-                    "PUT" => self.agent.put(&url),
-                    _ => self.agent.patch(&url),
+                    "POST" => agent.post(&url),
+                    "PUT" => agent.put(&url),
+                    _ => agent.patch(&url),
                 };
                 b = b.header("Accept", req.accept);
                 if let Some(a) = &auth {
@@ -386,7 +463,23 @@ impl Transport for UreqTransport {
                 }
             }
         };
-        let mut resp = result.map_err(|e| self.classify(e))?;
+        result.map_err(|e| self.classify(e))
+    }
+}
+
+impl Transport for UreqTransport {
+    fn stream(&self, req: &Request) -> Result<Streamed, TransportError> {
+        let resp = self.call(&self.streaming, req)?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().into_with_config().limit(u64::MAX).reader();
+        Ok(Streamed {
+            status,
+            body: Box::new(body),
+        })
+    }
+
+    fn send(&self, req: &Request) -> Result<Response, TransportError> {
+        let mut resp = self.call(&self.agent, req)?;
         let status = resp.status().as_u16();
         let warnings = resp
             .headers()
@@ -510,7 +603,7 @@ mod tests {
         let e = c.get("/api", JSON).expect_err("401");
         assert_eq!(
             e.to_string(),
-            "the hub refused your credentials (Unauthorized): check the token in /k"
+            "the hub refused your credentials (Unauthorized): the token is wrong, expired or revoked; check the token in /k"
         );
         let e = c.get("/api", JSON).expect_err("refused");
         assert_eq!(

@@ -76,6 +76,31 @@ impl Location {
         }
         Location::Default(home.unwrap_or_default().join(".kube").join("config"))
     }
+
+    /// The file or files, for messages: `/k`, or `KUBECONFIG (/a, /b)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Flag(p) | Location::Default(p) => p.display().to_string(),
+            Location::Env(ps) => {
+                let names: Vec<String> = ps.iter().map(|p| p.display().to_string()).collect();
+                format!("KUBECONFIG ({})", names.join(", "))
+            }
+        }
+    }
+
+    /// The file `config use-context` writes: the flag's, else the first existing file of
+    /// the `KUBECONFIG` list (else its first), else the default.
+    pub fn file_to_write(&self) -> PathBuf {
+        match self {
+            Location::Flag(p) | Location::Default(p) => p.clone(),
+            Location::Env(ps) => ps
+                .iter()
+                .find(|p| p.exists())
+                .or(ps.first())
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// One kubeconfig file as written on disk (fields shoalctl does not use are ignored).
@@ -180,10 +205,8 @@ impl Kubeconfig {
                     }
                 }
                 if texts.is_empty() {
-                    let tried: Vec<String> =
-                        paths.iter().map(|p| p.display().to_string()).collect();
                     return Err(KubeconfigError::NotFound {
-                        tried: format!("KUBECONFIG ({})", tried.join(", ")),
+                        tried: location.describe(),
                     });
                 }
                 Ok(Some(Self::parse_files(&texts)?))
@@ -320,15 +343,9 @@ pub fn resolve(
         Some(kc) => kc,
         None if o.server.is_some() => &empty,
         None => {
-            let tried = match location {
-                Location::Flag(p) | Location::Default(p) => p.display().to_string(),
-                Location::Env(ps) => ps
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
-            return Err(KubeconfigError::NotFound { tried });
+            return Err(KubeconfigError::NotFound {
+                tried: location.describe(),
+            })
         }
     };
     let label = kc.label();
@@ -444,14 +461,7 @@ pub fn resolve(
 
     // CA: --certificate-authority, else certificate-authority-data, else certificate-authority.
     let (ca, ca_origin) = if let Some(p) = &o.certificate_authority {
-        let pem = read_file(p).map_err(|source| KubeconfigError::ReadCa {
-            path: p.display().to_string(),
-            source,
-        })?;
-        let certs = parse_pem(&pem).map_err(|problem| KubeconfigError::Invalid {
-            path: p.display().to_string(),
-            problem,
-        })?;
+        let certs = read_ca_file(p, read_file)?;
         (certs, format!("--certificate-authority {}", p.display()))
     } else if let Some(c) = cluster {
         let origin = format!(
@@ -490,14 +500,7 @@ pub fn resolve(
             .filter(|d| !d.is_empty())
         {
             let p = relative_to(&c.path, file);
-            let pem = read_file(&p).map_err(|source| KubeconfigError::ReadCa {
-                path: p.display().to_string(),
-                source,
-            })?;
-            let certs = parse_pem(&pem).map_err(|problem| KubeconfigError::Invalid {
-                path: p.display().to_string(),
-                problem,
-            })?;
+            let certs = read_ca_file(&p, read_file)?;
             (
                 certs,
                 format!(
@@ -586,6 +589,21 @@ fn relative_to(kubeconfig: &Path, file: &str) -> PathBuf {
     } else {
         kubeconfig.parent().unwrap_or(Path::new(".")).join(p)
     }
+}
+
+/// The certificates of a CA file, read with `read_file`.
+fn read_ca_file(
+    p: &Path,
+    read_file: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
+) -> Result<Vec<CertificateDer<'static>>, KubeconfigError> {
+    let pem = read_file(p).map_err(|source| KubeconfigError::ReadCa {
+        path: p.display().to_string(),
+        source,
+    })?;
+    parse_pem(&pem).map_err(|problem| KubeconfigError::Invalid {
+        path: p.display().to_string(),
+        problem,
+    })
 }
 
 /// The certificates in a PEM bundle; an error when there are none.

@@ -6,13 +6,16 @@
 //!                    ├─ client:     HTTPS requests; errors as a person can act on them
 //!                    ├─ resource:   `po` -> pods, from the hub's discovery documents
 //!                    ├─ manifest:   -f files split into objects
-//!                    └─ output:     tables, JSON, YAML, names
+//!                    ├─ output:     tables, JSON, YAML, names
+//!                    └─ fields:     tolerant JSON accessors, kubectl's ages
 //! ```
 //!
-//! Errors end the process with status 1 and one line on stderr; usage errors with status 2.
+//! Errors end the process with status 1 and one line on stderr; usage errors (from the
+//! parser) with status 2; `exec` ends with the remote command's status.
 
 mod client;
 mod cmd;
+mod fields;
 mod kubeconfig;
 mod manifest;
 mod output;
@@ -47,6 +50,36 @@ enum Command {
     Create(cmd::create::Create),
     /// Delete resources by type and name, by selector, or from manifests.
     Delete(cmd::delete::Delete),
+    /// Show details of resources, with their events.
+    Describe(cmd::describe::Describe),
+    /// Set the number of replicas of a Deployment, ReplicaSet or ReplicationController.
+    Scale(cmd::scale::Scale),
+    /// Manage the rollout of Deployments and DaemonSets.
+    Rollout(cmd::rollout::Rollout),
+    /// Add, change or remove labels.
+    Label(cmd::label::Label),
+    /// Add, change or remove annotations.
+    Annotate(cmd::annotate::Annotate),
+    /// Mark nodes unschedulable.
+    Cordon(cmd::cordon::Cordon),
+    /// Mark nodes schedulable again.
+    Uncordon(cmd::cordon::Uncordon),
+    /// Cordon a node and evict its pods.
+    Drain(cmd::drain::Drain),
+    /// List events.
+    Events(cmd::events::Events),
+    /// Print a container's log.
+    Logs(cmd::logs::Logs),
+    /// Run a command in a container.
+    Exec(cmd::exec::Exec),
+    /// Show CPU and memory use of nodes or pods.
+    Top(cmd::top::Top),
+    /// Nodes by label (online, offline, NotReady, versions, runtimes) and DaemonSet rollouts.
+    Fleet(cmd::fleet::Fleet),
+    /// Show or change the kubeconfig.
+    Config(cmd::config::Config),
+    /// Print a shell completion script (bash or zsh).
+    Completion(cmd::completion::Completion),
     /// Issue, list and revoke user tokens (cluster admins only).
     Token(cmd::token::Token),
 }
@@ -59,6 +92,21 @@ fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Apply(c) => c.run(g, out),
         Command::Create(c) => c.run(g, out),
         Command::Delete(c) => c.run(g, out),
+        Command::Describe(c) => c.run(g, out),
+        Command::Scale(c) => c.run(g, out),
+        Command::Rollout(c) => c.run(g, out),
+        Command::Label(c) => c.run(g, out),
+        Command::Annotate(c) => c.run(g, out),
+        Command::Cordon(c) => c.run(g, out),
+        Command::Uncordon(c) => c.run(g, out),
+        Command::Drain(c) => c.run(g, out),
+        Command::Events(c) => c.run(g, out),
+        Command::Logs(c) => c.run(g, out),
+        Command::Exec(c) => c.run(g, out),
+        Command::Top(c) => c.run(g, out),
+        Command::Fleet(c) => c.run(g, out),
+        Command::Config(c) => c.run(g, out),
+        Command::Completion(c) => c.run(<Cli as clap::CommandFactory>::command(), out),
         Command::Token(c) => c.run(g, out),
     }?;
     out.flush().map_err(CmdError::from)?;
@@ -72,6 +120,7 @@ fn main() -> ExitCode {
     match run(&cli, &mut out) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(e) => {
             let _ = out.flush();
             match e.downcast_ref::<CmdError>() {

@@ -49,6 +49,8 @@ pub struct Document {
     pub file: String,
     /// Which document of the file, from 1.
     pub index: usize,
+    /// How many objects the file holds (messages name the document only when it is > 1).
+    pub of: usize,
     pub object: Value,
 }
 
@@ -225,6 +227,7 @@ pub fn split(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
         let doc = Document {
             file: file.to_string(),
             index,
+            of: 0,
             object: value,
         };
         if doc.kind() == "List" || doc.kind().ends_with("List") && doc.object.get("items").is_some()
@@ -239,6 +242,7 @@ pub fn split(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
                 let d = Document {
                     file: file.to_string(),
                     index,
+                    of: 0,
                     object: item,
                 };
                 check(&d)?;
@@ -248,6 +252,10 @@ pub fn split(file: &str, text: &str) -> Result<Vec<Document>, ManifestError> {
         }
         check(&doc)?;
         docs.push(doc);
+    }
+    let n = docs.len();
+    for d in &mut docs {
+        d.of = n;
     }
     Ok(docs)
 }

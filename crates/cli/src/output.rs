@@ -41,6 +41,10 @@ pub struct TableOptions<'a> {
     pub with_namespace: bool,
     /// Prefix the name column with `type/` (when several types are printed together).
     pub name_prefix: Option<&'a str>,
+    /// `-L KEY,...`: one column per label key, headed by the key upper-cased.
+    pub label_columns: &'a [String],
+    /// `--show-labels`: a LABELS column with every label as `k=v,...`.
+    pub show_labels: bool,
 }
 
 impl Table {
@@ -73,6 +77,12 @@ impl Table {
                 shown.push((i, d.get("format").and_then(Value::as_str) == Some("name")));
             }
         }
+        for k in opts.label_columns {
+            headers.push(k.rsplit('/').next().unwrap_or(k).to_uppercase());
+        }
+        if opts.show_labels {
+            headers.push("LABELS".into());
+        }
         let mut out = Vec::with_capacity(rows.len());
         for (n, r) in rows.iter().enumerate() {
             let cells = r
@@ -95,6 +105,33 @@ impl Table {
                     _ => text,
                 });
             }
+            let labels = r
+                .pointer("/object/metadata/labels")
+                .and_then(Value::as_object);
+            for k in opts.label_columns {
+                line.push(
+                    labels
+                        .and_then(|l| l.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+            if opts.show_labels {
+                let mut kv: Vec<String> = labels
+                    .map(|l| {
+                        l.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                kv.sort();
+                line.push(if kv.is_empty() {
+                    "<none>".into()
+                } else {
+                    kv.join(",")
+                });
+            }
             out.push(line);
         }
         Ok(Table { headers, rows: out })
@@ -102,33 +139,50 @@ impl Table {
 
     /// Aligned text, one line per row, each ending in a newline.
     pub fn render(&self, headers: bool) -> String {
-        let mut lines: Vec<&Vec<String>> = Vec::with_capacity(self.rows.len() + 1);
+        let mut widths = Vec::new();
+        self.widen(&mut widths, headers);
+        let mut out = String::new();
         if headers {
-            lines.push(&self.headers);
+            out.push_str(&render_line(&self.headers, &widths));
         }
-        lines.extend(self.rows.iter());
-        let cols = lines.iter().map(|l| l.len()).max().unwrap_or(0);
-        let mut widths = vec![0usize; cols];
-        for l in &lines {
+        for r in &self.rows {
+            out.push_str(&render_line(r, &widths));
+        }
+        out
+    }
+
+    /// Grows `widths` to fit this table's cells (and headers); a watch keeps one `widths`
+    /// for its whole output so later rows line up with the first table.
+    pub fn widen(&self, widths: &mut Vec<usize>, headers: bool) {
+        let lines = headers
+            .then_some(&self.headers)
+            .into_iter()
+            .chain(self.rows.iter());
+        for l in lines {
+            if widths.len() < l.len() {
+                widths.resize(l.len(), 0);
+            }
             for (i, c) in l.iter().enumerate() {
                 widths[i] = widths[i].max(c.chars().count());
             }
         }
-        let mut out = String::new();
-        for l in lines {
-            let mut line = String::new();
-            for (i, c) in l.iter().enumerate() {
-                line.push_str(c);
-                if i + 1 < l.len() {
-                    let pad = widths[i] - c.chars().count() + 3;
-                    line.extend(std::iter::repeat_n(' ', pad));
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
     }
+}
+
+/// One row padded to `widths` (columns three spaces apart, the last unpadded).
+pub fn render_line(l: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, c) in l.iter().enumerate() {
+        line.push_str(c);
+        if i + 1 < l.len() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            let pad = w.saturating_sub(c.chars().count()) + 3;
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    let mut out = line.trim_end().to_string();
+    out.push('\n');
+    out
 }
 
 /// A table cell as kubectl prints it: `<none>` for null, the first line of multi-line text.
@@ -179,6 +233,29 @@ pub fn name_of(type_name: &str, obj: &Value) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn label_columns_and_show_labels() {
+        let mut t = pods_table();
+        t["rows"][0]["object"]["metadata"]["labels"] =
+            json!({"app": "web", "node.shoal.io/room": "kitchen"});
+        let keys = vec!["node.shoal.io/room".to_string()];
+        let table = Table::from_server(
+            &t,
+            TableOptions {
+                label_columns: &keys,
+                show_labels: true,
+                ..Default::default()
+            },
+        )
+        .expect("table");
+        assert_eq!(table.headers[5..], ["ROOM", "LABELS"]);
+        assert_eq!(
+            table.rows[0][5..],
+            ["kitchen", "app=web,node.shoal.io/room=kitchen"]
+        );
+        assert_eq!(table.rows[1][5..], ["", "<none>"]);
+    }
+
     fn pods_table() -> Value {
         json!({
             "kind": "Table",
@@ -221,7 +298,7 @@ mod tests {
             TableOptions {
                 wide: true,
                 with_namespace: true,
-                name_prefix: None,
+                ..Default::default()
             },
         )
         .expect("table");

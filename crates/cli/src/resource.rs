@@ -41,6 +41,15 @@ impl ApiResource {
         }
     }
 
+    /// How the API names the collection in messages: `pods`, `deployments.apps`.
+    pub fn plural_type_name(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
     fn base(&self) -> String {
         if self.group.is_empty() {
             format!("/api/{}", self.version)

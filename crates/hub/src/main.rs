@@ -60,6 +60,10 @@ struct Args {
         default_value = "unix:///run/podman/podman.sock"
     )]
     podman_socket: String,
+    /// Runtime of the `--with-agent` agent: `podman`, or `process` on machines without Podman
+    /// (pods run as host processes; `runtimeClassName: process` pods run so on Podman too).
+    #[arg(long, env = "SHOAL_AGENT_RUNTIME", value_enum, default_value_t = shoal_edge_agent::config::RuntimeKind::Podman)]
+    agent_runtime: shoal_edge_agent::config::RuntimeKind,
     /// Log filter (tracing env-filter syntax), e.g. "info" or "shoal_hub=debug".
     #[arg(long, env = "SHOAL_LOG", default_value = "info")]
     log: String,
@@ -135,7 +139,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.data_dir.join("agent"),
         );
         cfg.podman_socket = args.podman_socket.clone();
-        eprintln!("  agent:      node {node}, Podman at {}", cfg.podman_socket);
+        cfg.runtime = args.agent_runtime;
+        match cfg.runtime {
+            shoal_edge_agent::config::RuntimeKind::Podman => {
+                eprintln!("  agent:      node {node}, Podman at {}", cfg.podman_socket)
+            }
+            shoal_edge_agent::config::RuntimeKind::Process => {
+                eprintln!("  agent:      node {node}, pods run as host processes (process runtime)")
+            }
+        }
         let stop = agent_stop.clone();
         Some(actix_rt::spawn(async move {
             if let Err(e) = shoal_edge_agent::run(cfg, stop).await {

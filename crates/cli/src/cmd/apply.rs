@@ -17,9 +17,11 @@ use std::io::Write;
 
 use serde_json::{json, Map, Value};
 
-use super::{done, quoted, report, CmdError, GlobalArgs, Outcome, Session};
+use super::{
+    done, for_each_document, quoted, CmdError, GlobalArgs, ManifestArgs, Outcome, Session,
+};
 use crate::client;
-use crate::manifest::{self, Document};
+use crate::manifest::Document;
 
 /// Where the last applied manifest is kept (kubectl's own annotation, so either tool can
 /// take over from the other).
@@ -27,35 +29,14 @@ pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration
 
 #[derive(Debug, clap::Args)]
 pub struct Apply {
-    /// Manifest file, directory, or - for stdin (repeatable).
-    #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
-    filename: Vec<String>,
-    /// Descend into subdirectories of directories given with -f.
-    #[arg(short = 'R', long)]
-    recursive: bool,
+    #[command(flatten)]
+    manifests: ManifestArgs,
 }
 
 impl Apply {
     pub fn run(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        let docs = manifest::read_all(
-            &self.filename,
-            self.recursive,
-            "apply",
-            &mut std::io::stdin().lock(),
-        )?;
-        let s = Session::connect(g)?;
-        s.catalog()?;
-        let mut outcome = Outcome::Done;
-        for doc in &docs {
-            match apply_one(&s, doc) {
-                Ok(line) => writeln!(out, "{line}")?,
-                Err(e) => {
-                    report(e);
-                    outcome = Outcome::Failed;
-                }
-            }
-        }
-        Ok(outcome)
+        super::require_files(&self.manifests)?;
+        for_each_document(g, &self.manifests, "apply", out, apply_one)
     }
 }
 

@@ -5,40 +5,21 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::{done, quoted, report, CmdError, GlobalArgs, Outcome, Session};
-use crate::manifest::{self, Document};
+use super::{
+    done, for_each_document, quoted, CmdError, GlobalArgs, ManifestArgs, Outcome, Session,
+};
+use crate::manifest::Document;
 
 #[derive(Debug, clap::Args)]
 pub struct Create {
-    /// Manifest file, directory, or - for stdin (repeatable).
-    #[arg(short = 'f', long = "filename", required = true, value_name = "FILE")]
-    filename: Vec<String>,
-    /// Descend into subdirectories of directories given with -f.
-    #[arg(short = 'R', long)]
-    recursive: bool,
+    #[command(flatten)]
+    manifests: ManifestArgs,
 }
 
 impl Create {
     pub fn run(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        let docs = manifest::read_all(
-            &self.filename,
-            self.recursive,
-            "create",
-            &mut std::io::stdin().lock(),
-        )?;
-        let s = Session::connect(g)?;
-        s.catalog()?;
-        let mut outcome = Outcome::Done;
-        for doc in &docs {
-            match create_one(&s, doc) {
-                Ok(line) => writeln!(out, "{line}")?,
-                Err(e) => {
-                    report(e);
-                    outcome = Outcome::Failed;
-                }
-            }
-        }
-        Ok(outcome)
+        super::require_files(&self.manifests)?;
+        for_each_document(g, &self.manifests, "create", out, create_one)
     }
 }
 

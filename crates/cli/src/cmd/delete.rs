@@ -7,9 +7,8 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::get::parse_args;
-use super::{quoted, report, CmdError, GlobalArgs, Outcome, Session};
+use super::{quoted, report, CmdError, GlobalArgs, ManifestArgs, Outcome, Session};
 use crate::client::{self, ClientError};
-use crate::manifest;
 use crate::resource::ApiResource;
 
 #[derive(Debug, clap::Args)]
@@ -17,12 +16,8 @@ pub struct Delete {
     /// TYPE NAME..., or TYPE/NAME..., or TYPE with -l/--all.
     #[arg(value_name = "TYPE [NAME...]")]
     args: Vec<String>,
-    /// Delete the objects in these manifests (file, directory, or - for stdin).
-    #[arg(short = 'f', long = "filename", value_name = "FILE")]
-    filename: Vec<String>,
-    /// Descend into subdirectories of directories given with -f.
-    #[arg(short = 'R', long)]
-    recursive: bool,
+    #[command(flatten)]
+    manifests: ManifestArgs,
     /// Delete the objects of TYPE matching this label selector.
     #[arg(short = 'l', long)]
     selector: Option<String>,
@@ -32,11 +27,48 @@ pub struct Delete {
     /// A missing object is not an error.
     #[arg(long)]
     ignore_not_found: bool,
+    /// What happens to dependents (a Deployment's ReplicaSets and pods, ...): background
+    /// (deleted after the owner), foreground (deleted before the owner), orphan (kept).
+    /// true = background, false = orphan, as kubectl accepts.
+    #[arg(long, default_value = "background", value_parser = parse_cascade)]
+    cascade: Cascade,
+    /// Seconds a pod gets to stop; 0 deletes at once.
+    #[arg(long)]
+    grace_period: Option<u32>,
+}
+
+/// `--cascade` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cascade {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+fn parse_cascade(v: &str) -> Result<Cascade, String> {
+    match v {
+        "background" | "true" => Ok(Cascade::Background),
+        "foreground" => Ok(Cascade::Foreground),
+        "orphan" | "false" => Ok(Cascade::Orphan),
+        other => Err(format!(
+            "invalid --cascade {other:?}: must be background, foreground or orphan"
+        )),
+    }
+}
+
+impl Cascade {
+    fn policy(self) -> &'static str {
+        match self {
+            Cascade::Background => "Background",
+            Cascade::Foreground => "Foreground",
+            Cascade::Orphan => "Orphan",
+        }
+    }
 }
 
 impl Delete {
     pub fn run(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        if !self.filename.is_empty() {
+        if !self.manifests.filename.is_empty() {
             if !self.args.is_empty() {
                 return Err(CmdError::Usage(
                     "give either -f or TYPE NAME..., not both".into(),
@@ -91,12 +123,7 @@ impl Delete {
     }
 
     fn delete_manifests(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        let docs = manifest::read_all(
-            &self.filename,
-            self.recursive,
-            "delete",
-            &mut std::io::stdin().lock(),
-        )?;
+        let docs = self.manifests.read("delete")?;
         let s = Session::connect(g)?;
         s.catalog()?;
         let mut outcome = Outcome::Done;
@@ -134,7 +161,12 @@ impl Delete {
         source: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<bool, CmdError> {
-        match s.client.delete(&r.item_path(ns, name)) {
+        let grace = self.grace_period.map(|g| g.to_string()).unwrap_or_default();
+        let q = client::query(&[
+            ("propagationPolicy", self.cascade.policy()),
+            ("gracePeriodSeconds", &grace),
+        ]);
+        match s.client.delete(&format!("{}{q}", r.item_path(ns, name))) {
             Ok(_) => {
                 writeln!(out, "{} \"{name}\" deleted", r.type_name())?;
                 Ok(true)

@@ -36,6 +36,23 @@ pub struct Get {
     /// Do not treat a missing named object as an error.
     #[arg(long)]
     ignore_not_found: bool,
+    /// After listing, watch for changes and print them as they happen (Ctrl-C ends).
+    #[arg(short = 'w', long)]
+    watch: bool,
+    /// Watch without listing first.
+    #[arg(long)]
+    watch_only: bool,
+    /// Add a column with the value of each of these label keys (-L room,tier).
+    #[arg(
+        short = 'L',
+        long = "label-columns",
+        value_delimiter = ',',
+        value_name = "KEY"
+    )]
+    label_columns: Vec<String>,
+    /// Add a LABELS column with all labels.
+    #[arg(long)]
+    show_labels: bool,
 }
 
 /// What was asked for: each typed type with the names wanted (none: list them all).
@@ -98,6 +115,22 @@ impl Get {
             ));
         }
         let s = Session::connect(g)?;
+        if self.watch || self.watch_only {
+            let [req] = requests.as_slice() else {
+                return Err(CmdError::Usage(
+                    "you may only watch one resource type at a time".into(),
+                ));
+            };
+            if req.names.len() > 1 {
+                return Err(CmdError::Usage("watch is only supported on individual resources and resource collections, but several names were given".into()));
+            }
+            return self.watch(
+                &s,
+                s.resolve(&req.typed)?,
+                req.names.first().map(String::as_str),
+                out,
+            );
+        }
         let mut targets: Vec<(&ApiResource, &[String])> = Vec::new();
         for r in &requests {
             targets.push((s.resolve(&r.typed)?, &r.names));
@@ -116,6 +149,8 @@ impl Get {
                         wide: self.output == Some(Format::Wide),
                         with_namespace: self.all_namespaces && r.namespaced,
                         name_prefix: several_types.then_some(prefix.as_str()),
+                        label_columns: &self.label_columns,
+                        show_labels: self.show_labels,
                     };
                     let mut table: Option<Table> = None;
                     for answer in self.fetch(&s, r, names, client::TABLE) {
@@ -238,6 +273,106 @@ impl Get {
             .iter()
             .map(|n| s.client.get(&r.item_path(ns, n), accept))
             .collect()
+    }
+
+    /// `get -w`: the current state (unless `--watch-only`), then one line (or document) per
+    /// change, until interrupted. Table rows stay aligned with the first table.
+    fn watch(
+        &self,
+        s: &Session,
+        r: &ApiResource,
+        name: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<Outcome, CmdError> {
+        let ns = if self.all_namespaces {
+            None
+        } else {
+            s.namespace_for(r)
+        };
+        let mut fields = self.field_selector.clone().unwrap_or_default();
+        if let Some(n) = name {
+            if !fields.is_empty() {
+                fields.push(',');
+            }
+            fields.push_str(&format!("metadata.name={n}"));
+        }
+        let path = format!(
+            "{}{}",
+            r.collection_path(ns),
+            client::query(&[
+                (
+                    "labelSelector",
+                    self.selector.as_deref().unwrap_or_default()
+                ),
+                ("fieldSelector", &fields),
+            ])
+        );
+        let table = matches!(self.output, None | Some(Format::Wide));
+        let accept = if table { client::TABLE } else { client::JSON };
+        let opts = TableOptions {
+            wide: self.output == Some(Format::Wide),
+            with_namespace: self.all_namespaces && r.namespaced,
+            name_prefix: None,
+            label_columns: &self.label_columns,
+            show_labels: self.show_labels,
+        };
+        let mut widths: Vec<usize> = Vec::new();
+        let mut headers_printed = self.no_headers;
+        let mut rv = String::new();
+        if !self.watch_only {
+            let first = s.client.get(&path, accept)?;
+            rv = crate::fields::s(&first, "/metadata/resourceVersion").to_string();
+            if table {
+                let t = Table::from_server(&first, opts)?;
+                t.widen(&mut widths, true);
+                if !t.rows.is_empty() {
+                    out.write_all(t.render(!self.no_headers).as_bytes())?;
+                    headers_printed = true;
+                }
+            } else {
+                for o in crate::fields::arr(&first, "/items") {
+                    self.print_object(r, o, out)?;
+                }
+            }
+            out.flush()?;
+        }
+        super::watch::follow(s, &path, accept, rv, |_, obj| {
+            if table {
+                let t = Table::from_server(obj, opts)?;
+                t.widen(&mut widths, !headers_printed);
+                if !headers_printed {
+                    out.write_all(output::render_line(&t.headers, &widths).as_bytes())?;
+                    headers_printed = true;
+                }
+                for row in &t.rows {
+                    out.write_all(output::render_line(row, &widths).as_bytes())?;
+                }
+            } else {
+                self.print_object(r, obj, out)?;
+            }
+            out.flush()?;
+            Ok(super::watch::Next::More)
+        })?;
+        Ok(Outcome::Done)
+    }
+
+    fn print_object(
+        &self,
+        r: &ApiResource,
+        o: &Value,
+        out: &mut dyn Write,
+    ) -> Result<(), CmdError> {
+        let o = with_type(o.clone(), r);
+        match self.output {
+            Some(Format::Name) => writeln!(out, "{}", output::name_of(&r.type_name(), &o))?,
+            Some(Format::Json) => out.write_all(output::to_json(&o).as_bytes())?,
+            Some(Format::Yaml) => {
+                writeln!(out, "---")?;
+                out.write_all(output::to_yaml(&o)?.as_bytes())?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Reports a failed name; `true` when it does not count as a failure.

@@ -5,12 +5,29 @@
 //! when some items failed (their errors already printed on stderr, as kubectl does while it
 //! carries on with the rest), or a [`CmdError`] when it could not go on at all.
 
+pub mod annotate;
 pub mod apply;
+pub mod completion;
+pub mod config;
+pub mod cordon;
 pub mod create;
 pub mod delete;
+pub mod describe;
+pub mod drain;
+pub mod events;
+pub mod exec;
+pub mod fleet;
 pub mod get;
+pub mod join_token;
+pub mod label;
+pub mod logs;
+pub mod metadata;
+pub mod rollout;
+pub mod scale;
 pub mod token;
+pub mod top;
 pub mod version;
+pub mod watch;
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -125,6 +142,65 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     s.replace('\n', " ")
 }
 
+/// `-f` and `-R`, shared by the verbs that read manifests.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManifestArgs {
+    /// Manifest file, directory, or - for stdin (repeatable).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filename: Vec<String>,
+    /// Descend into subdirectories of directories given with -f.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+}
+
+impl ManifestArgs {
+    /// Reads every document (all before anything is sent; see [`crate::manifest`]).
+    pub fn read(&self, verb: &'static str) -> Result<Vec<Document>, CmdError> {
+        Ok(crate::manifest::read_all(
+            &self.filename,
+            self.recursive,
+            verb,
+            &mut std::io::stdin().lock(),
+        )?)
+    }
+}
+
+/// `-f` is required (apply, create).
+pub fn require_files(m: &ManifestArgs) -> Result<(), CmdError> {
+    if m.filename.is_empty() {
+        return Err(CmdError::Usage(
+            "must specify -f FILE (a file, a directory, or - for stdin)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the manifests, connects, and runs `one` on each document in order, printing the
+/// line it returns; a failed document is reported and the rest still go ahead (what `apply`
+/// and `create` share).
+pub fn for_each_document(
+    g: &GlobalArgs,
+    m: &ManifestArgs,
+    verb: &'static str,
+    out: &mut dyn std::io::Write,
+    one: impl Fn(&Session, &Document) -> Result<String, CmdError>,
+) -> Result<Outcome, CmdError> {
+    let docs = m.read(verb)?;
+    let s = Session::connect(g)?;
+    s.catalog()?;
+    let mut outcome = Outcome::Done;
+    for doc in &docs {
+        match one(&s, doc) {
+            Ok(line) => writeln!(out, "{line}")?,
+            Err(e) => {
+                report(e);
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
 /// Prints a per-item error and lets the verb carry on.
 pub fn report(e: impl Into<CmdError>) {
     eprintln!("{}", e.into().render());
@@ -136,6 +212,8 @@ pub enum Outcome {
     Done,
     /// Some items failed; their errors were printed.
     Failed,
+    /// End with this exit status (`exec` passes on the command's).
+    Exit(u8),
 }
 
 impl Outcome {
@@ -155,14 +233,19 @@ pub struct Session {
     catalog: OnceCell<Catalog>,
 }
 
+/// Where the kubeconfig is, from `--kubeconfig`, `KUBECONFIG` and `HOME`.
+pub fn location(g: &GlobalArgs) -> Location {
+    Location::choose(
+        g.kubeconfig.clone(),
+        std::env::var_os("KUBECONFIG"),
+        std::env::var_os("HOME").map(PathBuf::from),
+    )
+}
+
 impl Session {
     /// Loads the kubeconfig and applies the flags; nothing is sent yet.
     pub fn connect(g: &GlobalArgs) -> Result<Session, CmdError> {
-        let location = Location::choose(
-            g.kubeconfig.clone(),
-            std::env::var_os("KUBECONFIG"),
-            std::env::var_os("HOME").map(PathBuf::from),
-        );
+        let location = location(g);
         let kc = kubeconfig::Kubeconfig::load(&location)?;
         let overrides = Overrides {
             context: g.context.clone(),
@@ -262,9 +345,14 @@ pub fn done(r: &ApiResource, name: &str, what: &str) -> String {
     format!("{}/{name} {what}", r.type_name())
 }
 
-/// `"pod.yaml"` as kubectl quotes a source in messages.
+/// `"pod.yaml"` as kubectl quotes a source in messages, with the document's index when the
+/// source holds several (`"all.yaml" (document 2)`).
 pub fn quoted(doc: &Document) -> String {
-    format!("\"{}\"", doc.file)
+    if doc.of > 1 {
+        format!("\"{}\" (document {})", doc.file, doc.index)
+    } else {
+        format!("\"{}\"", doc.file)
+    }
 }
 
 #[cfg(test)]

@@ -86,12 +86,15 @@ impl Token {
 
 #[derive(Debug, clap::Args)]
 pub struct Create {
+    /// Make a join token for agents (`shoal-agent --token-file`) instead of a user token.
+    #[arg(long, conflicts_with_all = ["user", "role", "kubeconfig_out", "namespace"])]
+    join: bool,
     /// The user the token authenticates as.
-    #[arg(long, value_name = "NAME")]
-    user: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "join")]
+    user: Option<String>,
     /// cluster-admin, or view, edit or admin in the --namespace(s).
-    #[arg(long, value_name = "ROLE")]
-    role: String,
+    #[arg(long, value_name = "ROLE", required_unless_present = "join")]
+    role: Option<String>,
     /// A namespace the role applies in (repeatable); the first is the written kubeconfig's
     /// namespace.
     // Design: the same id as the global `-n/--namespace`, so this one takes its place here and
@@ -109,8 +112,12 @@ pub struct Create {
 
 impl Create {
     fn run(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
-        let user = check_user(&self.user).map_err(CmdError::Usage)?;
-        let grant = Grant::parse(&self.role, &self.namespaces).map_err(CmdError::Usage)?;
+        if self.join {
+            return self.create_join(g, out);
+        }
+        let user = check_user(self.user.as_deref().unwrap_or_default()).map_err(CmdError::Usage)?;
+        let grant = Grant::parse(self.role.as_deref().unwrap_or_default(), &self.namespaces)
+            .map_err(CmdError::Usage)?;
         let ttl = parse_ttl(&self.ttl).map_err(CmdError::Usage)?;
         let s = Session::connect(g)?;
 
@@ -149,6 +156,39 @@ impl Create {
         if let Some(p) = written {
             eprintln!("kubeconfig for \"{user}\" written to {}", p.display());
         }
+        Ok(Outcome::Done)
+    }
+}
+
+impl Create {
+    /// `--join`: a join token with the TTL, stored as its digest (see [`super::join_token`]).
+    fn create_join(&self, g: &GlobalArgs, out: &mut dyn Write) -> Result<Outcome, CmdError> {
+        use super::join_token;
+        let ttl = parse_ttl(&self.ttl).map_err(CmdError::Usage)?;
+        let s = Session::connect(g)?;
+        let Some(ca) = s.conn.ca.first() else {
+            return Err(CmdError::Usage(
+                "a join token pins the hub's CA, and this connection has none (use the hub's kubeconfig)".into(),
+            ));
+        };
+        let secret = join_token::generate_secret();
+        let expires_at_ms = ttl.map(|d| now_ms().saturating_add(d.as_millis() as u64));
+        s.client
+            .post(
+                &secrets_path(),
+                &join_token::join_secret(&secret, expires_at_ms),
+            )
+            .map_err(admin_only)?;
+        writeln!(out, "{}", join_token::token_string(ca.as_ref(), &secret))?;
+        out.flush()?;
+        eprintln!(
+            "join token \"{}\" created ({})",
+            join_token::secret_name(&secret),
+            match expires_at_ms {
+                Some(ms) => format!("expires {}", rfc3339_ms(ms)),
+                None => "never expires".into(),
+            }
+        );
         Ok(Outcome::Done)
     }
 }
@@ -245,7 +285,7 @@ fn fail_item(e: CmdError) -> Result<bool, CmdError> {
 /// `Ok` when `name` is a user-token Secret; "no such token" otherwise.
 fn check_token_secret(s: &Session, name: &str) -> Result<(), CmdError> {
     match s.client.get(&secret_path(name), client::JSON) {
-        Ok(v) if v.get("type").and_then(Value::as_str) == Some(SECRET_TYPE) => Ok(()),
+        Ok(v) if is_token_type(&v) => Ok(()),
         Ok(_) => Err(CmdError::Usage(format!(
             "secret \"{name}\" in {NAMESPACE} is not a user token (type {SECRET_TYPE}); not deleting it"
         ))),
@@ -283,9 +323,17 @@ fn list_tokens(s: &Session) -> Result<Vec<Value>, CmdError> {
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .filter(|i| i.get("type").and_then(Value::as_str) == Some(SECRET_TYPE))
+        .filter(|i| is_token_type(i))
         .cloned()
         .collect())
+}
+
+/// User tokens and join tokens.
+fn is_token_type(v: &Value) -> bool {
+    matches!(
+        v.get("type").and_then(Value::as_str),
+        Some(SECRET_TYPE | super::join_token::JOIN_SECRET_TYPE)
+    )
 }
 
 /// A 403 on token Secrets means the caller is not a cluster admin: say so.
@@ -597,7 +645,7 @@ pub fn secret_name(digest_hex: &str) -> String {
     format!("shoal-token-{}", &digest_hex[..digest_hex.len().min(20)])
 }
 
-fn b64(s: &str) -> String {
+pub fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
