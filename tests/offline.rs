@@ -1,5 +1,6 @@
 //! Offline autonomy with real processes and real Podman (the agent issue's offline test):
 //!
+//! 0. the device joins with a TTL join token made by `shoalctl token create --join`;
 //! 1. the hub is killed: the pods keep running;
 //! 2. the agent is killed and restarted while the hub is still down: it restores its pods from
 //!    its local store and adopts the running containers (same container IDs, nothing new);
@@ -70,7 +71,18 @@ fn pods_survive_hub_and_agent_restarts_and_converge_on_reconnect() {
     let agent_dir = tmp.path().join("agent");
     let mut hub = Hub::start(&hub_dir);
     let (api, quic, mqtt) = (hub.api_port, hub.quic_port, hub.mqtt_port);
-    let mut agent = Agent::start(&hub, &node, &agent_dir, &podman, &[]);
+    // The device joins with a join token of its own, with a TTL (`shoalctl token create
+    // --join`: only its digest is stored, in a kube-system Secret the handshake checks).
+    let out = std::process::Command::new(bin("shoalctl"))
+        .arg("--kubeconfig")
+        .arg(hub.kubeconfig())
+        .args(["token", "create", "--join", "--ttl", "1h"])
+        .output()
+        .expect("shoalctl");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token_file = tmp.path().join("device-join-token");
+    std::fs::write(&token_file, text(&out.stdout).trim()).expect("token file");
+    let mut agent = Agent::start_with_token(&hub, &node, &agent_dir, &podman, &token_file, &[]);
     wait_for("the node to be Ready", Duration::from_secs(60), || {
         let out = hub.kubectl(&["get", "node", &node, "--no-headers"]);
         text(&out.stdout).contains(" Ready").then_some(())

@@ -61,7 +61,10 @@ fn shoal_start_ms(hub: &Hub, node: &str, name: &str) -> f64 {
     // Let the watch establish before the create.
     std::thread::sleep(Duration::from_millis(500));
     let t0 = Instant::now();
-    let out = hub.kubectl_stdin(&["create", "-f", "-"], &POD.replace("NAME", name).replace("NODE", node));
+    let out = hub.kubectl_stdin(
+        &["create", "-f", "-"],
+        &POD.replace("NAME", name).replace("NODE", node),
+    );
     assert!(out.status.success(), "create: {}", text(&out.stderr));
     let stdout = watch.stdout.take().expect("stdout");
     let mut elapsed = None;
@@ -77,20 +80,39 @@ fn shoal_start_ms(hub: &Hub, node: &str, name: &str) -> f64 {
     }
     let _ = watch.kill();
     let _ = watch.wait();
-    elapsed.expect("the pod never reached Running").as_secs_f64() * 1000.0
+    elapsed
+        .expect("the pod never reached Running")
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// `podman kube play` of the same pod, in ms; the pod is torn down afterwards.
 fn kube_play_ms(dir: &std::path::Path, name: &str) -> f64 {
     let file = dir.join(format!("{name}.yaml"));
-    let spec = POD.replace("NAME", name).replace("  nodeSelector: {kubernetes.io/hostname: NODE}\n", "");
+    let spec = POD
+        .replace("NAME", name)
+        .replace("  nodeSelector: {kubernetes.io/hostname: NODE}\n", "");
     std::fs::write(&file, spec).expect("write pod yaml");
     let t0 = Instant::now();
-    let out = Command::new("podman").arg("kube").arg("play").arg(&file).output().expect("podman kube play");
+    let out = Command::new("podman")
+        .arg("kube")
+        .arg("play")
+        .arg(&file)
+        .output()
+        .expect("podman kube play");
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let _ = Command::new("podman").args(["kube", "down"]).arg(&file).output();
-    let _ = Command::new("podman").args(["pod", "rm", "-f", "-t", "0", name]).output();
-    assert!(out.status.success(), "podman kube play: {}", text(&out.stderr));
+    let _ = Command::new("podman")
+        .args(["kube", "down"])
+        .arg(&file)
+        .output();
+    let _ = Command::new("podman")
+        .args(["pod", "rm", "-f", "-t", "0", name])
+        .output();
+    assert!(
+        out.status.success(),
+        "podman kube play: {}",
+        text(&out.stderr)
+    );
     ms
 }
 
@@ -116,11 +138,17 @@ fn main() {
         let name = format!("lat-{r}");
         shoal.push(shoal_start_ms(&hub, &node, &name));
         hub.kubectl_ok(&["delete", "pod", &name, "--wait=true", "--timeout=60s"]);
-        play.push(kube_play_ms(tmp.path(), &format!("shoal-bench-play-{}-{r}", std::process::id())));
+        play.push(kube_play_ms(
+            tmp.path(),
+            &format!("shoal-bench-play-{}-{r}", std::process::id()),
+        ));
     }
     for i in 0..pods {
         let name = format!("load-{i}");
-        let out = hub.kubectl_stdin(&["create", "-f", "-"], &POD.replace("NAME", &name).replace("NODE", &node));
+        let out = hub.kubectl_stdin(
+            &["create", "-f", "-"],
+            &POD.replace("NAME", &name).replace("NODE", &node),
+        );
         assert!(out.status.success(), "create: {}", text(&out.stderr));
     }
     wait_for("every pod Running", Duration::from_secs(180), || {
@@ -132,7 +160,11 @@ fn main() {
     let loaded = rss_kib(agent.proc.pid());
 
     let (s, p) = (median(shoal.clone()), median(play.clone()));
-    println!("agent resident memory: idle {:.1} MiB, with {pods} pods {:.1} MiB", idle as f64 / 1024.0, loaded as f64 / 1024.0);
+    println!(
+        "agent resident memory: idle {:.1} MiB, with {pods} pods {:.1} MiB",
+        idle as f64 / 1024.0,
+        loaded as f64 / 1024.0
+    );
     println!("pod start latency (create -> Running seen by a watch), {rounds} rounds:");
     println!("  shoal (kubectl create -> hub -> agent -> Podman -> MQTT -> watch): median {s:.0} ms  {shoal:.0?}");
     println!("  podman kube play (same pod, local):                             median {p:.0} ms  {play:.0?}");

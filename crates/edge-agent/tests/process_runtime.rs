@@ -20,7 +20,10 @@ fn plan(uid: &str, mount: &Path) -> PodPlan {
                 name: "main".into(),
                 image: "unused".into(),
                 command: vec!["/bin/sh".into(), "-c".into()],
-                args: vec!["echo \"$GREETING from $(pwd)\" > $OUT/hello; echo started; exec sleep 60".into()],
+                args: vec![
+                    "echo \"$GREETING from $(pwd)\" > $OUT/hello; echo started; exec sleep 60"
+                        .into(),
+                ],
                 working_dir: "/tmp".into(),
                 env: vec![
                     ("GREETING".into(), "hi".into()),
@@ -60,7 +63,10 @@ async fn wait_until(
         if f(&pods) {
             return pods;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {pods:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {pods:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -84,38 +90,68 @@ async fn process_pods_run_stop_restart_and_are_adopted() {
     })
     .await;
     assert_eq!(pods[0].pod_ip.as_deref(), Some("127.0.0.9"));
-    assert!(matches!(state(&pods, "quits"), Some(ObservedState::Exited { exit_code: 3, .. })));
+    assert!(matches!(
+        state(&pods, "quits"),
+        Some(ObservedState::Exited { exit_code: 3, .. })
+    ));
 
     // The volume was bound at its mountPath inside the process's mount namespace only: the
     // file landed in the pod's emptyDir, the host's mount point stayed empty.
-    let volume_file = tmp.path().join("agent/process").join(uid).join("volumes/data/hello");
+    let volume_file = tmp
+        .path()
+        .join("agent/process")
+        .join(uid)
+        .join("volumes/data/hello");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !volume_file.exists() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(std::fs::read_to_string(&volume_file).expect("hello"), "hi from /tmp\n");
-    assert!(!mount.join("hello").exists(), "the host does not see the bind mount");
-    let log = std::fs::read_to_string(tmp.path().join("agent/process").join(uid).join("containers/main/log"))
-        .expect("log");
+    assert_eq!(
+        std::fs::read_to_string(&volume_file).expect("hello"),
+        "hi from /tmp\n"
+    );
+    assert!(
+        !mount.join("hello").exists(),
+        "the host does not see the bind mount"
+    );
+    let log = std::fs::read_to_string(
+        tmp.path()
+            .join("agent/process")
+            .join(uid)
+            .join("containers/main/log"),
+    )
+    .expect("log");
     assert!(log.contains("started"), "{log}");
 
     // A new runtime over the same directory (an agent restart) adopts the running process.
     let id = pods[0].container("main").expect("main").id.clone();
     let adopted = ProcessRuntime::new(&tmp.path().join("agent"), "127.0.0.9");
     let again = adopted.list_pods().await.expect("list");
-    assert_eq!(again[0].container("main").map(|c| c.id.clone()), Some(id.clone()));
+    assert_eq!(
+        again[0].container("main").map(|c| c.id.clone()),
+        Some(id.clone())
+    );
     assert!(state(&again, "main").is_some_and(|s| s.is_running()));
 
     // Graceful stop: SIGTERM ends `sleep`, the wrapper records 143.
-    adopted.stop_pod(uid, Duration::from_secs(5)).await.expect("stop");
+    adopted
+        .stop_pod(uid, Duration::from_secs(5))
+        .await
+        .expect("stop");
     let pods = adopted.list_pods().await.expect("list");
     assert!(
-        matches!(state(&pods, "main"), Some(ObservedState::Exited { exit_code: 143, .. })),
+        matches!(
+            state(&pods, "main"),
+            Some(ObservedState::Exited { exit_code: 143, .. })
+        ),
         "{pods:#?}"
     );
 
     // Restart runs the command again (a new process).
-    adopted.restart_container(uid, "main").await.expect("restart");
+    adopted
+        .restart_container(uid, "main")
+        .await
+        .expect("restart");
     let pods = wait_until(&adopted, "main running again", |pods| {
         state(pods, "main").is_some_and(|s| s.is_running())
     })
@@ -123,14 +159,37 @@ async fn process_pods_run_stop_restart_and_are_adopted() {
     assert_ne!(pods[0].container("main").map(|c| c.id.clone()), Some(id));
 
     // A failed liveness probe kills one container; exec probes run commands.
-    assert_eq!(adopted.probe_exec(uid, "main", &["true".into()], Duration::from_secs(2)).await.expect("probe").0, 0);
-    assert_eq!(adopted.probe_exec(uid, "main", &["false".into()], Duration::from_secs(2)).await.expect("probe").0, 1);
-    adopted.stop_container(uid, "main", Duration::from_secs(2)).await.expect("kill");
+    assert_eq!(
+        adopted
+            .probe_exec(uid, "main", &["true".into()], Duration::from_secs(2))
+            .await
+            .expect("probe")
+            .0,
+        0
+    );
+    assert_eq!(
+        adopted
+            .probe_exec(uid, "main", &["false".into()], Duration::from_secs(2))
+            .await
+            .expect("probe")
+            .0,
+        1
+    );
+    adopted
+        .stop_container(uid, "main", Duration::from_secs(2))
+        .await
+        .expect("kill");
     let pods = adopted.list_pods().await.expect("list");
-    assert!(matches!(state(&pods, "main"), Some(ObservedState::Exited { .. })));
+    assert!(matches!(
+        state(&pods, "main"),
+        Some(ObservedState::Exited { .. })
+    ));
 
     // Removal stops everything and deletes the pod's directory.
-    adopted.restart_container(uid, "main").await.expect("restart");
+    adopted
+        .restart_container(uid, "main")
+        .await
+        .expect("restart");
     adopted.remove_pod(uid).await.expect("remove");
     assert!(adopted.list_pods().await.expect("list").is_empty());
     assert!(!tmp.path().join("agent/process").join(uid).exists());
@@ -145,5 +204,8 @@ async fn a_container_without_a_command_is_refused() {
     p.containers[0].command.clear();
     p.containers[0].volume_mounts.clear();
     let err = rt.start_pod(&p).await.expect_err("no command");
-    assert!(err.to_string().contains("set command") || format!("{err:?}").contains("command"), "{err:?}");
+    assert!(
+        err.to_string().contains("set command") || format!("{err:?}").contains("command"),
+        "{err:?}"
+    );
 }

@@ -23,6 +23,7 @@ pub mod config_source;
 pub mod controllers;
 pub mod event_gc;
 pub mod hub;
+pub mod join_secrets;
 pub mod liveness;
 pub mod metrics;
 pub mod mosquitto_files;
