@@ -56,6 +56,11 @@ pub struct Args {
     /// defaults to `RUST_LOG`, then `info`.
     #[arg(long, env = "SHOAL_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Whether this agent's service proxy listens on ClusterIPs (NodePorts are always served
+    /// on --node-ip). Agents sharing one machine share its ClusterIPs: turn it off on all but
+    /// one of them, or leave it on and let the kernel spread connections (SO_REUSEPORT).
+    #[arg(long, env = "SHOAL_CLUSTER_IP_PROXY", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cluster_ip_proxy: bool,
 }
 
 /// Which container runtime runs the node's pods.
@@ -103,6 +108,8 @@ pub struct AgentConfig {
     pub runtime: RuntimeKind,
     /// Podman API endpoint, for [`RuntimeKind::Podman`].
     pub podman_socket: String,
+    /// Whether the service proxy listens on ClusterIPs (see [`Args::cluster_ip_proxy`]).
+    pub cluster_ip_proxy: bool,
 }
 
 impl AgentConfig {
@@ -123,6 +130,7 @@ impl AgentConfig {
             labels: Vec::new(),
             runtime: RuntimeKind::Podman,
             podman_socket: DEFAULT_PODMAN_SOCKET.to_string(),
+            cluster_ip_proxy: true,
         }
     }
 
@@ -145,6 +153,7 @@ impl AgentConfig {
             labels,
             runtime: args.runtime,
             podman_socket: args.podman_socket,
+            cluster_ip_proxy: args.cluster_ip_proxy,
         };
         if let Err(mut p) = config.validate() {
             problems.append(&mut p.problems);

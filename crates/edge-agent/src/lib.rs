@@ -44,8 +44,11 @@ pub mod local_store;
 pub mod node_info;
 pub mod pod_manager;
 pub mod pods;
+pub mod proxy_balancer;
 pub mod report_outbox;
 pub mod runtime;
+pub mod service_proxy;
+pub mod services;
 pub mod status_reporter;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -64,12 +67,14 @@ pub use tokio_util::sync::CancellationToken as ShutdownToken;
 
 use crate::backoff::{Backoff, LINK};
 use crate::hub_addr::{hub_host, resolve_hub};
-use crate::hub_link::{HubLink, LinkSetup};
+use crate::hub_link::{HubLink, LinkSetup, ServicesLink};
 use crate::join::JoinError;
 use crate::local_store::{LocalStore, StoreError};
 use crate::node_info::HostFacts;
 use crate::pod_manager::PodManager;
 use crate::runtime::{ContainerRuntime, PodmanRuntime, RuntimeError};
+use crate::service_proxy::ServiceProxy;
+use crate::services::{DesiredServices, SharedServices};
 use crate::status_reporter::{parse_broker_url, NodeBase, StatusReporter};
 
 /// How long the agent keeps trying to reach its container runtime at start before giving up.
@@ -193,6 +198,7 @@ async fn run_agent(
         })?;
     let store = LocalStore::open_async(config.state_dir()).await?;
     let desired = store.load_async().await?;
+    let services = store.load_services_async().await?;
     info!(
         node = %config.node_name,
         hub = %config.hub,
@@ -263,6 +269,26 @@ async fn run_agent(
         )
         .start();
 
+        // The proxy starts from the stored Services, so it serves before (and without) the hub.
+        let service_proxy = ServiceProxy::new(
+            config.node_name.clone(),
+            config.node_ip,
+            config.cluster_ip_proxy,
+            actors.clone(),
+        )
+        .start();
+        let stored_services = services.plans();
+        let shared_services: SharedServices =
+            std::sync::Arc::new(std::sync::RwLock::new(stored_services.clone()));
+        service_proxy.do_send(DesiredServices {
+            services: stored_services,
+        });
+        let services_link = ServicesLink {
+            set: std::sync::Arc::new(std::sync::Mutex::new(services)),
+            shared: shared_services,
+            recipients: vec![service_proxy.clone().recipient()],
+        };
+
         let client_config = quic::mtls_client_config(
             &creds.ca_cert_pem,
             &creds.node_cert_pem,
@@ -277,6 +303,7 @@ async fn run_agent(
                 node,
                 store: store.clone(),
                 pod_manager: pod_manager.clone().recipient(),
+                services: services_link,
             },
             desired,
             actors.clone(),
@@ -287,6 +314,7 @@ async fn run_agent(
         info!("agent stopping");
         wait_stopped(&hub_link, "hub link").await;
         wait_stopped(&pod_manager, "pod manager").await;
+        wait_stopped(&service_proxy, "service proxy").await;
         if let Some(reporter) = &reporter {
             wait_stopped(reporter, "status reporter").await;
         }

@@ -31,6 +31,8 @@ pub struct HubConfig {
     pub mqtt_url: Option<String>,
     /// When nodes turn Unknown and when (if ever) their pods are evicted.
     pub node_lifecycle: crate::controllers::node_lifecycle::LifecycleConfig,
+    /// Service CIDR (ClusterIPs) and NodePort range.
+    pub service_network: crate::service_alloc::ServiceNetwork,
 }
 
 /// A running hub.
@@ -175,6 +177,9 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         store: store.clone(),
         auth,
         server_address: loopback_if_unspecified(api_addr).to_string(),
+        services: Arc::new(crate::service_alloc::ServiceAllocator::new(
+            cfg.service_network.clone(),
+        )),
     };
     let server = api::serve(listener, tls, state)?;
     let api = server.handle();

@@ -24,6 +24,8 @@ pub mod plan;
 pub mod resources;
 pub mod scheduler;
 pub mod selector;
+pub mod service_alloc;
+pub mod service_plan;
 pub mod status_ingest;
 pub mod store;
 pub mod validation;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the frame format and of the messages in this module. A peer that receives a
 /// frame with another version refuses it with a clear error instead of misreading it.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The SNI name the agent uses and the hub's server certificate carries.
 pub const HUB_SERVER_NAME: &str = "shoal-hub";
@@ -109,6 +109,16 @@ pub enum HubMessage {
     },
     /// Keep-alive carrying the hub's current revision; needs no ack.
     Ping { revision: u64 },
+    /// The cluster's Services (with their endpoints) for the agent's service proxy and DNS.
+    /// `full` replaces the agent's whole set (sent first in every session); otherwise
+    /// `upserts` replace Services by key and `deletes` (`namespace/name`) remove them. The agent
+    /// persists it, then acks `revision`; it does not move the pods' revision.
+    Services {
+        revision: u64,
+        full: bool,
+        upserts: Vec<ServicePlan>,
+        deletes: Vec<String>,
+    },
 }
 
 /// Agent -> hub on the sync stream.
@@ -207,4 +217,60 @@ pub enum VolumePlan {
         path: String,
         kind: String,
     },
+}
+
+/// One Service as an agent's proxy, DNS and environment variables need it: compiled by the hub
+/// from the Service and its Endpoints, with each endpoint's node address and published host
+/// port looked up, so the agent never needs the Kubernetes objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePlan {
+    pub namespace: String,
+    pub name: String,
+    /// "ClusterIP", "NodePort", "LoadBalancer" or "ExternalName".
+    pub service_type: String,
+    /// The virtual IP; "None" for a headless Service, empty for ExternalName.
+    pub cluster_ip: String,
+    pub external_name: String,
+    /// `sessionAffinity: ClientIP`.
+    pub client_ip_affinity: bool,
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds` (Kubernetes' default 10800).
+    pub affinity_timeout_seconds: u32,
+    pub ports: Vec<ServicePortPlan>,
+    /// Ready and not-ready endpoints (the proxy skips the not-ready ones).
+    pub endpoints: Vec<EndpointPlan>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePortPlan {
+    /// Empty for a single unnamed port.
+    pub name: String,
+    /// "TCP" or "UDP" (SCTP Services are not proxied).
+    pub protocol: String,
+    pub port: u16,
+    /// 0 unless the Service is NodePort or LoadBalancer.
+    pub node_port: u16,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPlan {
+    /// The pod's IP.
+    pub ip: String,
+    pub pod_name: String,
+    /// Node the pod runs on, and that node's address (empty when unknown).
+    pub node_name: String,
+    pub node_ip: String,
+    pub ready: bool,
+    /// The endpoint's port for each Service port (by Service port name).
+    pub ports: Vec<EndpointPortPlan>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPortPlan {
+    /// The Service port name this is for.
+    pub name: String,
+    pub protocol: String,
+    /// Port on the pod IP.
+    pub port: u16,
+    /// Port the pod publishes on its node's address for it (`hostPort`), 0 when none.
+    pub host_port: u16,
 }

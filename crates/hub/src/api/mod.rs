@@ -40,6 +40,8 @@ pub struct ApiState {
     pub auth: Arc<Authenticator>,
     /// `host:port` clients reach the API at (for `/api`'s serverAddressByClientCIDRs).
     pub server_address: String,
+    /// ClusterIP/NodePort ranges and the lock Service writes allocate under.
+    pub services: Arc<crate::service_alloc::ServiceAllocator>,
 }
 
 /// Starts the HTTPS server on `listener`. The returned server runs until its handle is

@@ -47,6 +47,7 @@ impl Cluster {
             mqtt_addr: loopback(free_port()),
             mqtt_url: None,
             node_lifecycle: Default::default(),
+            service_network: Default::default(),
         };
         let hub = hub::start(cfg).await.expect("hub starts");
         let store = hub.store.clone();
