@@ -47,6 +47,7 @@ pub mod pods;
 pub mod proxy_balancer;
 pub mod report_outbox;
 pub mod runtime;
+pub mod service_env;
 pub mod service_proxy;
 pub mod services;
 pub mod status_reporter;
@@ -199,6 +200,12 @@ async fn run_agent(
     let store = LocalStore::open_async(config.state_dir()).await?;
     let desired = store.load_async().await?;
     let services = store.load_services_async().await?;
+    let shared_services: SharedServices =
+        std::sync::Arc::new(std::sync::RwLock::new(services.plans()));
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(service_env::ServiceEnvRuntime::new(
+        runtime,
+        shared_services.clone(),
+    ));
     info!(
         node = %config.node_name,
         hub = %config.hub,
@@ -278,8 +285,6 @@ async fn run_agent(
         )
         .start();
         let stored_services = services.plans();
-        let shared_services: SharedServices =
-            std::sync::Arc::new(std::sync::RwLock::new(stored_services.clone()));
         service_proxy.do_send(DesiredServices {
             services: stored_services,
         });

@@ -71,6 +71,7 @@ pub fn compile(pod: &Pod, revision: u64) -> PodPlan {
         containers: spec.containers.iter().map(downward).collect(),
         volumes,
         deletion_grace_period_seconds: meta.deletion_grace_period_seconds.map(|s| s.max(0) as u64),
+        enable_service_links: spec.enable_service_links.unwrap_or(true),
     }
 }
 

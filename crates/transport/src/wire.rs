@@ -149,6 +149,9 @@ pub struct PodPlan {
     pub volumes: Vec<VolumePlan>,
     /// Set when the pod is being deleted on the hub: stop it gracefully within the period.
     pub deletion_grace_period_seconds: Option<u64>,
+    /// `spec.enableServiceLinks`: the agent adds the Services' environment variables to
+    /// containers it creates (from the Services it knows at that moment).
+    pub enable_service_links: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
