@@ -3,7 +3,9 @@
 //! a NodePort Service over them. Requests through either node's NodePort and through the
 //! ClusterIP come back round robin from all three (pods on the other node are reached through
 //! its address and their published host port), an unready pod gets no traffic, and a deleted
-//! pod drops out. All traffic stays on loopback and inside Podman's own network.
+//! pod drops out. A pod started later gets the Service environment variables and resolves
+//! the Service (and a headless one) through the agent's cluster DNS. All traffic stays on
+//! loopback and inside Podman's own network.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -48,6 +50,34 @@ spec:
   selector: {app: web}
   ports:
   - {name: http, port: 80, targetPort: http}
+"#;
+
+const HEADLESS: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-headless
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+"#;
+
+/// A pod that prints its environment and looks the Services up by DNS.
+const CLIENT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  nodeName: NODE
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: localhost/busybox:latest
+    imagePullPolicy: IfNotPresent
+    command: ["sh", "-c", "env; nslookup web.default.svc.cluster.local; echo headless:; nslookup web-headless.default.svc.cluster.local; echo done.; sleep 3600"]
 "#;
 
 /// One HTTP GET; the body (the answering pod's name), or `None` if the connection failed.
@@ -188,6 +218,78 @@ fn services_balance_across_two_podman_nodes() {
         }
     }
 
+    // Discovery: a pod started after the Services sees their variables and resolves them
+    // through the agent's cluster DNS (on Podman's bridge gateway); a headless Service
+    // resolves to the ready pods' addresses.
+    let out = hub.kubectl_stdin(&["apply", "-f", "-"], HEADLESS);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_for("headless endpoints", LIMIT, || {
+        let ep = json(&hub, &["get", "endpoints", "web-headless", "-o", "json"]);
+        (ep["subsets"][0]["addresses"].as_array().map(Vec::len) == Some(3)).then_some(())
+    });
+    let pod_ips: Vec<String> = names
+        .iter()
+        .map(|n| {
+            json(&hub, &["get", "pod", n, "-o", "json"])["status"]["podIP"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let out = hub.kubectl_stdin(&["apply", "-f", "-"], &CLIENT.replace("NODE", &na));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let logs = wait_for("the client pod's output", LIMIT, || {
+        let out = std::process::Command::new("podman")
+            .args([
+                "ps",
+                "-a",
+                "-q",
+                "--filter",
+                &format!("label=io.shoal.node={na}"),
+            ])
+            .args([
+                "--filter",
+                "label=io.shoal.name=client",
+                "--filter",
+                "label=io.shoal.container=c",
+            ])
+            .output()
+            .ok()?;
+        let id = text(&out.stdout).split_whitespace().next()?.to_string();
+        let logs = std::process::Command::new("podman")
+            .args(["logs", &id])
+            .output()
+            .ok()?;
+        let all = format!("{}{}", text(&logs.stdout), text(&logs.stderr));
+        all.contains("done.").then_some(all)
+    });
+    eprintln!("client pod output:\n{logs}");
+    assert!(
+        logs.contains(&format!("WEB_SERVICE_HOST={cluster_ip}")),
+        "{logs}"
+    );
+    assert!(logs.contains("WEB_SERVICE_PORT=80"), "{logs}");
+    assert!(logs.contains("WEB_SERVICE_PORT_HTTP=80"), "{logs}");
+    assert!(
+        logs.contains(&format!("WEB_PORT=tcp://{cluster_ip}:80")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("WEB_PORT_80_TCP_ADDR={cluster_ip}")),
+        "{logs}"
+    );
+    let (by_name, headless) = logs.split_once("headless:").expect("both lookups ran");
+    assert!(
+        by_name.contains(&format!("Address: {cluster_ip}")),
+        "{logs}"
+    );
+    for ip in &pod_ips {
+        assert!(
+            headless.contains(ip.as_str()),
+            "headless answer lacks {ip}: {logs}"
+        );
+    }
+
     // An unready pod (its second container has finished) is kept apart and gets no traffic.
     let sidecar = "  - name: once\n    image: localhost/busybox:latest\n    imagePullPolicy: IfNotPresent\n    command: [\"true\"]\n";
     let out = hub.kubectl_stdin(
@@ -216,8 +318,8 @@ fn services_balance_across_two_podman_nodes() {
     assert_eq!(m.get("web-1"), Some(&5), "{m:?}");
     assert_eq!(m.get("web-2"), Some(&5), "{m:?}");
 
-    for p in ["web-1", "web-2", "web-4"] {
+    for p in ["web-1", "web-2", "web-4", "client"] {
         hub.kubectl_ok(&["delete", "pod", p, "--wait=false"]);
     }
-    hub.kubectl_ok(&["delete", "service", "web"]);
+    hub.kubectl_ok(&["delete", "service", "web", "web-headless"]);
 }

@@ -61,6 +61,23 @@ pub struct Args {
     /// one of them, or leave it on and let the kernel spread connections (SO_REUSEPORT).
     #[arg(long, env = "SHOAL_CLUSTER_IP_PROXY", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub cluster_ip_proxy: bool,
+    /// Address pods use as their DNS server (this agent's cluster DNS listens there, UDP 53);
+    /// the default is the gateway of Podman's default network. `off` turns cluster DNS off.
+    #[arg(
+        long,
+        env = "SHOAL_CLUSTER_DNS",
+        value_name = "ADDR|off",
+        default_value = "10.88.0.1"
+    )]
+    pub cluster_dns: String,
+    /// The cluster domain Service names live under.
+    #[arg(
+        long,
+        env = "SHOAL_CLUSTER_DOMAIN",
+        value_name = "DOMAIN",
+        default_value = "cluster.local"
+    )]
+    pub cluster_domain: String,
 }
 
 /// Which container runtime runs the node's pods.
@@ -110,6 +127,10 @@ pub struct AgentConfig {
     pub podman_socket: String,
     /// Whether the service proxy listens on ClusterIPs (see [`Args::cluster_ip_proxy`]).
     pub cluster_ip_proxy: bool,
+    /// Where the cluster DNS listens and pods send queries; `None` = off.
+    pub cluster_dns: Option<IpAddr>,
+    /// e.g. `cluster.local`.
+    pub cluster_domain: String,
 }
 
 impl AgentConfig {
@@ -131,6 +152,8 @@ impl AgentConfig {
             runtime: RuntimeKind::Podman,
             podman_socket: DEFAULT_PODMAN_SOCKET.to_string(),
             cluster_ip_proxy: true,
+            cluster_dns: None,
+            cluster_domain: "cluster.local".into(),
         }
     }
 
@@ -154,6 +177,19 @@ impl AgentConfig {
             runtime: args.runtime,
             podman_socket: args.podman_socket,
             cluster_ip_proxy: args.cluster_ip_proxy,
+            cluster_dns: match args.cluster_dns.as_str() {
+                "off" | "" => None,
+                other => match other.parse() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        problems.push(format!(
+                            "--cluster-dns {other:?} is not an IP address or \"off\""
+                        ));
+                        None
+                    }
+                },
+            },
+            cluster_domain: args.cluster_domain.trim_matches('.').to_string(),
         };
         if let Err(mut p) = config.validate() {
             problems.append(&mut p.problems);

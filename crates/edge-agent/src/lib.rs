@@ -37,6 +37,8 @@ pub mod backoff;
 pub mod config;
 pub mod credentials;
 pub mod desired;
+pub mod dns;
+pub mod dns_answer;
 pub mod hub_addr;
 pub mod hub_link;
 pub mod join;
@@ -67,6 +69,7 @@ pub use config::{AgentConfig, Args, ConfigError, RuntimeKind};
 pub use tokio_util::sync::CancellationToken as ShutdownToken;
 
 use crate::backoff::{Backoff, LINK};
+use crate::dns::ClusterDns;
 use crate::hub_addr::{hub_host, resolve_hub};
 use crate::hub_link::{HubLink, LinkSetup, ServicesLink};
 use crate::join::JoinError;
@@ -202,9 +205,16 @@ async fn run_agent(
     let services = store.load_services_async().await?;
     let shared_services: SharedServices =
         std::sync::Arc::new(std::sync::RwLock::new(services.plans()));
+    let cluster_dns = config
+        .cluster_dns
+        .map(|server| service_env::ClusterDnsConfig {
+            server,
+            domain: config.cluster_domain.clone(),
+        });
     let runtime: Arc<dyn ContainerRuntime> = Arc::new(service_env::ServiceEnvRuntime::new(
         runtime,
         shared_services.clone(),
+        cluster_dns.clone(),
     ));
     info!(
         node = %config.node_name,
@@ -286,12 +296,22 @@ async fn run_agent(
         .start();
         let stored_services = services.plans();
         service_proxy.do_send(DesiredServices {
-            services: stored_services,
+            services: stored_services.clone(),
+        });
+        let mut recipients = vec![service_proxy.clone().recipient()];
+        let dns_server = cluster_dns.map(|c| {
+            let dns =
+                ClusterDns::new(SocketAddr::new(c.server, 53), c.domain, actors.clone()).start();
+            dns.do_send(DesiredServices {
+                services: stored_services,
+            });
+            recipients.push(dns.clone().recipient());
+            dns
         });
         let services_link = ServicesLink {
             set: std::sync::Arc::new(std::sync::Mutex::new(services)),
             shared: shared_services,
-            recipients: vec![service_proxy.clone().recipient()],
+            recipients,
         };
 
         let client_config = quic::mtls_client_config(
@@ -320,6 +340,9 @@ async fn run_agent(
         wait_stopped(&hub_link, "hub link").await;
         wait_stopped(&pod_manager, "pod manager").await;
         wait_stopped(&service_proxy, "service proxy").await;
+        if let Some(dns) = &dns_server {
+            wait_stopped(dns, "cluster DNS").await;
+        }
         if let Some(reporter) = &reporter {
             wait_stopped(reporter, "status reporter").await;
         }

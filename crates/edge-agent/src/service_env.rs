@@ -1,6 +1,8 @@
-//! Discovery by environment: a [`ContainerRuntime`] decorator that gives the containers of a
-//! pod with `enableServiceLinks` the Service variables Kubernetes injects
-//! ([`crate::services::env_vars`]) for the Services of the pod's namespace.
+//! Discovery by environment and DNS: a [`ContainerRuntime`] decorator that gives the
+//! containers of a pod with `enableServiceLinks` the Service variables Kubernetes injects
+//! ([`crate::services::env_vars`]) for the Services of the pod's namespace, and `ClusterFirst`
+//! pods the agent's cluster DNS as resolver with Kubernetes' search path
+//! (`<ns>.svc.<domain> svc.<domain> <domain>`, `ndots:5`).
 //!
 //! Design: the variables are computed when the runtime creates the pod's containers, from the
 //! agent's own copy of the Services ([`SharedServices`], kept current by the HubLink and loaded
@@ -20,12 +22,50 @@ use crate::services::{env_vars, SharedServices};
 pub struct ServiceEnvRuntime {
     inner: Arc<dyn ContainerRuntime>,
     services: SharedServices,
+    dns: Option<ClusterDnsConfig>,
+}
+
+/// Where pods send DNS queries, and the cluster domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterDnsConfig {
+    pub server: std::net::IpAddr,
+    pub domain: String,
 }
 
 impl ServiceEnvRuntime {
-    pub fn new(inner: Arc<dyn ContainerRuntime>, services: SharedServices) -> ServiceEnvRuntime {
-        ServiceEnvRuntime { inner, services }
+    pub fn new(
+        inner: Arc<dyn ContainerRuntime>,
+        services: SharedServices,
+        dns: Option<ClusterDnsConfig>,
+    ) -> ServiceEnvRuntime {
+        ServiceEnvRuntime {
+            inner,
+            services,
+            dns,
+        }
     }
+}
+
+/// `plan` with the cluster DNS as resolver when its policy asks for it (pure).
+pub fn with_cluster_dns(mut plan: PodPlan, dns: Option<&ClusterDnsConfig>) -> PodPlan {
+    let Some(dns) = dns else { return plan };
+    let wants = match plan.dns_policy.as_str() {
+        "" | "ClusterFirst" => !plan.host_network,
+        "ClusterFirstWithHostNet" => true,
+        _ => false,
+    };
+    if !wants || !plan.dns_servers.is_empty() {
+        return plan;
+    }
+    let d = &dns.domain;
+    plan.dns_servers = vec![dns.server.to_string()];
+    plan.dns_search = vec![
+        format!("{}.svc.{d}", plan.namespace),
+        format!("svc.{d}"),
+        d.clone(),
+    ];
+    plan.dns_options = vec!["ndots:5".into()];
+    plan
 }
 
 /// `plan` with the Service variables put before each container's own environment (pure).
@@ -72,7 +112,7 @@ impl ContainerRuntime for ServiceEnvRuntime {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let plan = with_service_env(plan, &services);
+        let plan = with_cluster_dns(with_service_env(plan, &services), self.dns.as_ref());
         Box::pin(async move { self.inner.start_pod(&plan).await })
     }
 
@@ -136,5 +176,42 @@ mod tests {
             ..plan
         };
         assert_eq!(with_service_env(&off, &[svc]), off);
+    }
+
+    #[test]
+    fn cluster_first_pods_get_the_cluster_dns() {
+        let dns = ClusterDnsConfig {
+            server: "10.88.0.1".parse().expect("ip"),
+            domain: "cluster.local".into(),
+        };
+        let plan = PodPlan {
+            namespace: "team".into(),
+            dns_policy: "ClusterFirst".into(),
+            ..Default::default()
+        };
+        let p = with_cluster_dns(plan.clone(), Some(&dns));
+        assert_eq!(p.dns_servers, vec!["10.88.0.1"]);
+        assert_eq!(
+            p.dns_search,
+            vec![
+                "team.svc.cluster.local",
+                "svc.cluster.local",
+                "cluster.local"
+            ]
+        );
+        assert_eq!(p.dns_options, vec!["ndots:5"]);
+        let default_policy = PodPlan {
+            dns_policy: "Default".into(),
+            ..plan.clone()
+        };
+        assert!(with_cluster_dns(default_policy, Some(&dns))
+            .dns_servers
+            .is_empty());
+        let host = PodPlan {
+            host_network: true,
+            ..plan.clone()
+        };
+        assert!(with_cluster_dns(host, Some(&dns)).dns_servers.is_empty());
+        assert!(with_cluster_dns(plan, None).dns_servers.is_empty());
     }
 }

@@ -152,6 +152,14 @@ pub struct PodPlan {
     /// `spec.enableServiceLinks`: the agent adds the Services' environment variables to
     /// containers it creates (from the Services it knows at that moment).
     pub enable_service_links: bool,
+    /// `spec.dnsPolicy` ("ClusterFirst", "Default", "None", ...).
+    pub dns_policy: String,
+    /// The pod's resolver configuration. Empty from the hub; the agent fills it in for
+    /// `ClusterFirst` pods (its cluster DNS and Kubernetes' search path) before the runtime
+    /// creates the pod.
+    pub dns_servers: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
