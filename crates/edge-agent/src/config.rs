@@ -19,6 +19,8 @@ use shoal_transport::names::validate_node_name;
 pub const DEFAULT_PODMAN_SOCKET: &str = "unix:///run/podman/podman.sock";
 /// Default node address.
 pub const DEFAULT_NODE_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Where pods find the cluster DNS by default: the gateway of Podman's default network.
+pub const DEFAULT_CLUSTER_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 88, 0, 1));
 
 /// Flags of `shoal-agent`; each also reads a `SHOAL_*` environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -152,7 +154,7 @@ impl AgentConfig {
             runtime: RuntimeKind::Podman,
             podman_socket: DEFAULT_PODMAN_SOCKET.to_string(),
             cluster_ip_proxy: true,
-            cluster_dns: None,
+            cluster_dns: Some(DEFAULT_CLUSTER_DNS),
             cluster_domain: "cluster.local".into(),
         }
     }
