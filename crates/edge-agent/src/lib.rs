@@ -8,6 +8,8 @@
 //!        |  DesiredPods                                          ^
 //!        v                                                       | PodStatuses (changes)
 //!   PodManager --reconcile (pods::)--> ContainerRuntime (Podman | fake | ...)
+//!                                        wrapped by ServiceEnvRuntime (Service env, pod DNS)
+//!   HubLink --persist Services--> ServiceProxy (ClusterIP/NodePort), ClusterDns
 //! ```
 //!
 //! - [`join`]: first start only; trades the join token for node credentials ([`credentials`]).
@@ -17,6 +19,9 @@
 //! - [`status_reporter`]: MQTT status publishing with a bounded [`report_outbox`].
 //! - [`runtime`] and [`pods`]: the container runtime trait and the pure pod lifecycle core.
 //! - [`desired`], [`backoff`]: pure cores of the sync protocol and of every retry.
+//! - [`services`], [`service_proxy`] ([`proxy_balancer`]), [`dns`] ([`dns_answer`]),
+//!   [`service_env`]: Services from the hub, the kube-proxy-like proxy, cluster DNS and the
+//!   Service environment variables.
 //!
 //! Start-up ([`run`]): open the local store and load the desired pods; connect the runtime;
 //! make sure the node has credentials (joining if needed); start the StatusReporter (if the
@@ -29,7 +34,7 @@
 //! ```text
 //! DIR/pki/ca.crt, DIR/pki/node.crt, DIR/pki/node.key (0600)   node credentials (join)
 //! DIR/mqtt.json                                               MQTT URL + credentials (join)
-//! DIR/state/                                                  fjall: desired pods, acked revision
+//! DIR/state/                                                  fjall: desired pods, acked revision, Services
 //! DIR/pods/<uid>/volumes/                                     emptyDir volumes (Podman runtime)
 //! ```
 

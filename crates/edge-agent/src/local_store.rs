@@ -8,7 +8,9 @@
 //! Layout (fjall 3):
 //! - keyspace `pods`: key = pod UID (UTF-8), value = [`FORMAT_VERSION`] byte + bincode 2 (serde,
 //!   standard config) of the [`PodPlan`];
-//! - keyspace `meta`: `revision` = u64 big-endian.
+//! - keyspace `meta`: `revision` = u64 big-endian;
+//! - keyspace `services`: key = `namespace/name`, value = [`FORMAT_VERSION`] byte + bincode of
+//!   the `ServicePlan` (replaced whole by a full `Services` message).
 //!
 //! Every [`DesiredWrite`] is one batch committed with `PersistMode::SyncAll`, so plans and
 //! revision change together and are on disk before the agent acks. All calls block; async code
