@@ -497,4 +497,45 @@ mod tests {
         );
         stop.cancel();
     }
+
+    #[actix_rt::test]
+    async fn udp_clients_get_replies_from_round_robin_backends() {
+        let mut backends = Vec::new();
+        for name in ["one", "two"] {
+            let s = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            backends.push(s.local_addr().expect("addr"));
+            tokio::spawn(async move {
+                let mut b = [0u8; 64];
+                while let Ok((_, from)) = s.recv_from(&mut b).await {
+                    let _ = s.send_to(name.as_bytes(), from).await;
+                }
+            });
+        }
+        let balancer = Arc::new(Mutex::new(Balancer::new(backends, None)));
+        let front_sock = bind_udp("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let front = front_sock.local_addr().expect("addr");
+        let stop = CancellationToken::new();
+        tokio::spawn(serve_udp(front_sock, balancer, stop.clone()));
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            // A new client socket per round: each is a new UDP session.
+            let c = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+            c.connect(front).await.expect("connect");
+            for _ in 0..2 {
+                c.send(b"?").await.expect("send");
+                let mut b = [0u8; 16];
+                let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut b))
+                    .await
+                    .expect("a reply in time")
+                    .expect("recv");
+                answers.push(String::from_utf8_lossy(&b[..n]).into_owned());
+            }
+        }
+        assert_eq!(
+            answers,
+            ["one", "one", "two", "two"],
+            "a client's datagrams stay on its backend; the next client gets the next one"
+        );
+        stop.cancel();
+    }
 }
