@@ -226,8 +226,14 @@ pub fn endpoints_subsets(svc: &Value, pods: &[Value]) -> Value {
         .pointer("/spec/publishNotReadyAddresses")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    // ports of the subset -> (ready, not ready)
-    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    /// One subset being built: its ports, ready and not-ready addresses.
+    #[derive(Default)]
+    struct Group {
+        ports: Vec<Value>,
+        ready: Vec<Value>,
+        not_ready: Vec<Value>,
+    }
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for pod in pods {
         if !super::pod_is_active(pod) {
             continue;
@@ -251,13 +257,14 @@ pub fn endpoints_subsets(svc: &Value, pods: &[Value]) -> Value {
             continue;
         }
         let gkey = serde_json::to_string(&resolved).unwrap_or_default();
-        let g = groups
-            .entry(gkey)
-            .or_insert_with(|| (resolved.clone(), Vec::new(), Vec::new()));
+        let g = groups.entry(gkey).or_insert_with(|| Group {
+            ports: resolved.clone(),
+            ..Default::default()
+        });
         if pod_is_ready(pod) || publish_not_ready {
-            g.1.push(address(pod, ip));
+            g.ready.push(address(pod, ip));
         } else {
-            g.2.push(address(pod, ip));
+            g.not_ready.push(address(pod, ip));
         }
     }
     let by_ip = |a: &Value, b: &Value| {
@@ -273,21 +280,27 @@ pub fn endpoints_subsets(svc: &Value, pods: &[Value]) -> Value {
     };
     let subsets: Vec<Value> = groups
         .into_values()
-        .map(|(ports, mut ready, mut not_ready)| {
-            ready.sort_by(by_ip);
-            not_ready.sort_by(by_ip);
-            let mut s = json!({});
-            if !ready.is_empty() {
-                s["addresses"] = json!(ready);
-            }
-            if !not_ready.is_empty() {
-                s["notReadyAddresses"] = json!(not_ready);
-            }
-            if !ports.is_empty() {
-                s["ports"] = json!(ports);
-            }
-            s
-        })
+        .map(
+            |Group {
+                 ports,
+                 mut ready,
+                 mut not_ready,
+             }| {
+                ready.sort_by(by_ip);
+                not_ready.sort_by(by_ip);
+                let mut s = json!({});
+                if !ready.is_empty() {
+                    s["addresses"] = json!(ready);
+                }
+                if !not_ready.is_empty() {
+                    s["notReadyAddresses"] = json!(not_ready);
+                }
+                if !ports.is_empty() {
+                    s["ports"] = json!(ports);
+                }
+                s
+            },
+        )
         .collect();
     json!(subsets)
 }
