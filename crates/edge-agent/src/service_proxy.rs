@@ -116,7 +116,15 @@ pub struct ServiceProxy {
     listeners: HashMap<ListenKey, Listener>,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
+    /// The last Services received, re-applied every [`RETRY_BIND`] so a listen address that
+    /// could not be bound (still in use, say) is retried.
+    last: Vec<ServicePlan>,
+    /// Addresses whose bind failed (warned about once, then retried quietly).
+    failed: std::collections::HashSet<ListenKey>,
 }
+
+/// How often listen addresses that failed to bind are retried.
+pub const RETRY_BIND: Duration = Duration::from_secs(10);
 
 impl ServiceProxy {
     pub fn new(
@@ -132,11 +140,14 @@ impl ServiceProxy {
             listeners: HashMap::new(),
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             shutdown,
+            last: Vec::new(),
+            failed: Default::default(),
         }
     }
 
     fn apply(&mut self, services: &[ServicePlan]) {
         let wanted = wanted(services, &self.node_name, self.node_ip, self.cluster_ips);
+        self.failed.retain(|k| wanted.contains_key(k));
         self.listeners.retain(|key, l| {
             let keep = wanted.contains_key(key);
             if !keep {
@@ -171,6 +182,7 @@ impl ServiceProxy {
             };
             match started {
                 Ok(()) => {
+                    self.failed.remove(&key);
                     info!(service = %want.service, addr = %key.0, proto = ?key.1, "service proxy listening");
                     self.listeners.insert(
                         key,
@@ -181,9 +193,13 @@ impl ServiceProxy {
                         },
                     );
                 }
-                // Retried with the next update of the Services.
+                // Retried every RETRY_BIND and with the next update of the Services.
                 Err(e) => {
-                    warn!(service = %want.service, addr = %key.0, error = %e, "service proxy cannot listen")
+                    if self.failed.insert(key) {
+                        warn!(service = %want.service, addr = %key.0, error = %e, "service proxy cannot listen; retrying");
+                    } else {
+                        debug!(service = %want.service, addr = %key.0, error = %e, "service proxy still cannot listen");
+                    }
                 }
             }
         }
@@ -200,6 +216,11 @@ impl Actor for ServiceProxy {
                 .into_actor(self)
                 .map(|(), _, ctx| ctx.stop()),
         );
+        ctx.run_interval(RETRY_BIND, |act, _| {
+            let last = std::mem::take(&mut act.last);
+            act.apply(&last);
+            act.last = last;
+        });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -214,6 +235,7 @@ impl Handler<DesiredServices> for ServiceProxy {
 
     fn handle(&mut self, msg: DesiredServices, _: &mut Context<Self>) {
         self.apply(&msg.services);
+        self.last = msg.services;
     }
 }
 
