@@ -6,6 +6,7 @@
 //!   endpoints' pod IPs.
 //! - `_<port>._<proto>.<service>.<namespace>.svc.<domain>` SRV: the named port, target the
 //!   Service name.
+//! - an ExternalName Service: a CNAME to its `externalName`.
 //! - anything else under `<domain>`: NXDOMAIN. Other names: [`Answer::Forward`].
 //!
 //! Only what a stub resolver sends is understood (one question, no compression in the
@@ -19,6 +20,7 @@ use shoal_transport::wire::ServicePlan;
 /// TTL of every answer, seconds.
 pub const TTL: u32 = 5;
 const TYPE_A: u16 = 1;
+const TYPE_CNAME: u16 = 5;
 const TYPE_SRV: u16 = 33;
 const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
@@ -144,6 +146,13 @@ pub fn answer(query: &[u8], services: &[ServicePlan], domain: &str) -> Answer {
         return Answer::Reply(reply(query, q.end, 3, &[]));
     };
     let mut answers = Vec::new();
+    if srv.is_none() && s.service_type == "ExternalName" && !s.external_name.is_empty() {
+        // The alias only: the client's resolver follows it upstream.
+        let mut rd = Vec::new();
+        encode_name(&mut rd, &s.external_name);
+        answers.push((TYPE_CNAME, rd));
+        return Answer::Reply(reply(query, q.end, 0, &answers));
+    }
     match (srv, q.qtype) {
         (None, TYPE_A) => {
             if s.cluster_ip == "None" {
@@ -269,6 +278,20 @@ mod tests {
         let q = query("web.default.svc.cluster.local", TYPE_AAAA);
         let r = reply_of(answer(&q, &services(), "cluster.local"));
         assert_eq!((rcode(&r), ancount(&r)), (0, 0), "exists, no AAAA");
+        let ext = vec![ServicePlan {
+            namespace: "default".into(),
+            name: "ext".into(),
+            service_type: "ExternalName".into(),
+            external_name: "db.example.org".into(),
+            ..Default::default()
+        }];
+        let q = query("ext.default.svc.cluster.local", TYPE_A);
+        let r = reply_of(answer(&q, &ext, "cluster.local"));
+        assert_eq!(ancount(&r), 1);
+        assert!(
+            r.windows(8).any(|w| w == b"\x07example"),
+            "CNAME target in the answer"
+        );
         let q = query("example.org", TYPE_A);
         assert_eq!(answer(&q, &services(), "cluster.local"), Answer::Forward);
         assert_eq!(
