@@ -416,10 +416,12 @@ impl Agent {
             .arg("--node-name")
             .arg(node)
             .arg("--data-dir")
-            .arg(dir)
-            .arg("--node-ip")
-            .arg("127.0.0.1")
-            .arg("--podman-socket")
+            .arg(dir);
+        // `extra` may name another node address (several agents on one machine).
+        if !extra.contains(&"--node-ip") {
+            cmd.arg("--node-ip").arg("127.0.0.1");
+        }
+        cmd.arg("--podman-socket")
             .arg(podman.url())
             .args(extra)
             .env("SHOAL_LOG", "info");

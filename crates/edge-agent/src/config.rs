@@ -19,6 +19,8 @@ use shoal_transport::names::validate_node_name;
 pub const DEFAULT_PODMAN_SOCKET: &str = "unix:///run/podman/podman.sock";
 /// Default node address.
 pub const DEFAULT_NODE_IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Where pods find the cluster DNS by default: the gateway of Podman's default network.
+pub const DEFAULT_CLUSTER_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 88, 0, 1));
 
 /// Flags of `shoal-agent`; each also reads a `SHOAL_*` environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -56,6 +58,28 @@ pub struct Args {
     /// defaults to `RUST_LOG`, then `info`.
     #[arg(long, env = "SHOAL_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Whether this agent's service proxy listens on ClusterIPs (NodePorts are always served
+    /// on --node-ip). Agents sharing one machine share its ClusterIPs: turn it off on all but
+    /// one of them, or leave it on and let the kernel spread connections (SO_REUSEPORT).
+    #[arg(long, env = "SHOAL_CLUSTER_IP_PROXY", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cluster_ip_proxy: bool,
+    /// Address pods use as their DNS server (this agent's cluster DNS listens there, UDP 53);
+    /// the default is the gateway of Podman's default network. `off` turns cluster DNS off.
+    #[arg(
+        long,
+        env = "SHOAL_CLUSTER_DNS",
+        value_name = "ADDR|off",
+        default_value = "10.88.0.1"
+    )]
+    pub cluster_dns: String,
+    /// The cluster domain Service names live under.
+    #[arg(
+        long,
+        env = "SHOAL_CLUSTER_DOMAIN",
+        value_name = "DOMAIN",
+        default_value = "cluster.local"
+    )]
+    pub cluster_domain: String,
 }
 
 /// Which container runtime runs the node's pods.
@@ -103,6 +127,12 @@ pub struct AgentConfig {
     pub runtime: RuntimeKind,
     /// Podman API endpoint, for [`RuntimeKind::Podman`].
     pub podman_socket: String,
+    /// Whether the service proxy listens on ClusterIPs (see [`Args::cluster_ip_proxy`]).
+    pub cluster_ip_proxy: bool,
+    /// Where the cluster DNS listens and pods send queries; `None` = off.
+    pub cluster_dns: Option<IpAddr>,
+    /// e.g. `cluster.local`.
+    pub cluster_domain: String,
 }
 
 impl AgentConfig {
@@ -123,6 +153,9 @@ impl AgentConfig {
             labels: Vec::new(),
             runtime: RuntimeKind::Podman,
             podman_socket: DEFAULT_PODMAN_SOCKET.to_string(),
+            cluster_ip_proxy: true,
+            cluster_dns: Some(DEFAULT_CLUSTER_DNS),
+            cluster_domain: "cluster.local".into(),
         }
     }
 
@@ -145,6 +178,20 @@ impl AgentConfig {
             labels,
             runtime: args.runtime,
             podman_socket: args.podman_socket,
+            cluster_ip_proxy: args.cluster_ip_proxy,
+            cluster_dns: match args.cluster_dns.as_str() {
+                "off" | "" => None,
+                other => match other.parse() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        problems.push(format!(
+                            "--cluster-dns {other:?} is not an IP address or \"off\""
+                        ));
+                        None
+                    }
+                },
+            },
+            cluster_domain: args.cluster_domain.trim_matches('.').to_string(),
         };
         if let Err(mut p) = config.validate() {
             problems.append(&mut p.problems);

@@ -78,7 +78,7 @@ impl DesiredSet {
     /// with a snapshot, and the ack tells it exactly where the node now stands.
     pub fn plan(&self, msg: HubMessage) -> Option<DesiredWrite> {
         match msg {
-            HubMessage::Ping { .. } => None,
+            HubMessage::Ping { .. } | HubMessage::Services { .. } => None,
             HubMessage::Snapshot { revision, pods } => {
                 let puts = dedup_last(pods);
                 let removes = self

@@ -21,6 +21,7 @@
 //! session that stayed up for a minute resets. The session future owns the [`DesiredSet`] while
 //! it runs and hands it back when it ends.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -36,6 +37,7 @@ use crate::desired::DesiredSet;
 use crate::error_chain;
 use crate::hub_addr::{resolve_hub, ResolveError};
 use crate::local_store::{LocalStore, StoreError};
+use crate::services::{DesiredServices, ServiceSet, ServicesWrite, SharedServices};
 
 /// Why a sync session ended.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,50 @@ pub struct LinkSetup {
     pub pod_manager: Recipient<DesiredPods>,
     /// Serves the logs and exec streams the hub opens on the connection ([`crate::streams`]).
     pub runtime: std::sync::Arc<dyn crate::runtime::ContainerRuntime>,
+    /// Where Services go (see [`ServicesLink`]).
+    pub services: ServicesLink,
+}
+
+/// The Services half of the link: the set (persisted like pods, before the ack), who gets it
+/// after each change, and the shared copy pods' environment variables are computed from.
+#[derive(Clone)]
+pub struct ServicesLink {
+    pub set: Arc<Mutex<ServiceSet>>,
+    pub shared: SharedServices,
+    pub recipients: Vec<Recipient<DesiredServices>>,
+}
+
+impl ServicesLink {
+    /// Persists a `Services` message, commits it, and hands the new set out. Returns the
+    /// revision to ack.
+    async fn apply(
+        &self,
+        store: &LocalStore,
+        write: ServicesWrite,
+        revision: u64,
+    ) -> Result<(), LinkError> {
+        let write = store
+            .write_services_async(write)
+            .await
+            .map_err(|source| LinkError::Persist { revision, source })?;
+        let plans = {
+            let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+            set.commit(write);
+            set.plans()
+        };
+        *self.shared.write().unwrap_or_else(|p| p.into_inner()) = plans.clone();
+        for r in &self.recipients {
+            if r.send(DesiredServices {
+                services: plans.clone(),
+            })
+            .await
+            .is_err()
+            {
+                debug!("a services recipient is gone");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The HubLink actor.
@@ -220,6 +266,25 @@ async fn sync(
             .await
             .map_err(frame_err("reading a hub message"))?
             .ok_or(LinkError::HubClosed)?;
+        if let HubMessage::Services { revision, .. } = &msg {
+            let revision = *revision;
+            let write = params
+                .services
+                .set
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .plan(&msg);
+            if let Some(write) = write {
+                params
+                    .services
+                    .apply(&params.store, write, revision)
+                    .await?;
+                frame::write_frame(&mut send, &AgentMessage::Ack { revision })
+                    .await
+                    .map_err(frame_err("sending an ack"))?;
+            }
+            continue;
+        }
         let Some(write) = desired.plan(msg) else {
             continue; // Ping
         };

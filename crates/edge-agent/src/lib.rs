@@ -8,6 +8,8 @@
 //!        |  DesiredPods                                          ^
 //!        v                                                       | PodStatuses (changes)
 //!   PodManager --reconcile (pods::)--> ContainerRuntime (Podman | fake | ...)
+//!                                        wrapped by ServiceEnvRuntime (Service env, pod DNS)
+//!   HubLink --persist Services--> ServiceProxy (ClusterIP/NodePort), ClusterDns
 //! ```
 //!
 //! - [`join`]: first start only; trades the join token for node credentials ([`credentials`]).
@@ -18,6 +20,9 @@
 //! - [`streams`]: serves the logs and exec streams the hub opens on the QUIC connection.
 //! - [`runtime`] and [`pods`]: the container runtime trait and the pure pod lifecycle core.
 //! - [`desired`], [`backoff`]: pure cores of the sync protocol and of every retry.
+//! - [`services`], [`service_proxy`] ([`proxy_balancer`]), [`dns`] ([`dns_answer`]),
+//!   [`service_env`]: Services from the hub, the kube-proxy-like proxy, cluster DNS and the
+//!   Service environment variables.
 //!
 //! Start-up ([`run`]): open the local store and load the desired pods; connect the runtime;
 //! make sure the node has credentials (joining if needed); start the StatusReporter (if the
@@ -31,7 +36,7 @@
 //! DIR/pki/ca.crt, DIR/pki/node.crt, DIR/pki/node.key (0600)   node credentials (join)
 //! DIR/mqtt.json                                               MQTT URL + credentials (join)
 //! DIR/status-outbox.json                                      status not yet sent (broker down)
-//! DIR/state/                                                  fjall: desired pods, acked revision
+//! DIR/state/                                                  fjall: desired pods, acked revision, Services
 //! DIR/pods/<uid>/volumes/                                     emptyDir volumes (Podman runtime)
 //! ```
 
@@ -39,6 +44,8 @@ pub mod backoff;
 pub mod config;
 pub mod credentials;
 pub mod desired;
+pub mod dns;
+pub mod dns_answer;
 pub mod hub_addr;
 pub mod hub_link;
 pub mod join;
@@ -47,8 +54,12 @@ pub mod node_info;
 pub mod pod_manager;
 pub mod pods;
 pub mod prober;
+pub mod proxy_balancer;
 pub mod report_outbox;
 pub mod runtime;
+pub mod service_env;
+pub mod service_proxy;
+pub mod services;
 pub mod status_reporter;
 pub mod streams;
 pub mod usage;
@@ -68,13 +79,16 @@ pub use config::{AgentConfig, Args, ConfigError, RuntimeKind};
 pub use tokio_util::sync::CancellationToken as ShutdownToken;
 
 use crate::backoff::{Backoff, LINK};
+use crate::dns::ClusterDns;
 use crate::hub_addr::{hub_host, resolve_hub};
-use crate::hub_link::{HubLink, LinkSetup};
+use crate::hub_link::{HubLink, LinkSetup, ServicesLink};
 use crate::join::JoinError;
 use crate::local_store::{LocalStore, StoreError};
 use crate::node_info::HostFacts;
 use crate::pod_manager::PodManager;
 use crate::runtime::{ContainerRuntime, MultiRuntime, PodmanRuntime, ProcessRuntime, RuntimeError};
+use crate::service_proxy::ServiceProxy;
+use crate::services::{DesiredServices, SharedServices};
 use crate::status_reporter::{parse_broker_url, NodeBase, StatusReporter};
 
 /// How long the agent keeps trying to reach its container runtime at start before giving up.
@@ -195,6 +209,20 @@ async fn run_agent(
         })?;
     let store = LocalStore::open_async(config.state_dir()).await?;
     let desired = store.load_async().await?;
+    let services = store.load_services_async().await?;
+    let shared_services: SharedServices =
+        std::sync::Arc::new(std::sync::RwLock::new(services.plans()));
+    let cluster_dns = config
+        .cluster_dns
+        .map(|server| service_env::ClusterDnsConfig {
+            server,
+            domain: config.cluster_domain.clone(),
+        });
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(service_env::ServiceEnvRuntime::new(
+        runtime,
+        shared_services.clone(),
+        cluster_dns.clone(),
+    ));
     info!(
         node = %config.node_name,
         hub = %config.hub,
@@ -276,6 +304,34 @@ async fn run_agent(
         )
         .start();
 
+        // The proxy starts from the stored Services, so it serves before (and without) the hub.
+        let service_proxy = ServiceProxy::new(
+            config.node_name.clone(),
+            config.node_ip,
+            config.cluster_ip_proxy,
+            actors.clone(),
+        )
+        .start();
+        let stored_services = services.plans();
+        service_proxy.do_send(DesiredServices {
+            services: stored_services.clone(),
+        });
+        let mut recipients = vec![service_proxy.clone().recipient()];
+        let dns_server = cluster_dns.map(|c| {
+            let dns =
+                ClusterDns::new(SocketAddr::new(c.server, 53), c.domain, actors.clone()).start();
+            dns.do_send(DesiredServices {
+                services: stored_services,
+            });
+            recipients.push(dns.clone().recipient());
+            dns
+        });
+        let services_link = ServicesLink {
+            set: std::sync::Arc::new(std::sync::Mutex::new(services)),
+            shared: shared_services,
+            recipients,
+        };
+
         let client_config = quic::mtls_client_config(
             &creds.ca_cert_pem,
             &creds.node_cert_pem,
@@ -291,6 +347,7 @@ async fn run_agent(
                 store: store.clone(),
                 pod_manager: pod_manager.clone().recipient(),
                 runtime: runtime.clone(),
+                services: services_link,
             },
             desired,
             actors.clone(),
@@ -301,6 +358,10 @@ async fn run_agent(
         info!("agent stopping");
         wait_stopped(&hub_link, "hub link").await;
         wait_stopped(&pod_manager, "pod manager").await;
+        wait_stopped(&service_proxy, "service proxy").await;
+        if let Some(dns) = &dns_server {
+            wait_stopped(dns, "cluster DNS").await;
+        }
         if let Some(reporter) = &reporter {
             wait_stopped(reporter, "status reporter").await;
         }

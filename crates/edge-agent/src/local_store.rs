@@ -8,7 +8,9 @@
 //! Layout (fjall 3):
 //! - keyspace `pods`: key = pod UID (UTF-8), value = [`FORMAT_VERSION`] byte + bincode 2 (serde,
 //!   standard config) of the [`PodPlan`];
-//! - keyspace `meta`: `revision` = u64 big-endian.
+//! - keyspace `meta`: `revision` = u64 big-endian;
+//! - keyspace `services`: key = `namespace/name`, value = [`FORMAT_VERSION`] byte + bincode of
+//!   the `ServicePlan` (replaced whole by a full `Services` message).
 //!
 //! Every [`DesiredWrite`] is one batch committed with `PersistMode::SyncAll`, so plans and
 //! revision change together and are on disk before the agent acks. All calls block; async code
@@ -18,9 +20,10 @@
 use std::path::{Path, PathBuf};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
-use shoal_transport::wire::PodPlan;
+use shoal_transport::wire::{PodPlan, ServicePlan};
 
 use crate::desired::{DesiredSet, DesiredWrite};
+use crate::services::{ServiceSet, ServicesWrite};
 
 /// Version byte in front of every stored plan; a store written by an incompatible build is
 /// refused with [`StoreError::Format`] instead of being misread.
@@ -31,6 +34,7 @@ pub const MAX_PLAN_BYTES: usize = 4 * 1024 * 1024;
 
 const PODS_KEYSPACE: &str = "pods";
 const META_KEYSPACE: &str = "meta";
+const SERVICES_KEYSPACE: &str = "services";
 const REVISION_KEY: &str = "revision";
 
 /// Errors of the local store.
@@ -86,6 +90,8 @@ pub struct LocalStore {
     db: Database,
     pods: Keyspace,
     meta: Keyspace,
+    /// key = `namespace/name`, value = [`FORMAT_VERSION`] + bincode of the `ServicePlan`.
+    services: Keyspace,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -110,11 +116,15 @@ impl LocalStore {
         let meta = db
             .keyspace(META_KEYSPACE, KeyspaceCreateOptions::default)
             .map_err(open_err)?;
+        let services = db
+            .keyspace(SERVICES_KEYSPACE, KeyspaceCreateOptions::default)
+            .map_err(open_err)?;
         Ok(LocalStore {
             path: path.to_path_buf(),
             db,
             pods,
             meta,
+            services,
         })
     }
 
@@ -191,6 +201,101 @@ impl LocalStore {
         tokio::task::spawn_blocking(move || store.write(&write).map(|()| write))
             .await
             .map_err(|source| StoreError::Join { source })?
+    }
+
+    /// The persisted Services. Blocks.
+    pub fn load_services(&self) -> Result<ServiceSet, StoreError> {
+        let mut plans = Vec::new();
+        for kv in self.services.iter() {
+            let (key, value) = kv.into_inner().map_err(|source| StoreError::Io {
+                op: "reading the services",
+                source,
+            })?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            plans.push(self.decode_versioned::<ServicePlan>(&key, &value)?);
+        }
+        Ok(ServiceSet::from_plans(plans))
+    }
+
+    /// [`LocalStore::load_services`] on the blocking pool.
+    pub async fn load_services_async(&self) -> Result<ServiceSet, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.load_services())
+            .await
+            .map_err(|source| StoreError::Join { source })?
+    }
+
+    /// Persists one change of the Services as a single durable batch. Blocks.
+    pub fn write_services(&self, write: &ServicesWrite) -> Result<(), StoreError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        if write.replace_all {
+            for kv in self.services.iter() {
+                let key = kv.key().map_err(|source| StoreError::Io {
+                    op: "reading the services",
+                    source,
+                })?;
+                batch.remove(&self.services, key);
+            }
+        }
+        for k in &write.removes {
+            batch.remove(&self.services, k.as_bytes());
+        }
+        for plan in &write.puts {
+            let k = crate::services::key(plan);
+            let mut value = vec![FORMAT_VERSION];
+            let payload =
+                bincode::serde::encode_to_vec(plan, bincode_config()).map_err(|source| {
+                    StoreError::Encode {
+                        uid: k.clone(),
+                        source,
+                    }
+                })?;
+            value.extend_from_slice(&payload);
+            batch.insert(&self.services, k.as_bytes(), value);
+        }
+        batch.commit().map_err(|source| StoreError::Io {
+            op: "committing services",
+            source,
+        })
+    }
+
+    /// [`LocalStore::write_services`] on the blocking pool; hands the write back.
+    pub async fn write_services_async(
+        &self,
+        write: ServicesWrite,
+    ) -> Result<ServicesWrite, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.write_services(&write).map(|()| write))
+            .await
+            .map_err(|source| StoreError::Join { source })?
+    }
+
+    fn decode_versioned<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<T, StoreError> {
+        let Some((&version, payload)) = value.split_first() else {
+            return Err(StoreError::Format {
+                what: format!("the entry {key}"),
+                path: self.path.clone(),
+                found: "an empty value".into(),
+            });
+        };
+        if version != FORMAT_VERSION {
+            return Err(StoreError::Format {
+                what: format!("the entry {key}"),
+                path: self.path.clone(),
+                found: version.to_string(),
+            });
+        }
+        let (v, _): (T, usize) = bincode::serde::decode_from_slice(payload, bincode_config())
+            .map_err(|source| StoreError::Decode {
+                uid: key.to_string(),
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(v)
     }
 
     fn decode_plan(&self, uid: &str, value: &[u8]) -> Result<PodPlan, StoreError> {

@@ -38,6 +38,8 @@ pub struct HubConfig {
     pub mqtt_summaries: bool,
     /// When nodes turn Unknown and when (if ever) their pods are evicted.
     pub node_lifecycle: crate::controllers::node_lifecycle::LifecycleConfig,
+    /// Service CIDR (ClusterIPs) and NodePort range.
+    pub service_network: crate::service_alloc::ServiceNetwork,
 }
 
 /// A running hub.
@@ -236,6 +238,9 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         server_address: loopback_if_unspecified(api_addr).to_string(),
         metrics,
         nodes: conns,
+        services: Arc::new(crate::service_alloc::ServiceAllocator::new(
+            cfg.service_network.clone(),
+        )),
     };
     let server = api::serve(listener, tls, state)?;
     let api = server.handle();

@@ -35,6 +35,8 @@ pub mod resources;
 pub mod rollout_summary;
 pub mod scheduler;
 pub mod selector;
+pub mod service_alloc;
+pub mod service_plan;
 pub mod status_ingest;
 pub mod store;
 pub mod validation;

@@ -47,6 +47,12 @@ struct Args {
     /// 0 = never. Edge devices go offline often, so the default is a day.
     #[arg(long, env = "SHOAL_POD_EVICTION_TIMEOUT", default_value_t = 86_400)]
     pod_eviction_timeout: u64,
+    /// IPv4 CIDR ClusterIPs are allocated from.
+    #[arg(long, env = "SHOAL_SERVICE_CIDR", default_value = shoal_hub::service_alloc::DEFAULT_SERVICE_CIDR)]
+    service_cidr: String,
+    /// Range NodePorts are allocated from, `LOW-HIGH`.
+    #[arg(long, env = "SHOAL_SERVICE_NODE_PORT_RANGE", default_value = shoal_hub::service_alloc::DEFAULT_NODE_PORT_RANGE)]
+    service_node_port_range: String,
     /// Also run an edge agent in this process (a one-machine cluster).
     #[arg(long)]
     with_agent: bool,
@@ -111,6 +117,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 .then(|| std::time::Duration::from_secs(args.pod_eviction_timeout)),
             ..Default::default()
         },
+        service_network: shoal_hub::service_alloc::ServiceNetwork::parse(
+            &args.service_cidr,
+            &args.service_node_port_range,
+        )?,
     };
     let hub = hub::start(cfg).await?;
     eprintln!(

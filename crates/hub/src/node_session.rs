@@ -20,13 +20,14 @@ use shoal_transport::pki::CertAuthority;
 use shoal_transport::token::{secrets_equal, JoinToken};
 use shoal_transport::wire::{
     AgentHello, AgentMessage, HubMessage, JoinAccepted, JoinRequest, JoinResponse, MqttCredentials,
-    NodeInfo, PodPlan,
+    NodeInfo, PodPlan, ServicePlan,
 };
 
 use crate::broker::MqttUsers;
 use crate::config_source::{config_key, ConfigDeps, StoreConfig};
 use crate::plan;
 use crate::resources::{NODES, PODS};
+use crate::service_plan;
 use crate::store::{EventType, Store, StoreError, StoredObject};
 
 /// Largest frame an agent may send (hellos and acks are small).
@@ -298,6 +299,14 @@ async fn run_session(
     for p in &desired {
         sent.insert(p.uid.clone(), plan_key(p));
     }
+    // Design: Services go to every node in full at the start of each session (they are few
+    // and small), then as changes; only pods resume from the acknowledged revision.
+    let mut sent_services: HashMap<String, ServicePlan> = HashMap::new();
+    write_frame(
+        &mut send,
+        &full_services(store, current.revision, &mut sent_services),
+    )
+    .await?;
     write_frame(&mut send, &first).await?;
 
     let acked = Arc::new(AtomicU64::new(resume));
@@ -340,6 +349,7 @@ async fn run_session(
                             let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o, store, &mut deps, false)).collect();
                             sent = pods.iter().map(|p| (p.uid.clone(), plan_key(p))).collect();
                             cursor = now.revision;
+                            write_frame(&mut send, &full_services(store, cursor, &mut sent_services)).await?;
                             write_frame(&mut send, &HubMessage::Snapshot { revision: cursor, pods }).await?;
                             break;
                         }
@@ -350,6 +360,7 @@ async fn run_session(
                     }
                     let mut upserts = Vec::new();
                     let mut deletes = Vec::new();
+                    let mut services_touched: std::collections::BTreeSet<(String, String)> = Default::default();
                     for ev in &events {
                         cursor = ev.revision;
                         for p in dependents_of(&ev.object.key, store, &mut deps, node) {
@@ -358,6 +369,11 @@ async fn run_session(
                                 upserts.retain(|u: &PodPlan| u.uid != p.uid);
                                 upserts.push(p);
                             }
+                        }
+                        if ev.object.key.starts_with("services/") || ev.object.key.starts_with("endpoints/") {
+                            let (ns, name) = ev.object.namespace_and_name();
+                            services_touched.insert((ns.to_string(), name.to_string()));
+                            continue;
                         }
                         if !ev.object.key.starts_with("pods/") || !on_node(&ev.object) {
                             continue;
@@ -375,6 +391,9 @@ async fn run_session(
                             upserts.push(p);
                         }
                     }
+                    if let Some(msg) = service_changes(store, cursor, &services_touched, &mut sent_services) {
+                        write_frame(&mut send, &msg).await?;
+                    }
                     if !upserts.is_empty() || !deletes.is_empty() {
                         write_frame(&mut send, &HubMessage::Delta { revision: cursor, upserts, deletes }).await?;
                     }
@@ -382,6 +401,59 @@ async fn run_session(
             }
         }
     }
+}
+
+/// Every Service, compiled, as a full [`HubMessage::Services`]; remembers what was sent.
+fn full_services(
+    store: &Store,
+    revision: u64,
+    sent: &mut HashMap<String, ServicePlan>,
+) -> HubMessage {
+    let upserts = service_plan::compile_all(store);
+    *sent = upserts
+        .iter()
+        .map(|p| (format!("{}/{}", p.namespace, p.name), p.clone()))
+        .collect();
+    HubMessage::Services {
+        revision,
+        full: true,
+        upserts,
+        deletes: Vec::new(),
+    }
+}
+
+/// The Services among `touched` whose plan differs from what was sent, as a
+/// [`HubMessage::Services`] change, or `None` when nothing the agent has changed.
+fn service_changes(
+    store: &Store,
+    revision: u64,
+    touched: &std::collections::BTreeSet<(String, String)>,
+    sent: &mut HashMap<String, ServicePlan>,
+) -> Option<HubMessage> {
+    let mut upserts = Vec::new();
+    let mut deletes = Vec::new();
+    for (ns, name) in touched {
+        let key = format!("{ns}/{name}");
+        match service_plan::compile_from_store(store, ns, name) {
+            Some(p) => {
+                if sent.get(&key) != Some(&p) {
+                    sent.insert(key, p.clone());
+                    upserts.push(p);
+                }
+            }
+            None => {
+                if sent.remove(&key).is_some() {
+                    deletes.push(key);
+                }
+            }
+        }
+    }
+    (!upserts.is_empty() || !deletes.is_empty()).then_some(HubMessage::Services {
+        revision,
+        full: false,
+        upserts,
+        deletes,
+    })
 }
 
 /// Creates or refreshes the Node object from what the agent reports.

@@ -255,6 +255,11 @@ mod tests {
                 },
             ],
             deletion_grace_period_seconds: Some(5),
+            enable_service_links: true,
+            dns_policy: "ClusterFirst".into(),
+            dns_servers: vec!["10.88.0.1".into()],
+            dns_search: vec!["default.svc.cluster.local".into()],
+            dns_options: vec!["ndots:5".into()],
         }
     }
 

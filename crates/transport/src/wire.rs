@@ -113,6 +113,16 @@ pub enum HubMessage {
     },
     /// Keep-alive carrying the hub's current revision; needs no ack.
     Ping { revision: u64 },
+    /// The cluster's Services (with their endpoints) for the agent's service proxy and DNS.
+    /// `full` replaces the agent's whole set (sent first in every session); otherwise
+    /// `upserts` replace Services by key and `deletes` (`namespace/name`) remove them. The agent
+    /// persists it, then acks `revision`; it does not move the pods' revision.
+    Services {
+        revision: u64,
+        full: bool,
+        upserts: Vec<ServicePlan>,
+        deletes: Vec<String>,
+    },
 }
 
 /// Agent -> hub on the sync stream.
@@ -143,6 +153,17 @@ pub struct PodPlan {
     pub volumes: Vec<VolumePlan>,
     /// Set when the pod is being deleted on the hub: stop it gracefully within the period.
     pub deletion_grace_period_seconds: Option<u64>,
+    /// `spec.enableServiceLinks`: the agent adds the Services' environment variables to
+    /// containers it creates (from the Services it knows at that moment).
+    pub enable_service_links: bool,
+    /// `spec.dnsPolicy` ("ClusterFirst", "Default", "None", ...).
+    pub dns_policy: String,
+    /// The pod's resolver configuration. Empty from the hub; the agent fills it in for
+    /// `ClusterFirst` pods (its cluster DNS and Kubernetes' search path) before the runtime
+    /// creates the pod.
+    pub dns_servers: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,4 +399,60 @@ pub enum ExecInput {
         width: u16,
         height: u16,
     },
+}
+
+/// One Service as an agent's proxy, DNS and environment variables need it: compiled by the hub
+/// from the Service and its Endpoints, with each endpoint's node address and published host
+/// port looked up, so the agent never needs the Kubernetes objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePlan {
+    pub namespace: String,
+    pub name: String,
+    /// "ClusterIP", "NodePort", "LoadBalancer" or "ExternalName".
+    pub service_type: String,
+    /// The virtual IP; "None" for a headless Service, empty for ExternalName.
+    pub cluster_ip: String,
+    pub external_name: String,
+    /// `sessionAffinity: ClientIP`.
+    pub client_ip_affinity: bool,
+    /// `sessionAffinityConfig.clientIP.timeoutSeconds` (Kubernetes' default 10800).
+    pub affinity_timeout_seconds: u32,
+    pub ports: Vec<ServicePortPlan>,
+    /// Ready and not-ready endpoints (the proxy skips the not-ready ones).
+    pub endpoints: Vec<EndpointPlan>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePortPlan {
+    /// Empty for a single unnamed port.
+    pub name: String,
+    /// "TCP" or "UDP" (SCTP Services are not proxied).
+    pub protocol: String,
+    pub port: u16,
+    /// 0 unless the Service is NodePort or LoadBalancer.
+    pub node_port: u16,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPlan {
+    /// The pod's IP.
+    pub ip: String,
+    pub pod_name: String,
+    /// Node the pod runs on, and that node's address (empty when unknown).
+    pub node_name: String,
+    pub node_ip: String,
+    pub ready: bool,
+    /// The endpoint's port for each Service port (by Service port name).
+    pub ports: Vec<EndpointPortPlan>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPortPlan {
+    /// The Service port name this is for.
+    pub name: String,
+    pub protocol: String,
+    /// Port on the pod IP.
+    pub port: u16,
+    /// Port the pod publishes on its node's address for it (`hostPort`), 0 when none.
+    pub host_port: u16,
 }

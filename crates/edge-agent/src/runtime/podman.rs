@@ -540,6 +540,13 @@ impl PodmanRuntime {
             opts = opts
                 .hostname(hostname.as_str())
                 .portmappings(spec::port_mappings(plan)?);
+            // Cluster DNS (filled in by the agent for ClusterFirst pods).
+            if !plan.dns_servers.is_empty() {
+                opts = opts
+                    .dns_server(plan.dns_servers.iter().map(String::as_str))
+                    .dns_search(plan.dns_search.iter().map(String::as_str))
+                    .dns_option(plan.dns_options.iter().map(String::as_str));
+            }
         }
         if let Some(infra) = &self.infra {
             opts = opts

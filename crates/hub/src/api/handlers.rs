@@ -286,6 +286,11 @@ pub async fn create(
     body = normalized;
     admission::prepare_create(t.res, &mut body)?;
     check_namespace(state, t.res, &ns).await?;
+    // Design: held until the store acknowledged the write (see `service_alloc`).
+    let _alloc = service_lock(state, t.res).await;
+    if t.res.kind == "Service" {
+        allocate_service(state, &ns, &mut body, None)?;
+    }
     if dry_run(q) {
         let name = body
             .pointer("/metadata/name")
@@ -305,6 +310,41 @@ pub async fn create(
         object_response(201, &o, t.res, false),
         &warnings,
     ))
+}
+
+/// The Service allocation lock, for Service writes only.
+async fn service_lock<'a>(
+    state: &'a ApiState,
+    res: &ResourceInfo,
+) -> Option<tokio::sync::MutexGuard<'a, ()>> {
+    if res.kind == "Service" {
+        Some(state.services.lock().await)
+    } else {
+        None
+    }
+}
+
+/// Allocates the ClusterIP and NodePorts of a Service about to be written, against every
+/// other stored Service. The caller holds [`service_lock`].
+fn allocate_service(
+    state: &ApiState,
+    ns: &str,
+    body: &mut Value,
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
+    let name = body
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let all = state
+        .store
+        .list(&crate::resources::SERVICES, None, &|_| true, None, 0);
+    let values: Vec<Value> = all.items.iter().map(|o| o.value()).collect();
+    let used = crate::service_alloc::Used::from_services(&values, (ns, &name));
+    let seed: u64 = rand::random();
+    crate::service_alloc::allocate(body, old, &used, &state.services.network, seed)
+        .map_err(|errs| ApiError::invalid("Service", &name, &errs))
 }
 
 fn dry_run(q: &Query) -> bool {
@@ -349,6 +389,10 @@ pub async fn update(
         .get(t.res, &ns, &name)
         .ok_or_else(|| not_found(t.res, &name))?;
     admission::prepare_update(t.res, &old.value(), &mut body, part)?;
+    let _alloc = service_lock(state, t.res).await;
+    if t.res.kind == "Service" && part == Part::Main {
+        allocate_service(state, &ns, &mut body, Some(&old.value()))?;
+    }
     if dry_run(q) {
         return Ok(with_warnings(json_response(200, &body), &warnings));
     }
@@ -428,6 +472,10 @@ pub async fn patch(
             FieldValidation::parse(q.get("fieldValidation"))?,
         )?;
         admission::prepare_update(t.res, &old_value, &mut new, part)?;
+        let _alloc = service_lock(state, t.res).await;
+        if t.res.kind == "Service" && part == Part::Main {
+            allocate_service(state, &ns, &mut new, Some(&old_value))?;
+        }
         if dry_run(q) {
             return Ok(with_warnings(json_response(200, &new), &warnings));
         }

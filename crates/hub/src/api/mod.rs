@@ -49,6 +49,8 @@ pub struct ApiState {
     pub metrics: crate::metrics::Metrics,
     /// Connected nodes: logs and exec streams are opened on their connections.
     pub nodes: crate::node_conns::NodeConns,
+    /// ClusterIP/NodePort ranges and the lock Service writes allocate under.
+    pub services: Arc<crate::service_alloc::ServiceAllocator>,
 }
 
 /// Starts the HTTPS server on `listener`. The returned server runs until its handle is

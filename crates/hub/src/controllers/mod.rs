@@ -21,11 +21,13 @@
 
 pub mod daemonset;
 pub mod deployment;
+pub mod endpoints;
 pub mod gc;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
+pub mod service_lb;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -196,6 +198,8 @@ pub fn start_all(
     ControllerActor::new(store.clone(), job::JobController::default()).start();
     ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
     ControllerActor::new(store.clone(), namespace::NamespaceController::default()).start();
+    ControllerActor::new(store.clone(), endpoints::EndpointsController::default()).start();
+    ControllerActor::new(store.clone(), service_lb::LoadBalancerController::default()).start();
     node_lifecycle::NodeLifecycle {
         store: store.clone(),
         heartbeats,

@@ -189,6 +189,14 @@ pub fn compile(pod: &Pod, revision: u64, config: &dyn ConfigSource) -> PodPlan {
         containers: spec.containers.iter().map(compile_container).collect(),
         volumes,
         deletion_grace_period_seconds: meta.deletion_grace_period_seconds.map(|s| s.max(0) as u64),
+        enable_service_links: spec.enable_service_links.unwrap_or(true),
+        dns_policy: spec
+            .dns_policy
+            .clone()
+            .unwrap_or_else(|| "ClusterFirst".into()),
+        dns_servers: Vec::new(),
+        dns_search: Vec::new(),
+        dns_options: Vec::new(),
     }
 }
 

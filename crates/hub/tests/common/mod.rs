@@ -50,6 +50,7 @@ impl Cluster {
             mqtt_agent_url: None,
             mqtt_summaries: false,
             node_lifecycle: Default::default(),
+            service_network: Default::default(),
         };
         let hub = hub::start(cfg).await.expect("hub starts");
         let store = hub.store.clone();
