@@ -97,8 +97,10 @@ fn running_pod(uid: &str) -> ObservedPod {
             image: "i".into(),
             image_id: String::new(),
             state: ObservedState::Running { started_at_ms: 1 },
+            init: false,
             restart_count: 0,
         }],
+        file_volumes: Vec::new(),
     }
 }
 
