@@ -43,6 +43,21 @@ impl MultiRuntime {
     }
 }
 
+/// Whether `e` means "not this runtime's container" (try the next runtime).
+fn not_here(e: &RuntimeError) -> bool {
+    matches!(
+        e,
+        RuntimeError::ContainerNotFound { .. } | RuntimeError::Unsupported { .. }
+    )
+}
+
+fn not_found(uid: &str, container: &str) -> RuntimeError {
+    RuntimeError::ContainerNotFound {
+        uid: uid.to_string(),
+        container: container.to_string(),
+    }
+}
+
 impl ContainerRuntime for MultiRuntime {
     fn name(&self) -> &'static str {
         self.runtimes[0].name()
@@ -95,34 +110,68 @@ impl ContainerRuntime for MultiRuntime {
         timeout: Duration,
     ) -> RuntimeFuture<'a, (i32, String)> {
         async move {
-            let mut last = None;
             for r in &self.runtimes {
                 match r.probe_exec(uid, container, command, timeout).await {
-                    Err(e @ RuntimeError::ContainerNotFound { .. }) => last = Some(e),
+                    Err(e) if not_here(&e) => {}
                     other => return other,
                 }
             }
-            Err(last.unwrap_or(RuntimeError::ContainerNotFound {
-                uid: uid.to_string(),
-                container: container.to_string(),
-            }))
+            Err(not_found(uid, container))
         }
         .boxed()
     }
 
     fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {
         async move {
-            let mut last = None;
             for r in &self.runtimes {
                 match r.restart_container(uid, container).await {
-                    Err(e @ RuntimeError::ContainerNotFound { .. }) => last = Some(e),
+                    Err(e) if not_here(&e) => {}
                     other => return other,
                 }
             }
-            Err(last.unwrap_or(RuntimeError::ContainerNotFound {
-                uid: uid.to_string(),
-                container: container.to_string(),
-            }))
+            Err(not_found(uid, container))
+        }
+        .boxed()
+    }
+
+    fn logs<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        opts: super::LogOptions,
+    ) -> RuntimeFuture<'a, super::LogStream> {
+        async move {
+            // A runtime that has the container but cannot do this says so; otherwise "not found".
+            let mut unsupported = None;
+            for r in &self.runtimes {
+                match r.logs(uid, container, opts.clone()).await {
+                    Err(e @ RuntimeError::Unsupported { .. }) => unsupported = Some(e),
+                    Err(e) if not_here(&e) => {}
+                    other => return other,
+                }
+            }
+            Err(unsupported.unwrap_or_else(|| not_found(uid, container)))
+        }
+        .boxed()
+    }
+
+    fn exec<'a>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        spec: super::ExecSpec,
+    ) -> RuntimeFuture<'a, super::ExecSession> {
+        async move {
+            // A runtime that has the container but cannot do this says so; otherwise "not found".
+            let mut unsupported = None;
+            for r in &self.runtimes {
+                match r.exec(uid, container, spec.clone()).await {
+                    Err(e @ RuntimeError::Unsupported { .. }) => unsupported = Some(e),
+                    Err(e) if not_here(&e) => {}
+                    other => return other,
+                }
+            }
+            Err(unsupported.unwrap_or_else(|| not_found(uid, container)))
         }
         .boxed()
     }
