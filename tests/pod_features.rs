@@ -393,21 +393,31 @@ fn init_containers_config_probes_and_sidecars_on_podman() {
 
     // Restart policies on real containers: Always crash-loops with back-off, Never fails the
     // pod with the exit code, OnFailure with exit 0 succeeds.
-    let pod = wait_for("crashloop in CrashLoopBackOff", Duration::from_secs(90), || {
-        pod_json(&hub, "crashloop").filter(|p| {
-            let c = container_status(p, "main");
-            c["state"]["waiting"]["reason"] == "CrashLoopBackOff"
-                && c["restartCount"].as_u64().unwrap_or(0) >= 1
-        })
-    });
-    assert_eq!(container_status(&pod, "main")["lastState"]["terminated"]["exitCode"], 1);
+    let pod = wait_for(
+        "crashloop in CrashLoopBackOff",
+        Duration::from_secs(90),
+        || {
+            pod_json(&hub, "crashloop").filter(|p| {
+                let c = container_status(p, "main");
+                c["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+                    && c["restartCount"].as_u64().unwrap_or(0) >= 1
+            })
+        },
+    );
+    assert_eq!(
+        container_status(&pod, "main")["lastState"]["terminated"]["exitCode"],
+        1
+    );
     let row = hub.kubectl_ok(&["get", "pod", "crashloop", "--no-headers"]);
     assert!(row.contains("CrashLoopBackOff"), "{row}");
     let pod = wait_for("fails-once Failed", Duration::from_secs(60), || {
         pod_json(&hub, "fails-once").filter(|p| p["status"]["phase"] == "Failed")
     });
     let t = &container_status(&pod, "main")["state"]["terminated"];
-    assert_eq!((t["exitCode"].as_i64(), t["reason"].as_str()), (Some(2), Some("Error")));
+    assert_eq!(
+        (t["exitCode"].as_i64(), t["reason"].as_str()),
+        (Some(2), Some("Error"))
+    );
     assert_eq!(container_status(&pod, "main")["restartCount"], 0);
     wait_for("succeeds Succeeded", Duration::from_secs(60), || {
         pod_json(&hub, "succeeds").filter(|p| p["status"]["phase"] == "Succeeded")
