@@ -51,6 +51,14 @@ fn not_here(e: &RuntimeError) -> bool {
     )
 }
 
+/// Whether `runtime` runs the pod `uid` (so its "unsupported" is the answer for that pod).
+async fn has_pod(runtime: &dyn ContainerRuntime, uid: &str) -> bool {
+    runtime
+        .list_pods()
+        .await
+        .is_ok_and(|pods| pods.iter().any(|p| p.uid == uid))
+}
+
 fn not_found(uid: &str, container: &str) -> RuntimeError {
     RuntimeError::ContainerNotFound {
         uid: uid.to_string(),
@@ -145,7 +153,11 @@ impl ContainerRuntime for MultiRuntime {
             let mut unsupported = None;
             for r in &self.runtimes {
                 match r.logs(uid, container, opts.clone()).await {
-                    Err(e @ RuntimeError::Unsupported { .. }) => unsupported = Some(e),
+                    Err(e @ RuntimeError::Unsupported { .. }) => {
+                        if has_pod(r.as_ref(), uid).await {
+                            unsupported = Some(e);
+                        }
+                    }
                     Err(e) if not_here(&e) => {}
                     other => return other,
                 }
@@ -166,7 +178,11 @@ impl ContainerRuntime for MultiRuntime {
             let mut unsupported = None;
             for r in &self.runtimes {
                 match r.exec(uid, container, spec.clone()).await {
-                    Err(e @ RuntimeError::Unsupported { .. }) => unsupported = Some(e),
+                    Err(e @ RuntimeError::Unsupported { .. }) => {
+                        if has_pod(r.as_ref(), uid).await {
+                            unsupported = Some(e);
+                        }
+                    }
                     Err(e) if not_here(&e) => {}
                     other => return other,
                 }
@@ -216,5 +232,66 @@ impl ContainerRuntime for MultiRuntime {
             Ok(out)
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::fake::FakeCall;
+    use crate::runtime::{FakeRuntime, ProcessRuntime};
+    use shoal_transport::wire::ContainerPlan;
+
+    fn plan(class: &str) -> PodPlan {
+        PodPlan {
+            uid: "0a1b-multi".into(),
+            namespace: "default".into(),
+            name: "p".into(),
+            runtime_class: class.into(),
+            containers: vec![ContainerPlan {
+                name: "c".into(),
+                image: "i".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn pods_go_to_their_runtime_class() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let fake = Arc::new(FakeRuntime::new());
+        let multi = MultiRuntime::new(
+            fake.clone(),
+            vec![Arc::new(ProcessRuntime::new(tmp.path(), "127.0.0.1"))],
+        );
+        assert_eq!(multi.runtime_classes(), vec!["fake", "process"]);
+        // No class: the default runtime.
+        multi.start_pod(&plan("")).await.expect("start");
+        assert_eq!(
+            fake.calls(),
+            vec![FakeCall::StartPod {
+                uid: "0a1b-multi".into()
+            }]
+        );
+        // A class the node lacks: a clear error, nothing started.
+        let err = multi
+            .start_pod(&plan("gvisor"))
+            .await
+            .expect_err("unknown class");
+        assert!(
+            format!("{err}").contains("gvisor") || format!("{err:?}").contains("gvisor"),
+            "{err:?}"
+        );
+        assert_eq!(fake.calls().len(), 1);
+        // Listing covers every runtime; logs of a container no runtime has: not found.
+        assert_eq!(multi.list_pods().await.expect("list").len(), 1);
+        let missing = multi
+            .logs("nope", "c", crate::runtime::LogOptions::default())
+            .await;
+        assert!(matches!(
+            missing,
+            Err(RuntimeError::ContainerNotFound { .. })
+        ));
     }
 }
