@@ -4,8 +4,8 @@
 //! The pure pod core (`crate::pods`) decides *what* should happen and returns effects; a
 //! [`ContainerRuntime`] carries them out and reports what it sees ([`ObservedPod`]). Keeping the
 //! boundary this small is what lets the same decision logic drive Podman on a device
-//! ([`PodmanRuntime`]), an in-memory fake in tests ([`FakeRuntime`]) and, later, the `process`
-//! and simulated runtimes.
+//! ([`PodmanRuntime`]), an in-memory fake in tests ([`FakeRuntime`]), hollow nodes of the
+//! simulator ([`SimulatedRuntime`]) and, later, the `process` runtime.
 //!
 //! Runtimes are addressed by pod UID and container *name*, never by runtime IDs: the agent's
 //! desired state is keyed the same way, and the IDs change whenever a runtime recreates
@@ -16,6 +16,7 @@ pub mod fake;
 mod observed;
 pub mod podman;
 pub mod projected;
+pub mod simulated;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub use error::RuntimeError;
 pub use fake::FakeRuntime;
 pub use observed::{ObservedContainer, ObservedPod, ObservedState};
 pub use podman::PodmanRuntime;
+pub use simulated::{SimProfile, SimulatedRuntime};
 
 /// The future every runtime call returns. Boxed so that the trait stays dyn-compatible: callers
 /// hold an `Arc<dyn ContainerRuntime>` and pick the implementation at start-up.
