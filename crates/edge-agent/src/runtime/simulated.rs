@@ -8,11 +8,16 @@
 //! restart draws again). Stopping a container exits it with 143 (SIGTERM). Nothing else
 //! happens on its own: a running container runs until the agent stops it.
 //!
-//! Design: time advances lazily. Each pending container carries its due time and outcome; the
+//! Like Podman's, `start_pod` (and `restart_container`) returns once the containers have
+//! started (or failed): the call waits out the start delay. The pod core treats a `Created`
+//! container as one still to be started, so a runtime that returned early would be asked
+//! again and again.
+//!
+//! Design: state advances lazily. Each pending container carries its due time and outcome; the
 //! state is brought up to `now` whenever the agent looks ([`ContainerRuntime::list_pods`]), so
-//! ten thousand hollow nodes cost no timers at all. Draws are a hash of (seed, pod UID,
-//! container, attempt), not an RNG: a run is reproducible and the state needs no generator.
-//! The clock is an input (`*_at(now_ms)`) so the tests drive it.
+//! idle hollow nodes cost no timers at all. Draws are a hash of (seed, pod UID, container,
+//! attempt), not an RNG: a run is reproducible and the state needs no generator. The clock is
+//! an input (`*_at(now_ms)`) so the tests drive it.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -97,8 +102,8 @@ impl SimulatedRuntime {
         (h.finish() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Schedules the start of one container at `now_ms`.
-    fn schedule(&self, st: &mut SimState, uid: &str, container: &str, now_ms: u64) {
+    /// Schedules the start of one container at `now_ms`; returns when it is due.
+    fn schedule(&self, st: &mut SimState, uid: &str, container: &str, now_ms: u64) -> u64 {
         let key = (uid.to_string(), container.to_string());
         let attempt = st.attempts.entry(key.clone()).or_insert(0);
         let n = *attempt;
@@ -114,6 +119,16 @@ impl SimulatedRuntime {
                 fails,
             },
         );
+        now_ms + delay
+    }
+
+    /// Waits until `due_ms` (wall clock), then brings the state up to date.
+    async fn settle(&self, due_ms: u64) {
+        let now = now_ms();
+        if due_ms > now {
+            tokio::time::sleep(Duration::from_millis(due_ms - now)).await;
+        }
+        Self::advance(&mut self.lock(), now_ms().max(due_ms));
     }
 
     /// Brings every pending container up to `now_ms`.
@@ -151,14 +166,14 @@ impl SimulatedRuntime {
     }
 
     /// Creates the pod and the listed containers that do not exist yet; schedules the start
-    /// of those never started.
+    /// of those never started. Returns when the last of them is due.
     pub(crate) fn start_at(
         &self,
         plan: &PodPlan,
         containers: &[&ContainerPlan],
         init: bool,
         now_ms: u64,
-    ) {
+    ) -> u64 {
         let mut st = self.lock();
         Self::advance(&mut st, now_ms);
         let id = st.next_id;
@@ -199,9 +214,17 @@ impl SimulatedRuntime {
         // Projected volumes are "written" at once.
         pod.file_volumes = file_volumes(plan);
         st.next_id = next_id;
+        let mut due = now_ms;
         for name in to_schedule {
-            self.schedule(&mut st, &plan.uid, &name, now_ms);
+            due = due.max(self.schedule(&mut st, &plan.uid, &name, now_ms));
         }
+        // Containers created earlier but still starting (a start that was interrupted).
+        for c in containers {
+            if let Some(p) = st.pending.get(&(plan.uid.clone(), c.name.clone())) {
+                due = due.max(p.due_ms);
+            }
+        }
+        due
     }
 
     pub(crate) fn restart_at(
@@ -209,7 +232,7 @@ impl SimulatedRuntime {
         uid: &str,
         container: &str,
         now_ms: u64,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<u64, RuntimeError> {
         let mut st = self.lock();
         Self::advance(&mut st, now_ms);
         let c = st
@@ -222,8 +245,7 @@ impl SimulatedRuntime {
             })?;
         c.state = ObservedState::Created;
         c.restart_count = c.restart_count.saturating_add(1);
-        self.schedule(&mut st, uid, container, now_ms);
-        Ok(())
+        Ok(self.schedule(&mut st, uid, container, now_ms))
     }
 
     /// Exits the container (or every container of the pod with `container == None`).
@@ -312,7 +334,8 @@ impl ContainerRuntime for SimulatedRuntime {
                 .iter()
                 .filter(|c| c.config_error.is_empty())
                 .collect();
-            self.start_at(plan, &apps, false, now_ms());
+            let due = self.start_at(plan, &apps, false, now_ms());
+            self.settle(due).await;
             Ok(())
         }
         .boxed()
@@ -335,7 +358,8 @@ impl ContainerRuntime for SimulatedRuntime {
                     container: container.to_string(),
                 });
             }
-            self.start_at(plan, &init, true, now_ms());
+            let due = self.start_at(plan, &init, true, now_ms());
+            self.settle(due).await;
             Ok(())
         }
         .boxed()
@@ -376,7 +400,12 @@ impl ContainerRuntime for SimulatedRuntime {
     }
 
     fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {
-        async move { self.restart_at(uid, container, now_ms()) }.boxed()
+        async move {
+            let due = self.restart_at(uid, container, now_ms())?;
+            self.settle(due).await;
+            Ok(())
+        }
+        .boxed()
     }
 
     fn stop_pod<'a>(&'a self, uid: &'a str, _grace: Duration) -> RuntimeFuture<'a, ()> {
@@ -560,7 +589,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_pod_core_drives_it_to_running_through_the_trait() {
-        let rt = SimulatedRuntime::new(profile(0, 0, 0.0));
+        // start_pod returns once the container runs, as Podman's does: the pod core sees no
+        // `Created` container to start again.
+        let rt = SimulatedRuntime::new(profile(30, 30, 0.0));
         let desired = vec![plan("u1")];
         let book = RestartBook::new();
         let observed = rt.list_pods().await.expect("list");
