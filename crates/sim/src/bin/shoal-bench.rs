@@ -1,1 +1,97 @@
-fn main() {}
+//! `shoal-bench`: fleet benchmark scenarios (see `shoal_sim::bench`). Prints figures and
+//! writes them as JSON; build it and the binaries it starts with `--release`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shoal_sim::bench::scenario::{self, FleetBench};
+
+#[derive(Debug, Parser)]
+#[command(name = "shoal-bench", version, about = "shoal fleet benchmarks")]
+struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// One hub and N hollow nodes: join, DaemonSet create, DaemonSet rolling update (10%),
+    /// Deployment; API latency, hub CPU and memory per phase.
+    Fleet {
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        /// Deployment replicas (0 skips the Deployment phase).
+        #[arg(long, default_value_t = 10_000)]
+        replicas: usize,
+        /// Share of nodes whose links flap (20 s up, 10 s down).
+        #[arg(long, default_value_t = 0.0)]
+        flap_fraction: f64,
+        /// Node starts per second.
+        #[arg(long, default_value_t = 500.0)]
+        join_rate: f64,
+        /// Simulator threads.
+        #[arg(long, default_value_t = 1)]
+        sim_threads: usize,
+        /// Directory of shoal-hub and shoal-sim (default: this binary's).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// JSON report.
+        #[arg(long, default_value = "bench-fleet.json")]
+        out: PathBuf,
+        /// Longest wait of one phase, seconds.
+        #[arg(long, default_value_t = 600)]
+        phase_timeout: u64,
+        /// Keep the work directory (hub data, logs).
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.cmd {
+        Cmd::Fleet {
+            nodes,
+            replicas,
+            flap_fraction,
+            join_rate,
+            sim_threads,
+            bin_dir,
+            out,
+            phase_timeout,
+            keep,
+        } => {
+            let bin_dir = bin_dir.or_else(|| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+            });
+            match bin_dir {
+                None => Err(anyhow::anyhow!(
+                    "cannot tell where shoal-hub is; pass --bin-dir"
+                )),
+                Some(bin_dir) => scenario::run(&FleetBench {
+                    nodes,
+                    replicas,
+                    flap_fraction,
+                    join_rate,
+                    sim_threads,
+                    bin_dir,
+                    out,
+                    phase_timeout: Duration::from_secs(phase_timeout),
+                    keep,
+                })
+                .map(|_| ()),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
