@@ -217,6 +217,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
             api::discovery::KUBE_MINOR,
             env!("CARGO_PKG_VERSION")
         ),
+        router: crate::node_router::NodeRouter::start(store.clone()),
     });
     let quic = QuicServer { endpoint, link }.start();
 

@@ -8,6 +8,7 @@
 //! - [`controllers`]: ReplicaSet, ReplicationController, Deployment, DaemonSet, Job, garbage
 //!   collection: workloads turned into pods.
 //! - [`node_session`]: joins and one session actor per connected agent, over QUIC.
+//! - [`node_router`]: reads the change stream once and hands each session its node's changes.
 //! - [`status_ingest`]: folds MQTT status from agents into the store.
 //! - [`broker`]: the embedded MQTT broker.
 //! - [`plan`]: compiles Pods into the agent's runtime plans.
@@ -25,6 +26,7 @@ pub mod hub;
 pub mod liveness;
 pub mod mosquitto_files;
 pub mod mqtt_tls;
+pub mod node_router;
 pub mod node_session;
 pub mod plan;
 pub mod resources;
