@@ -148,6 +148,30 @@ impl Api {
         Ok((value, took))
     }
 
+    /// A streaming GET (a watch): the body as a reader, once the answer is 200.
+    pub fn stream(&self, path: &str) -> Result<impl std::io::Read + Send + 'static, ApiError> {
+        let resp = self
+            .agent
+            .get(&format!("{}{}", self.server, path))
+            .header("Authorization", &self.auth)
+            .call()
+            .map_err(|e| ApiError::Transport {
+                method: "GET",
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
+        let code = resp.status().as_u16();
+        if code != 200 {
+            return Err(ApiError::Status {
+                method: "GET",
+                path: path.to_string(),
+                code,
+                body: String::new(),
+            });
+        }
+        Ok(resp.into_body().into_reader())
+    }
+
     pub fn get(&self, path: &str) -> Result<Value, ApiError> {
         self.call("GET", path, None).map(|(v, _)| v)
     }

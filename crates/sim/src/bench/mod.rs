@@ -12,6 +12,8 @@
 //! - [`latency`]: latency samples and percentiles per phase.
 //! - [`proc_stats`]: CPU time and resident memory of a process from `/proc`.
 //! - [`scenario`]: the fleet scenario itself.
+//! - [`store_vs_etcd`]: the hub's store against etcd on one put / get / watch workload.
+//! - [`process`]: child processes and free ports.
 //!
 //! Nothing here asserts on time: figures are printed and written; `docs/benchmarks.md` holds
 //! them with the machine they ran on.
@@ -19,4 +21,6 @@
 pub mod api;
 pub mod latency;
 pub mod proc_stats;
+pub mod process;
 pub mod scenario;
+pub mod store_vs_etcd;

@@ -14,18 +14,18 @@
 //! and resident memory every second; all of it is kept per phase.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::api::Api;
 use super::latency::{Latencies, Summary};
 use super::proc_stats::{self, Reading};
+use super::process::{free_port, Guard};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -74,65 +74,6 @@ pub struct Report {
     pub scheduler_pods_per_s: Option<f64>,
     pub latency_ms: std::collections::BTreeMap<String, std::collections::BTreeMap<String, Summary>>,
     pub hub_rss_mib_end: f64,
-}
-
-/// A child process stopped (SIGTERM, then SIGKILL) when dropped.
-struct Guard {
-    child: Child,
-    name: &'static str,
-}
-
-impl Guard {
-    fn spawn(name: &'static str, cmd: &mut Command, log: &Path) -> anyhow::Result<Guard> {
-        let out = std::fs::File::create(log)?;
-        let err = out.try_clone()?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        Ok(Guard { child, name })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop();
-        }
-    }
-}
-
-fn free_port(udp: bool) -> anyhow::Result<u16> {
-    Ok(if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port()
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port()
-    })
 }
 
 /// What the prober and sampler share with the phases.
@@ -347,7 +288,7 @@ pub fn run(cfg: &FleetBench) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-fn wait_api(kubeconfig: &Path) -> anyhow::Result<Api> {
+pub(crate) fn wait_api(kubeconfig: &Path) -> anyhow::Result<Api> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(api) = Api::from_kubeconfig(kubeconfig) {
@@ -522,7 +463,7 @@ fn probe(api: Api, shared: Arc<Shared>, hub_pid: u32, sim_pid: Arc<Mutex<Option<
     }
 }
 
-fn machine() -> Value {
+pub(crate) fn machine() -> Value {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let model = read("/proc/cpuinfo")
         .lines()

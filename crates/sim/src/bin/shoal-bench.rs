@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use shoal_sim::bench::scenario::{self, FleetBench};
+use shoal_sim::bench::store_vs_etcd::{self, StoreBench};
 
 #[derive(Debug, Parser)]
 #[command(name = "shoal-bench", version, about = "shoal fleet benchmarks")]
@@ -47,6 +48,33 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// The hub's store against etcd (single node, fsync on), side by side: put, get, watch
+    /// with concurrent clients (install etcd with scripts/bench-setup.sh).
+    Store {
+        #[arg(long, default_value_t = 5000)]
+        ops: usize,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[arg(long, default_value_t = 256)]
+        value_bytes: usize,
+        /// The etcd binary.
+        #[arg(long, default_value = "/usr/bin/etcd")]
+        etcd: PathBuf,
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        #[arg(long, default_value = "bench-store.json")]
+        out: PathBuf,
+    },
+}
+
+fn default_bin_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    given
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+        })
+        .ok_or_else(|| anyhow::anyhow!("cannot tell where shoal-hub is; pass --bin-dir"))
 }
 
 fn main() -> ExitCode {
@@ -62,30 +90,38 @@ fn main() -> ExitCode {
             out,
             phase_timeout,
             keep,
-        } => {
-            let bin_dir = bin_dir.or_else(|| {
-                std::env::current_exe()
-                    .ok()
-                    .and_then(|p| p.parent().map(|d| d.to_path_buf()))
-            });
-            match bin_dir {
-                None => Err(anyhow::anyhow!(
-                    "cannot tell where shoal-hub is; pass --bin-dir"
-                )),
-                Some(bin_dir) => scenario::run(&FleetBench {
-                    nodes,
-                    replicas,
-                    flap_fraction,
-                    join_rate,
-                    sim_threads,
-                    bin_dir,
-                    out,
-                    phase_timeout: Duration::from_secs(phase_timeout),
-                    keep,
-                })
-                .map(|_| ()),
-            }
-        }
+        } => default_bin_dir(bin_dir).and_then(|bin_dir| {
+            scenario::run(&FleetBench {
+                nodes,
+                replicas,
+                flap_fraction,
+                join_rate,
+                sim_threads,
+                bin_dir,
+                out,
+                phase_timeout: Duration::from_secs(phase_timeout),
+                keep,
+            })
+            .map(|_| ())
+        }),
+        Cmd::Store {
+            ops,
+            clients,
+            value_bytes,
+            etcd,
+            bin_dir,
+            out,
+        } => default_bin_dir(bin_dir).and_then(|bin_dir| {
+            store_vs_etcd::run(&StoreBench {
+                ops,
+                clients,
+                value_bytes,
+                bin_dir,
+                etcd,
+                out,
+            })
+            .map(|_| ())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
