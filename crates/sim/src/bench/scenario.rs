@@ -77,13 +77,16 @@ pub struct Report {
     pub hub_rss_mib_end: f64,
 }
 
+/// One sample: (phase, hub reading, simulator reading).
+type Sample = (String, Option<Reading>, Option<Reading>);
+
 /// What the prober and sampler share with the phases.
 #[derive(Default)]
 struct Shared {
     phase: Mutex<String>,
     latencies: Mutex<Latencies>,
     /// (phase, hub reading, sim reading)
-    readings: Mutex<Vec<(String, Option<Reading>, Option<Reading>)>>,
+    readings: Mutex<Vec<Sample>>,
     stop: AtomicBool,
 }
 
@@ -100,13 +103,13 @@ impl Shared {
         let r = self.readings.lock().unwrap_or_else(|p| p.into_inner());
         let mine: Vec<_> = r.iter().filter(|(p, _, _)| p == phase).collect();
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-        let peak = |f: fn(&(String, Option<Reading>, Option<Reading>)) -> Option<Reading>| {
+        let peak = |f: fn(&Sample) -> Option<Reading>| {
             mine.iter()
                 .filter_map(|x| f(x))
                 .map(|r| mib(r.rss))
                 .fold(0.0, f64::max)
         };
-        let mean = |f: fn(&(String, Option<Reading>, Option<Reading>)) -> Option<Reading>| {
+        let mean = |f: fn(&Sample) -> Option<Reading>| {
             let v: Vec<Reading> = mine.iter().filter_map(|x| f(x)).collect();
             match (v.first(), v.last()) {
                 (Some(a), Some(b)) if v.len() > 1 => proc_stats::cores(a, b),
