@@ -208,6 +208,17 @@ fn rollouts_fleet_and_drain_on_a_real_node() {
         out.ends_with("deployment \"web\" successfully rolled out\n"),
         "{out}"
     );
+    // Design: a node that just turned Ready may still carry the not-ready NoSchedule taint
+    // for one node-lifecycle pass (5 s); the DaemonSet counts it once the taint is gone.
+    wait_for(
+        "the DaemonSet to count the node",
+        Duration::from_secs(60),
+        || {
+            let out = ctl.ok(&["get", "ds", "col", "-o", "json"]);
+            let ds: serde_json::Value = serde_json::from_str(&out).ok()?;
+            (ds["status"]["desiredNumberScheduled"] == 1).then_some(())
+        },
+    );
     let out = ctl.ok(&["rollout", "status", "ds", "col", "--timeout", "180s"]);
     assert!(
         out.ends_with("daemon set \"col\" successfully rolled out\n"),

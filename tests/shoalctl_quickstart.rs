@@ -28,16 +28,6 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The target directory this test was built in (`.../target/debug/deps/test` -> `.../target`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    exe.parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
-
 /// The first command of each ```sh block of the README, in order.
 fn readme_commands(readme: &str) -> Vec<String> {
     let mut out = Vec::new();

@@ -28,6 +28,11 @@ use crate::hub_addr::{resolve_hub, ResolveError};
 
 /// Largest join answer accepted (certificates and credentials are a few KiB).
 pub const MAX_JOIN_RESPONSE: usize = 256 * 1024;
+/// Longest wait for the hub's join answer once connected; then the attempt is retried.
+/// Design: keep-alives keep a connection whose stream got stuck open forever, so without this
+/// bound a node could wait for its answer indefinitely (seen with 3,000 hollow nodes joining
+/// at once).
+pub const JOIN_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why joining failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +115,8 @@ pub enum JoinError {
     },
     #[error("the hub closed the join stream without answering")]
     NoAnswer,
+    #[error("the hub did not answer the join within {}s", JOIN_ANSWER_TIMEOUT.as_secs())]
+    NoAnswerInTime,
 }
 
 impl JoinError {
@@ -121,6 +128,7 @@ impl JoinError {
                 | JoinError::Connect { .. }
                 | JoinError::Stream { .. }
                 | JoinError::NoAnswer
+                | JoinError::NoAnswerInTime
         )
     }
 }
@@ -164,7 +172,7 @@ pub async fn ensure_joined(
             Ok(creds) => break creds,
             Err(e) if e.is_retryable() => {
                 let delay = backoff.next_delay();
-                warn!(hub = %config.hub, error = %error_chain(&e), retry_in = ?delay, "joining the hub failed; will retry");
+                warn!(hub = %config.hub, node = %config.node_name, error = %error_chain(&e), retry_in = ?delay, "joining the hub failed; will retry");
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(None),
                     () = tokio::time::sleep(delay) => {}
@@ -211,7 +219,9 @@ pub async fn join(
         node_name: node_name.to_string(),
         csr_pem,
     };
-    let answer = exchange(&conn, &request).await;
+    let answer = tokio::time::timeout(JOIN_ANSWER_TIMEOUT, exchange(&conn, &request))
+        .await
+        .unwrap_or(Err(JoinError::NoAnswerInTime));
     conn.close(0u32.into(), b"join done");
     let accepted = match answer? {
         JoinResponse::Accepted(a) => a,
@@ -280,4 +290,19 @@ async fn exchange(
         .await
         .map_err(frame_err("reading the join answer"))?
         .ok_or(JoinError::NoAnswer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hub_that_does_not_answer_in_time_is_retried_a_refusal_is_not() {
+        assert!(JoinError::NoAnswerInTime.is_retryable());
+        assert!(JoinError::NoAnswer.is_retryable());
+        assert!(!JoinError::Rejected {
+            message: "bad token".into()
+        }
+        .is_retryable());
+    }
 }

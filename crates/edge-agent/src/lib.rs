@@ -30,6 +30,11 @@
 //! without, the hub) and the HubLink. Everything stops when the shutdown token fires; the
 //! pods themselves keep running.
 //!
+//! Many agents in one process ([`run_embedded`] with an [`Embedding`], what `shoal-sim` does):
+//! they share one QUIC endpoint (one UDP socket and driver for every connection) and keep
+//! their desired pods in [`LocalStore::in_memory`] instead of one fjall database each; each is
+//! still a separate node to the hub (own join, certificate, QUIC connection and MQTT session).
+//!
 //! Data directory layout:
 //!
 //! ```text
@@ -83,8 +88,9 @@ use crate::dns::ClusterDns;
 use crate::hub_addr::{hub_host, resolve_hub};
 use crate::hub_link::{HubLink, LinkSetup, ServicesLink};
 use crate::join::JoinError;
-use crate::local_store::{LocalStore, StoreError};
-use crate::node_info::HostFacts;
+pub use crate::local_store::LocalStore;
+use crate::local_store::StoreError;
+pub use crate::node_info::HostFacts;
 use crate::pod_manager::PodManager;
 use crate::runtime::{ContainerRuntime, MultiRuntime, PodmanRuntime, ProcessRuntime, RuntimeError};
 use crate::service_proxy::ServiceProxy;
@@ -162,7 +168,33 @@ pub async fn run_with_runtime(
     runtime: Arc<dyn ContainerRuntime>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    Ok(run_agent(config, runtime, shutdown).await?)
+    Ok(run_agent(config, runtime, Embedding::default(), shutdown).await?)
+}
+
+/// What an agent shares with, or is given by, the process it is embedded in. The default is
+/// a stand-alone agent: own endpoint, fjall store, this host's facts, saved outbox.
+#[derive(Clone, Default)]
+pub struct Embedding {
+    /// A QUIC client endpoint to dial from; the agent leaves it open when it stops.
+    pub endpoint: Option<quinn::Endpoint>,
+    /// The local store to use instead of opening `DIR/state` (e.g. [`LocalStore::in_memory`],
+    /// kept by the caller across restarts of the agent).
+    pub store: Option<LocalStore>,
+    /// Host facts to report instead of reading this host's.
+    pub facts: Option<HostFacts>,
+    /// Keep unsent status in memory only (no `DIR/status-outbox.json`).
+    pub no_outbox_file: bool,
+}
+
+/// [`run_with_runtime`] with the shared pieces in `embedding`; many agents can run this way in
+/// one actix System (the simulator's hollow nodes).
+pub async fn run_embedded(
+    config: AgentConfig,
+    runtime: Arc<dyn ContainerRuntime>,
+    embedding: Embedding,
+    shutdown: CancellationToken,
+) -> Result<(), AgentError> {
+    run_agent(config, runtime, embedding, shutdown).await
 }
 
 async fn connect_podman(
@@ -198,6 +230,7 @@ async fn connect_podman(
 async fn run_agent(
     config: AgentConfig,
     runtime: Arc<dyn ContainerRuntime>,
+    embedding: Embedding,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     config.validate()?;
@@ -207,7 +240,10 @@ async fn run_agent(
             path: config.data_dir.clone(),
             source,
         })?;
-    let store = LocalStore::open_async(config.state_dir()).await?;
+    let store = match embedding.store {
+        Some(store) => store,
+        None => LocalStore::open_async(config.state_dir()).await?,
+    };
     let desired = store.load_async().await?;
     let services = store.load_services_async().await?;
     let shared_services: SharedServices =
@@ -239,18 +275,29 @@ async fn run_agent(
             "unknown".to_string()
         }
     };
-    let facts = tokio::task::spawn_blocking(HostFacts::read)
-        .await
-        .map_err(|source| AgentError::Blocking { source })?;
+    let facts = match embedding.facts {
+        Some(facts) => facts,
+        None => tokio::task::spawn_blocking(HostFacts::read)
+            .await
+            .map_err(|source| AgentError::Blocking { source })?,
+    };
     let mut node = node_info::node_info(&config, &facts, runtime.name(), &runtime_version);
     node.runtimes = runtime.runtime_classes();
 
     // Design: the endpoint's address family follows the hub's address at start; IPv4 when the
     // hub cannot be resolved yet (most edge networks).
-    let family = resolve_hub(&config.hub)
-        .await
-        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-    let endpoint = quic::client_endpoint(family).map_err(|source| AgentError::Quic { source })?;
+    let shared_endpoint = embedding.endpoint.is_some();
+    let endpoint = match embedding.endpoint {
+        Some(endpoint) => endpoint,
+        None => {
+            let family = resolve_hub(&config.hub)
+                .await
+                .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+            quic::client_endpoint(family).map_err(|source| AgentError::Quic { source })?
+        }
+    };
+    let outbox_file =
+        (!embedding.no_outbox_file).then(|| config.data_dir.join(status_reporter::OUTBOX_FILE));
 
     // Everything started below stops when `actors` is cancelled: on shutdown, or when this
     // function returns early with an error.
@@ -271,7 +318,7 @@ async fn run_agent(
                 &broker,
                 &creds.mqtt,
                 actors.clone(),
-                Some(config.data_dir.join(status_reporter::OUTBOX_FILE)),
+                outbox_file,
             )),
             Ok(None) => {
                 info!("the hub gave no MQTT URL; status reporting is off");
@@ -370,12 +417,16 @@ async fn run_agent(
     .await;
 
     actors.cancel();
-    endpoint.close(0u32.into(), b"agent stopping");
-    if tokio::time::timeout(STOP_TIMEOUT, endpoint.wait_idle())
-        .await
-        .is_err()
-    {
-        warn!("QUIC connections did not close in time");
+    // Design: a shared endpoint belongs to the embedding process; this agent's connection
+    // closes when the hub link drops its last handle.
+    if !shared_endpoint {
+        endpoint.close(0u32.into(), b"agent stopping");
+        if tokio::time::timeout(STOP_TIMEOUT, endpoint.wait_idle())
+            .await
+            .is_err()
+        {
+            warn!("QUIC connections did not close in time");
+        }
     }
     // Design: the last handle closes the database, which may wait for fjall's background
     // work; that happens on the blocking pool, and before `run` returns, so the data directory

@@ -16,8 +16,16 @@
 //! revision change together and are on disk before the agent acks. All calls block; async code
 //! uses [`LocalStore::open_async`], [`LocalStore::load_async`] and [`LocalStore::write_async`],
 //! which run them on tokio's blocking pool, never on an async thread.
+//!
+//! [`LocalStore::in_memory`] keeps the same data in a map instead, for hollow agents of the
+//! simulator (`shoal-sim`): thousands of agents in one process cannot each own a fjall database
+//! (its caches, journal and background threads), and a simulated device has no power to lose.
+//! A memory store survives an agent restart inside one process (the simulator keeps the handle
+//! across a flapping link) but not the process.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use shoal_transport::wire::{PodPlan, ServicePlan};
@@ -87,11 +95,23 @@ fn bincode_config() -> impl bincode::config::Config {
 #[derive(Clone)]
 pub struct LocalStore {
     path: PathBuf,
-    db: Database,
-    pods: Keyspace,
-    meta: Keyspace,
-    /// key = `namespace/name`, value = [`FORMAT_VERSION`] + bincode of the `ServicePlan`.
-    services: Keyspace,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Disk {
+        db: Database,
+        pods: Keyspace,
+        meta: Keyspace,
+        /// key = `namespace/name`, value = [`FORMAT_VERSION`] + bincode of the `ServicePlan`.
+        services: Keyspace,
+    },
+    /// Plans by UID and the revision, and the Services; see the module docs.
+    Memory(
+        Arc<Mutex<(u64, BTreeMap<String, PodPlan>)>>,
+        Arc<Mutex<ServiceSet>>,
+    ),
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -121,11 +141,30 @@ impl LocalStore {
             .map_err(open_err)?;
         Ok(LocalStore {
             path: path.to_path_buf(),
-            db,
-            pods,
-            meta,
-            services,
+            backend: Backend::Disk {
+                db,
+                pods,
+                meta,
+                services,
+            },
         })
+    }
+
+    /// An empty store kept in memory only (hollow agents; see the module docs). Its `path` is
+    /// `memory:<label>`, for logs.
+    pub fn in_memory(label: &str) -> LocalStore {
+        LocalStore {
+            path: PathBuf::from(format!("memory:{label}")),
+            backend: Backend::Memory(
+                Arc::new(Mutex::new((0, BTreeMap::new()))),
+                Arc::new(Mutex::new(ServiceSet::default())),
+            ),
+        }
+    }
+
+    /// Whether this store lives in memory only.
+    pub fn is_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(..))
     }
 
     /// [`LocalStore::open`] on the blocking pool.
@@ -141,13 +180,20 @@ impl LocalStore {
 
     /// The persisted desired set. Blocks.
     pub fn load(&self) -> Result<DesiredSet, StoreError> {
-        let revision = match self
-            .meta
-            .get(REVISION_KEY)
-            .map_err(|source| StoreError::Io {
-                op: "reading the revision",
-                source,
-            })? {
+        let (pods, meta) = match &self.backend {
+            Backend::Disk { pods, meta, .. } => (pods, meta),
+            Backend::Memory(m, _) => {
+                let m = m.lock().unwrap_or_else(|p| p.into_inner());
+                return Ok(DesiredSet::from_parts(
+                    m.0,
+                    m.1.values().cloned().collect::<Vec<_>>(),
+                ));
+            }
+        };
+        let revision = match meta.get(REVISION_KEY).map_err(|source| StoreError::Io {
+            op: "reading the revision",
+            source,
+        })? {
             None => 0,
             Some(bytes) => {
                 let arr: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Format {
@@ -159,7 +205,7 @@ impl LocalStore {
             }
         };
         let mut plans = Vec::new();
-        for kv in self.pods.iter() {
+        for kv in pods.iter() {
             let (key, value) = kv.into_inner().map_err(|source| StoreError::Io {
                 op: "reading the pod plans",
                 source,
@@ -172,6 +218,9 @@ impl LocalStore {
 
     /// [`LocalStore::load`] on the blocking pool.
     pub async fn load_async(&self) -> Result<DesiredSet, StoreError> {
+        if self.is_memory() {
+            return self.load();
+        }
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.load())
             .await
@@ -180,14 +229,28 @@ impl LocalStore {
 
     /// Persists one write as a single durable batch (fsync before returning). Blocks.
     pub fn write(&self, write: &DesiredWrite) -> Result<(), StoreError> {
-        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        let (db, pods, meta) = match &self.backend {
+            Backend::Disk { db, pods, meta, .. } => (db, pods, meta),
+            Backend::Memory(m, _) => {
+                let mut m = m.lock().unwrap_or_else(|p| p.into_inner());
+                for uid in &write.removes {
+                    m.1.remove(uid);
+                }
+                for plan in &write.puts {
+                    m.1.insert(plan.uid.clone(), plan.clone());
+                }
+                m.0 = write.revision;
+                return Ok(());
+            }
+        };
+        let mut batch = db.batch().durability(Some(PersistMode::SyncAll));
         for uid in &write.removes {
-            batch.remove(&self.pods, uid.as_bytes());
+            batch.remove(pods, uid.as_bytes());
         }
         for plan in &write.puts {
-            batch.insert(&self.pods, plan.uid.as_bytes(), encode_plan(plan)?);
+            batch.insert(pods, plan.uid.as_bytes(), encode_plan(plan)?);
         }
-        batch.insert(&self.meta, REVISION_KEY, write.revision.to_be_bytes());
+        batch.insert(meta, REVISION_KEY, write.revision.to_be_bytes());
         batch.commit().map_err(|source| StoreError::Io {
             op: "committing desired pods",
             source,
@@ -197,6 +260,10 @@ impl LocalStore {
     /// [`LocalStore::write`] on the blocking pool; hands the write back for
     /// [`DesiredSet::commit`].
     pub async fn write_async(&self, write: DesiredWrite) -> Result<DesiredWrite, StoreError> {
+        if self.is_memory() {
+            // Design: a map insert does not block; no trip through the blocking pool.
+            return self.write(&write).map(|()| write);
+        }
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.write(&write).map(|()| write))
             .await
@@ -205,8 +272,14 @@ impl LocalStore {
 
     /// The persisted Services. Blocks.
     pub fn load_services(&self) -> Result<ServiceSet, StoreError> {
+        let services = match &self.backend {
+            Backend::Disk { services, .. } => services,
+            Backend::Memory(_, set) => {
+                return Ok(set.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            }
+        };
         let mut plans = Vec::new();
-        for kv in self.services.iter() {
+        for kv in services.iter() {
             let (key, value) = kv.into_inner().map_err(|source| StoreError::Io {
                 op: "reading the services",
                 source,
@@ -227,18 +300,27 @@ impl LocalStore {
 
     /// Persists one change of the Services as a single durable batch. Blocks.
     pub fn write_services(&self, write: &ServicesWrite) -> Result<(), StoreError> {
-        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        let (db, services) = match &self.backend {
+            Backend::Disk { db, services, .. } => (db, services),
+            Backend::Memory(_, set) => {
+                set.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .commit(write.clone());
+                return Ok(());
+            }
+        };
+        let mut batch = db.batch().durability(Some(PersistMode::SyncAll));
         if write.replace_all {
-            for kv in self.services.iter() {
+            for kv in services.iter() {
                 let key = kv.key().map_err(|source| StoreError::Io {
                     op: "reading the services",
                     source,
                 })?;
-                batch.remove(&self.services, key);
+                batch.remove(services, key);
             }
         }
         for k in &write.removes {
-            batch.remove(&self.services, k.as_bytes());
+            batch.remove(services, k.as_bytes());
         }
         for plan in &write.puts {
             let k = crate::services::key(plan);
@@ -251,7 +333,7 @@ impl LocalStore {
                     }
                 })?;
             value.extend_from_slice(&payload);
-            batch.insert(&self.services, k.as_bytes(), value);
+            batch.insert(services, k.as_bytes(), value);
         }
         batch.commit().map_err(|source| StoreError::Io {
             op: "committing services",
@@ -439,23 +521,51 @@ mod tests {
     }
 
     #[test]
+    fn memory_store_round_trips_and_is_shared_by_clones() {
+        let store = LocalStore::in_memory("n1");
+        assert!(store.is_memory());
+        let mut set = store.load().expect("load");
+        assert_eq!(set.revision(), 0);
+        persist(
+            &store,
+            &mut set,
+            HubMessage::Snapshot {
+                revision: 4,
+                pods: vec![plan("a", 3), plan("b", 4)],
+            },
+        );
+        let clone = store.clone();
+        persist(
+            &clone,
+            &mut set,
+            HubMessage::Delta {
+                revision: 6,
+                upserts: vec![plan("c", 6)],
+                deletes: vec!["a".into()],
+            },
+        );
+        let loaded = store.load().expect("load");
+        assert_eq!(loaded, set, "memory equals the committed set");
+        assert_eq!(loaded.revision(), 6);
+        assert!(LocalStore::in_memory("n2").load().expect("load").is_empty());
+    }
+
+    #[test]
     fn corrupt_or_foreign_values_are_errors_not_panics() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::open(&dir.path().join("state")).expect("open");
-        store
-            .pods
-            .insert("bad", vec![FORMAT_VERSION, 0xff, 0xff])
+        let Backend::Disk { pods, meta, .. } = store.backend.clone() else {
+            panic!("a disk store");
+        };
+        pods.insert("bad", vec![FORMAT_VERSION, 0xff, 0xff])
             .expect("insert");
         assert!(matches!(store.load(), Err(StoreError::Decode { uid, .. }) if uid == "bad"));
-        store.pods.insert("bad", vec![99u8, 0]).expect("insert");
+        pods.insert("bad", vec![99u8, 0]).expect("insert");
         assert!(matches!(store.load(), Err(StoreError::Format { .. })));
-        store.pods.insert("bad", Vec::<u8>::new()).expect("insert");
+        pods.insert("bad", Vec::<u8>::new()).expect("insert");
         assert!(matches!(store.load(), Err(StoreError::Format { .. })));
-        store.pods.remove("bad").expect("remove");
-        store
-            .meta
-            .insert(REVISION_KEY, vec![1u8, 2])
-            .expect("insert");
+        pods.remove("bad").expect("remove");
+        meta.insert(REVISION_KEY, vec![1u8, 2]).expect("insert");
         assert!(matches!(store.load(), Err(StoreError::Format { .. })));
     }
 

@@ -223,6 +223,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
             env!("CARGO_PKG_VERSION")
         ),
         conns: conns.clone(),
+        router: crate::node_router::NodeRouter::start(store.clone()),
     });
     let quic = QuicServer { endpoint, link }.start();
 

@@ -9,6 +9,7 @@
 //!   collection: workloads turned into pods.
 //! - [`node_session`]: joins and one session actor per connected agent, over QUIC.
 //! - [`node_conns`]: connected nodes by name, for logs and exec streams.
+//! - [`node_router`]: reads the change stream once and hands each session its node's changes.
 //! - [`status_ingest`]: folds MQTT status from agents into the store.
 //! - [`broker`]: the embedded MQTT broker.
 //! - [`plan`]: compiles Pods into the agent's runtime plans.
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod mosquitto_files;
 pub mod mqtt_tls;
 pub mod node_conns;
+pub mod node_router;
 pub mod node_session;
 pub mod plan;
 pub mod resources;

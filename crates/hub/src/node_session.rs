@@ -5,7 +5,10 @@
 //! pods: a delta from the agent's last acknowledged revision when the store's history still
 //! reaches back that far, a full snapshot otherwise, and deltas as the store changes. Pod
 //! status writes do not change a pod's plan, so they are not sent (the session remembers
-//! what it sent).
+//! what it sent). The changes come from the [`NodeRouter`], which reads the change stream
+//! once for all sessions and hands each only its node's pods and the ConfigMap / Secret /
+//! Service / Endpoints changes, so the work per change does not grow with the number of
+//! connected nodes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +28,7 @@ use shoal_transport::wire::{
 
 use crate::broker::MqttUsers;
 use crate::config_source::{config_key, ConfigDeps, StoreConfig};
+use crate::node_router::{NodeRouter, Routed};
 use crate::plan;
 use crate::resources::{NODES, PODS};
 use crate::service_plan;
@@ -34,8 +38,6 @@ use crate::store::{EventType, Store, StoreError, StoredObject};
 const MAX_AGENT_FRAME: usize = 1024 * 1024;
 /// How often an idle session pings the agent with the current revision.
 const PING_EVERY: Duration = Duration::from_secs(15);
-/// Events read from the store per wake-up.
-const EVENT_BATCH: usize = 1024;
 
 /// What every session and join needs.
 pub struct HubLink {
@@ -48,6 +50,8 @@ pub struct HubLink {
     pub kubelet_version: String,
     /// Connected nodes, for the API's logs and exec streams.
     pub conns: crate::node_conns::NodeConns,
+    /// Hands each session its node's changes.
+    pub router: NodeRouter,
 }
 
 /// Accepts QUIC connections and hands them to joins or sessions.
@@ -240,6 +244,8 @@ async fn run_session(
     }
     upsert_node(&link.store, &hello.node, &link.kubelet_version).await?;
 
+    // Design: subscribe before reading the store, so no change after the snapshot is missed.
+    let mut routed = link.router.subscribe(node);
     let store = &link.store;
     let on_node = |o: &StoredObject| o.field("spec.nodeName") == Some(node);
     let current = store.list(&PODS, None, &on_node, None, 0);
@@ -326,7 +332,6 @@ async fn run_session(
     };
     tokio::pin!(acks);
     let mut cursor = current.revision;
-    let mut changes = store.subscribe();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
@@ -335,68 +340,63 @@ async fn run_session(
             _ = ping.tick() => {
                 write_frame(&mut send, &HubMessage::Ping { revision: cursor }).await?;
             }
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
-                loop {
-                    let events = match store.events_after(cursor, EVENT_BATCH) {
-                        Ok(e) => e,
-                        Err(StoreError::Expired { .. }) => {
-                            // Fell behind the history: start over with a snapshot.
-                            let now = store.list(&PODS, None, &on_node, None, 0);
-                            deps = ConfigDeps::default();
-                            let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o, store, &mut deps, false)).collect();
-                            sent = pods.iter().map(|p| (p.uid.clone(), plan_key(p))).collect();
-                            cursor = now.revision;
-                            write_frame(&mut send, &full_services(store, cursor, &mut sent_services)).await?;
-                            write_frame(&mut send, &HubMessage::Snapshot { revision: cursor, pods }).await?;
-                            break;
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
-                    if events.is_empty() {
-                        break;
+            msg = routed.rx.recv() => {
+                let events = match msg {
+                    // Replaced by a newer session of this node, or the hub is stopping.
+                    None => return Ok(()),
+                    Some(Routed::Resync) => {
+                        // Changes were lost on the way: start over with a snapshot.
+                        let now = store.list(&PODS, None, &on_node, None, 0);
+                        deps = ConfigDeps::default();
+                        let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o, store, &mut deps, false)).collect();
+                        sent = pods.iter().map(|p| (p.uid.clone(), plan_key(p))).collect();
+                        cursor = now.revision;
+                        write_frame(&mut send, &full_services(store, cursor, &mut sent_services)).await?;
+                        write_frame(&mut send, &HubMessage::Snapshot { revision: cursor, pods }).await?;
+                        continue;
                     }
-                    let mut upserts = Vec::new();
-                    let mut deletes = Vec::new();
-                    let mut services_touched: std::collections::BTreeSet<(String, String)> = Default::default();
-                    for ev in &events {
-                        cursor = ev.revision;
-                        for p in dependents_of(&ev.object.key, store, &mut deps, node) {
-                            if sent.get(&p.uid) != Some(&plan_key(&p)) {
-                                sent.insert(p.uid.clone(), plan_key(&p));
-                                upserts.retain(|u: &PodPlan| u.uid != p.uid);
-                                upserts.push(p);
-                            }
-                        }
-                        if ev.object.key.starts_with("services/") || ev.object.key.starts_with("endpoints/") {
-                            let (ns, name) = ev.object.namespace_and_name();
-                            services_touched.insert((ns.to_string(), name.to_string()));
-                            continue;
-                        }
-                        if !ev.object.key.starts_with("pods/") || !on_node(&ev.object) {
-                            continue;
-                        }
-                        let deleted = ev.event_type == EventType::Deleted;
-                        let Some(p) = compile(&ev.object, store, &mut deps, deleted) else { continue };
-                        if deleted {
-                            upserts.retain(|u: &PodPlan| u.uid != p.uid);
-                            if sent.remove(&p.uid).is_some() {
-                                deletes.push(p.uid);
-                            }
-                        } else if sent.get(&p.uid) != Some(&plan_key(&p)) {
+                    Some(Routed::Events(events)) => events,
+                };
+                let mut upserts = Vec::new();
+                let mut deletes = Vec::new();
+                let mut services_touched: std::collections::BTreeSet<(String, String)> = Default::default();
+                // Changes up to the snapshot (or the last resync) are already in what was sent.
+                let from = cursor;
+                for ev in events.iter().filter(|e| e.revision > from) {
+                    cursor = ev.revision;
+                    for p in dependents_of(&ev.object.key, store, &mut deps, node) {
+                        if sent.get(&p.uid) != Some(&plan_key(&p)) {
                             sent.insert(p.uid.clone(), plan_key(&p));
                             upserts.retain(|u: &PodPlan| u.uid != p.uid);
                             upserts.push(p);
                         }
                     }
-                    if let Some(msg) = service_changes(store, cursor, &services_touched, &mut sent_services) {
-                        write_frame(&mut send, &msg).await?;
+                    if ev.object.key.starts_with("services/") || ev.object.key.starts_with("endpoints/") {
+                        let (ns, name) = ev.object.namespace_and_name();
+                        services_touched.insert((ns.to_string(), name.to_string()));
+                        continue;
                     }
-                    if !upserts.is_empty() || !deletes.is_empty() {
-                        write_frame(&mut send, &HubMessage::Delta { revision: cursor, upserts, deletes }).await?;
+                    if !ev.object.key.starts_with("pods/") || !on_node(&ev.object) {
+                        continue;
                     }
+                    let deleted = ev.event_type == EventType::Deleted;
+                    let Some(p) = compile(&ev.object, store, &mut deps, deleted) else { continue };
+                    if deleted {
+                        upserts.retain(|u: &PodPlan| u.uid != p.uid);
+                        if sent.remove(&p.uid).is_some() {
+                            deletes.push(p.uid);
+                        }
+                    } else if sent.get(&p.uid) != Some(&plan_key(&p)) {
+                        sent.insert(p.uid.clone(), plan_key(&p));
+                        upserts.retain(|u: &PodPlan| u.uid != p.uid);
+                        upserts.push(p);
+                    }
+                }
+                if let Some(msg) = service_changes(store, cursor, &services_touched, &mut sent_services) {
+                    write_frame(&mut send, &msg).await?;
+                }
+                if !upserts.is_empty() || !deletes.is_empty() {
+                    write_frame(&mut send, &HubMessage::Delta { revision: cursor, upserts, deletes }).await?;
                 }
             }
         }

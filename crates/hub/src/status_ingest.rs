@@ -19,6 +19,11 @@
 //! - Oversized or malformed payloads are logged and dropped.
 //! - The connection state goes to [`Heartbeats::set_broker`]: node lifecycle pauses while the
 //!   hub hears no broker.
+//! - Writes are pipelined: each message's write is queued in arrival order
+//!   ([`Store::enqueue_mutate`]) and up to [`MAX_IN_FLIGHT`] wait for their commit at once, so
+//!   a burst of status shares group commits instead of paying one fsync per message (at fleet
+//!   scale the serial fold was the limit on pods reported Running per second). Order per
+//!   object is the queue's order; the freshness checks above still run in the writes.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -32,7 +37,7 @@ use shoal_transport::status::{
 
 pub use crate::liveness::Heartbeats;
 use crate::resources::{NODES, PODS};
-use crate::store::{Store, StoreError};
+use crate::store::{PendingWrite, Store, StoreError};
 
 /// Annotation holding the `observedAtMs` of the report that last changed a Node's or Pod's
 /// status.
@@ -42,6 +47,11 @@ pub const OBSERVED_ANNOTATION: &str = "status.shoal.io/observed-at-ms";
 /// since a packet over the client's limit would fail (and, with a persistent session,
 /// endlessly re-fail) the connection.
 pub const MAX_INCOMING_PACKET: usize = 4 * 1024 * 1024;
+/// Most status writes queued and not yet committed; the next message waits for one.
+pub const MAX_IN_FLIGHT: usize = 512;
+
+/// A status write waiting for its commit.
+type InFlight = std::pin::Pin<Box<dyn std::future::Future<Output = (String, Result<(), String>)>>>;
 
 /// Where and how the hub's MQTT client connects.
 #[derive(Clone)]
@@ -84,9 +94,20 @@ impl Actor for StatusIngest {
         let metrics = self.metrics.clone();
         heartbeats.set_broker(false, status::now_ms());
         let fut = async move {
+            use futures::{FutureExt as _, StreamExt as _};
             let mut folder = Folder::new(store, heartbeats.clone(), metrics);
             let mut failures = 0u32;
+            let mut in_flight = futures::stream::FuturesUnordered::<InFlight>::new();
             loop {
+                // Completed writes are only logged; a full pipeline waits for one.
+                while let Some(Some((topic, r))) = in_flight.next().now_or_never() {
+                    log_failed(&topic, r);
+                }
+                if in_flight.len() >= MAX_IN_FLIGHT {
+                    if let Some((topic, r)) = in_flight.next().await {
+                        log_failed(&topic, r);
+                    }
+                }
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         failures = 0;
@@ -107,7 +128,12 @@ impl Actor for StatusIngest {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        folder.fold(&p.topic, &p.payload).await;
+                        if let Some(write) = folder.fold(&p.topic, &p.payload).await {
+                            let topic = p.topic.clone();
+                            in_flight.push(Box::pin(async move {
+                                (topic, ignore_missing(write.await))
+                            }));
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -225,25 +251,26 @@ impl Folder {
         }
     }
 
-    async fn fold(&mut self, topic: &str, payload: &[u8]) {
+    /// Folds one message; returns its store write, queued, when there is one.
+    async fn fold(&mut self, topic: &str, payload: &[u8]) -> Option<PendingWrite> {
         let report = match classify(topic, payload) {
             Ok(r) => r,
-            Err(Dropped::NotOurs) => return,
+            Err(Dropped::NotOurs) => return None,
             Err(e) => {
                 tracing::warn!(%topic, bytes = payload.len(), reason = ?e, "dropped a status message");
-                return;
+                return None;
             }
         };
         let result = match report {
-            Report::Cleared => Ok(()),
+            Report::Cleared => Ok(None),
             Report::Online { node, online } => self.online(&node, online).await,
             Report::Node(r) => {
                 if !self.fresh(topic, r.observed_at_ms) {
                     tracing::debug!(%topic, "ignored an out-of-order node status");
-                    Ok(())
+                    Ok(None)
                 } else if self.offline.contains(&r.node_name) {
                     self.held.insert(r.node_name.clone(), r);
-                    Ok(())
+                    Ok(None)
                 } else {
                     let node = r.node_name.clone();
                     self.node_status(&node, r).await
@@ -252,19 +279,23 @@ impl Folder {
             Report::Metrics(r) => {
                 // Usage lives in memory only; the store never sees it.
                 self.metrics.record(r);
-                Ok(())
+                Ok(None)
             }
             Report::Pod { node, report } => {
                 if self.fresh(topic, report.observed_at_ms) {
                     self.pod_status(&node, report).await
                 } else {
                     tracing::debug!(%topic, "ignored an out-of-order pod status");
-                    Ok(())
+                    Ok(None)
                 }
             }
         };
-        if let Err(e) = result {
-            tracing::warn!(%topic, error = %e, "dropped a status message");
+        match result {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(%topic, error = %e, "dropped a status message");
+                None
+            }
         }
     }
 
@@ -278,20 +309,20 @@ impl Folder {
         }
     }
 
-    async fn online(&mut self, node: &str, online: bool) -> Result<(), String> {
+    async fn online(&mut self, node: &str, online: bool) -> Result<Option<PendingWrite>, String> {
         if online {
             self.heartbeats.record(node, status::now_ms());
             self.offline.remove(node);
             if let Some(r) = self.held.remove(node) {
                 return self.node_status(node, r).await;
             }
-            return Ok(());
+            return Ok(None);
         }
         self.offline.insert(node.to_string());
         let now = status::rfc3339_from_ms(status::now_ms());
         let r = self
             .store
-            .mutate(&NODES, "", node, Box::new(move |old| {
+            .enqueue_mutate(&NODES, "", node, Box::new(move |old| {
                 let mut v = old.clone();
                 let cond = json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                     "message": "The node's agent went offline (MQTT last will).", "lastHeartbeatTime": now, "lastTransitionTime": now});
@@ -299,14 +330,18 @@ impl Folder {
                 Ok(Some(v))
             }))
             .await;
-        ignore_missing(r)
+        r.map(Some).map_err(|e| e.to_string())
     }
 
-    async fn node_status(&mut self, node: &str, r: NodeStatusReport) -> Result<(), String> {
+    async fn node_status(
+        &mut self,
+        node: &str,
+        r: NodeStatusReport,
+    ) -> Result<Option<PendingWrite>, String> {
         self.heartbeats.record(node, r.observed_at_ms);
         let res = self
             .store
-            .mutate(
+            .enqueue_mutate(
                 &NODES,
                 "",
                 node,
@@ -333,14 +368,18 @@ impl Folder {
                 }),
             )
             .await;
-        ignore_missing(res)
+        res.map(Some).map_err(|e| e.to_string())
     }
 
-    async fn pod_status(&mut self, node: &str, r: PodStatusReport) -> Result<(), String> {
+    async fn pod_status(
+        &mut self,
+        node: &str,
+        r: PodStatusReport,
+    ) -> Result<Option<PendingWrite>, String> {
         let node = node.to_string();
         let res = self
             .store
-            .mutate(
+            .enqueue_mutate(
                 &PODS,
                 &r.namespace.clone(),
                 &r.name.clone(),
@@ -388,7 +427,7 @@ impl Folder {
                 }),
             )
             .await;
-        ignore_missing(res)
+        res.map(Some).map_err(|e| e.to_string())
     }
 }
 
@@ -411,6 +450,12 @@ fn stamp_if_changed(old: &Value, mut new: Value, observed: u64) -> Option<Value>
     }
     new["metadata"]["annotations"][OBSERVED_ANNOTATION] = json!(observed.to_string());
     Some(new)
+}
+
+fn log_failed(topic: &str, r: Result<(), String>) {
+    if let Err(e) = r {
+        tracing::warn!(%topic, error = %e, "dropped a status message");
+    }
 }
 
 fn ignore_missing<T>(r: Result<T, StoreError>) -> Result<(), String> {

@@ -4,8 +4,8 @@
 //! The pure pod core (`crate::pods`) decides *what* should happen and returns effects; a
 //! [`ContainerRuntime`] carries them out and reports what it sees ([`ObservedPod`]). Keeping the
 //! boundary this small is what lets the same decision logic drive Podman on a device
-//! ([`PodmanRuntime`]), an in-memory fake in tests ([`FakeRuntime`]) and, later, the `process`
-//! and simulated runtimes.
+//! ([`PodmanRuntime`]), an in-memory fake in tests ([`FakeRuntime`]), hollow nodes of the
+//! simulator ([`SimulatedRuntime`]) and, later, the `process` runtime.
 //!
 //! Runtimes are addressed by pod UID and container *name*, never by runtime IDs: the agent's
 //! desired state is keyed the same way, and the IDs change whenever a runtime recreates
@@ -18,6 +18,7 @@ mod observed;
 pub mod podman;
 pub mod process;
 pub mod projected;
+pub mod simulated;
 mod stream_io;
 
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub use multi::MultiRuntime;
 pub use observed::{ContainerUsage, ObservedContainer, ObservedPod, ObservedState};
 pub use podman::PodmanRuntime;
 pub use process::ProcessRuntime;
+pub use simulated::{SimProfile, SimulatedRuntime};
 pub use stream_io::{
     ExecChunk, ExecSession, ExecSpec, ExecStdin, LogOptions, LogStream, STREAM_BUFFER_CHUNKS,
 };

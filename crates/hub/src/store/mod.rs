@@ -361,6 +361,32 @@ impl Store {
         .await
     }
 
+    /// [`Store::mutate`] in two steps: the returned future resolves once the write is
+    /// *queued* (in call order, waiting only while the write queue is full), and yields a
+    /// [`PendingWrite`] that resolves when it is committed. A caller that awaits the queueing
+    /// of each write before the next keeps its writes in order while many are in flight, so
+    /// they share group commits instead of paying one fsync each.
+    pub async fn enqueue_mutate(
+        &self,
+        res: &'static ResourceInfo,
+        namespace: &str,
+        name: &str,
+        f: MutateFn,
+    ) -> Result<PendingWrite, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let op = Op::Mutate {
+            res,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            f,
+        };
+        self.writes
+            .send(Queued { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(PendingWrite(rx))
+    }
+
     async fn submit(&self, op: Op) -> Result<Arc<StoredObject>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.writes
@@ -368,6 +394,22 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// A queued write ([`Store::enqueue_mutate`]); resolves with its result once committed.
+pub struct PendingWrite(oneshot::Receiver<Result<Arc<StoredObject>, StoreError>>);
+
+impl std::future::Future for PendingWrite {
+    type Output = Result<Arc<StoredObject>, StoreError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(StoreError::Closed)))
     }
 }
 
