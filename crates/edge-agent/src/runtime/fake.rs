@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use shoal_transport::wire::{ContainerPlan, PodPlan, PullPolicy, VolumePlan};
+use shoal_transport::wire::{ContainerPlan, PodPlan, PullPolicy};
 
 use super::{
     ContainerRuntime, ExecChunk, ExecSession, ExecSpec, ExecStdin, LogOptions, LogStream,
@@ -269,7 +269,7 @@ impl FakeRuntime {
             uid: plan.uid.clone(),
         });
         if let Some(pod) = st.pods.get_mut(&plan.uid) {
-            pod.file_volumes = file_volumes(plan);
+            pod.file_volumes = super::projected::plan_digests(plan);
         }
     }
 
@@ -331,19 +331,6 @@ impl FakeRuntime {
     }
 }
 
-/// The digests a runtime that wrote the plan's projected volumes would observe.
-fn file_volumes(plan: &PodPlan) -> Vec<(String, String)> {
-    plan.volumes
-        .iter()
-        .filter_map(|v| match v {
-            VolumePlan::Files { name, files } => {
-                Some((name.clone(), super::projected::digest(files)))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 impl FakeState {
     /// Creates the pod (if needed) and the listed containers that do not exist yet.
     fn create(
@@ -380,7 +367,7 @@ impl FakeState {
             )),
             created_at_ms: Some(now),
             containers: Vec::new(),
-            file_volumes: file_volumes(plan),
+            file_volumes: super::projected::plan_digests(plan),
         });
         for c in containers {
             if pod.container(&c.name).is_none() {
@@ -519,28 +506,16 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     fn container_usage(&self) -> RuntimeFuture<'_, Vec<super::ContainerUsage>> {
+        // A busy container: one core, 1 MiB.
         async move {
-            // A busy-ish container: one millisecond of CPU per millisecond of fake clock since
-            // it started (one core), and 1 MiB of memory.
             let st = self.lock();
-            let now = st.clock_ms;
-            Ok(st
-                .pods
-                .values()
-                .flat_map(|p| {
-                    p.containers.iter().filter_map(move |c| match c.state {
-                        ObservedState::Running { started_at_ms } => Some(super::ContainerUsage {
-                            uid: p.uid.clone(),
-                            namespace: p.namespace.clone(),
-                            pod: p.name.clone(),
-                            container: c.name.clone(),
-                            cpu_total_ns: now.saturating_sub(started_at_ms) * 1_000_000,
-                            memory_bytes: 1 << 20,
-                        }),
-                        _ => None,
-                    })
-                })
-                .collect())
+            let pods: Vec<ObservedPod> = st.pods.values().cloned().collect();
+            Ok(super::observed::modelled_usage(
+                &pods,
+                st.clock_ms,
+                1_000_000,
+                1 << 20,
+            ))
         }
         .boxed()
     }

@@ -14,7 +14,7 @@
 mod error;
 pub mod fake;
 pub mod multi;
-mod observed;
+pub mod observed;
 pub mod podman;
 pub mod process;
 pub mod projected;

@@ -84,3 +84,28 @@ pub struct ContainerUsage {
     /// Memory in use now, in bytes.
     pub memory_bytes: u64,
 }
+
+/// Usage of every running container of `pods` for runtimes that model it (fake, simulated):
+/// `cpu_ns_per_ms` of CPU per millisecond since the container started, `memory_bytes` each.
+pub fn modelled_usage(
+    pods: &[ObservedPod],
+    now_ms: u64,
+    cpu_ns_per_ms: u64,
+    memory_bytes: u64,
+) -> Vec<ContainerUsage> {
+    pods.iter()
+        .flat_map(|p| {
+            p.containers.iter().filter_map(move |c| match c.state {
+                ObservedState::Running { started_at_ms } => Some(ContainerUsage {
+                    uid: p.uid.clone(),
+                    namespace: p.namespace.clone(),
+                    pod: p.name.clone(),
+                    container: c.name.clone(),
+                    cpu_total_ns: now_ms.saturating_sub(started_at_ms) * cpu_ns_per_ms,
+                    memory_bytes,
+                }),
+                _ => None,
+            })
+        })
+        .collect()
+}

@@ -69,6 +69,8 @@ exec "$@""#;
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// How often `stop` looks whether the processes are gone.
 const STOP_POLL: Duration = Duration::from_millis(100);
+/// Size above which a container's log is rotated when it (re)starts.
+const LOG_ROTATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Output an exec probe keeps.
 const PROBE_OUTPUT_LIMIT: usize = 10 * 1024;
 
@@ -238,6 +240,12 @@ impl ProcessRuntime {
         std::fs::create_dir_all(&dir).map_err(Self::fs_err("create", &dir))?;
         let exit_file = dir.join("exit");
         let _ = std::fs::remove_file(&exit_file);
+        // Design: a container's log is bounded per run: at each (re)start a log over
+        // LOG_ROTATE_BYTES moves to `log.1`, replacing the older one.
+        let log_path = dir.join("log");
+        if std::fs::metadata(&log_path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+            let _ = std::fs::rename(&log_path, dir.join("log.1"));
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

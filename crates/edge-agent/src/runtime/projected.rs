@@ -40,6 +40,20 @@ pub fn digest(files: &[FilePlan]) -> String {
     format!("{h:016x}")
 }
 
+/// (volume name, digest) of every projected volume of `plan`: what a runtime that wrote them
+/// observes on disk.
+pub fn plan_digests(plan: &shoal_transport::wire::PodPlan) -> Vec<(String, String)> {
+    plan.volumes
+        .iter()
+        .filter_map(|v| match v {
+            shoal_transport::wire::VolumePlan::Files { name, files } => {
+                Some((name.clone(), digest(files)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The digest of the version `dir` currently shows, if it holds one.
 pub fn observe(dir: &Path) -> Option<String> {
     let target = std::fs::read_link(dir.join(DATA_LINK)).ok()?;

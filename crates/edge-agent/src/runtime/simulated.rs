@@ -212,7 +212,7 @@ impl SimulatedRuntime {
             }
         }
         // Projected volumes are "written" at once.
-        pod.file_volumes = file_volumes(plan);
+        pod.file_volumes = super::projected::plan_digests(plan);
         st.next_id = next_id;
         let mut due = now_ms;
         for name in to_schedule {
@@ -306,40 +306,17 @@ impl SimulatedRuntime {
     }
 }
 
-fn file_volumes(plan: &PodPlan) -> Vec<(String, String)> {
-    plan.volumes
-        .iter()
-        .filter_map(|v| match v {
-            shoal_transport::wire::VolumePlan::Files { name, files } => {
-                Some((name.clone(), super::projected::digest(files)))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 impl ContainerRuntime for SimulatedRuntime {
     /// Simulated usage: a tenth of a core while running, 4 MiB each.
     fn container_usage(&self) -> RuntimeFuture<'_, Vec<super::ContainerUsage>> {
         Box::pin(async move {
-            let now = shoal_transport::status::now_ms();
             let pods = self.list_pods().await?;
-            Ok(pods
-                .iter()
-                .flat_map(|p| {
-                    p.containers.iter().filter_map(move |c| match c.state {
-                        ObservedState::Running { started_at_ms } => Some(super::ContainerUsage {
-                            uid: p.uid.clone(),
-                            namespace: p.namespace.clone(),
-                            pod: p.name.clone(),
-                            container: c.name.clone(),
-                            cpu_total_ns: now.saturating_sub(started_at_ms) * 100_000,
-                            memory_bytes: 4 << 20,
-                        }),
-                        _ => None,
-                    })
-                })
-                .collect())
+            Ok(super::observed::modelled_usage(
+                &pods,
+                now_ms(),
+                100_000,
+                4 << 20,
+            ))
         })
     }
 
@@ -392,7 +369,7 @@ impl ContainerRuntime for SimulatedRuntime {
     fn sync_volumes<'a>(&'a self, plan: &'a PodPlan) -> RuntimeFuture<'a, ()> {
         async move {
             if let Some(pod) = self.lock().pods.get_mut(&plan.uid) {
-                pod.file_volumes = file_volumes(plan);
+                pod.file_volumes = super::projected::plan_digests(plan);
             }
             Ok(())
         }
