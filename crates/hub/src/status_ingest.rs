@@ -35,6 +35,7 @@ use shoal_transport::status::{
     self, MetricsReport, NodeStatusReport, OnlineMarker, PodStatusReport, Topic,
 };
 
+use crate::controllers::node_lifecycle::taints_follow_ready;
 pub use crate::liveness::Heartbeats;
 use crate::resources::{NODES, PODS};
 use crate::store::{PendingWrite, Store, StoreError};
@@ -327,6 +328,7 @@ impl Folder {
                 let cond = json!({"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                     "message": "The node's agent went offline (MQTT last will).", "lastHeartbeatTime": now, "lastTransitionTime": now});
                 set_condition(&mut v, cond, false);
+                taints_follow_ready(&mut v, &now);
                 Ok(Some(v))
             }))
             .await;
@@ -364,6 +366,7 @@ impl Folder {
                     if !r.allocatable.is_empty() {
                         v["status"]["allocatable"] = json!(r.allocatable);
                     }
+                    taints_follow_ready(&mut v, &status::rfc3339_from_ms(r.observed_at_ms));
                     Ok(stamp_if_changed(old, v, r.observed_at_ms))
                 }),
             )

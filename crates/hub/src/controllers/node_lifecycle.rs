@@ -139,22 +139,11 @@ pub fn assess(
         } else {
             n.ready.as_str()
         };
-        let wanted: Vec<(String, String)> = match ready {
-            // No Ready condition yet: a node that just registered, not yet a lost one.
-            "True" | "" => vec![],
-            "False" => vec![
-                (TAINT_NOT_READY.into(), "NoSchedule".into()),
-                (TAINT_NOT_READY.into(), "NoExecute".into()),
-            ],
-            _ => vec![
-                (TAINT_UNREACHABLE.into(), "NoSchedule".into()),
-                (TAINT_UNREACHABLE.into(), "NoExecute".into()),
-            ],
-        };
+        let wanted = wanted_taints(ready);
         let ours: Vec<(String, String)> = n
             .taints
             .iter()
-            .filter(|(k, _)| k == TAINT_NOT_READY || k == TAINT_UNREACHABLE)
+            .filter(|(k, _)| is_lifecycle_taint(k))
             .cloned()
             .collect();
         let since = if mark_unknown {
@@ -177,6 +166,63 @@ pub fn assess(
         }
     }
     out
+}
+
+/// The lifecycle taints a node whose Ready condition is `ready` should carry.
+fn wanted_taints(ready: &str) -> Vec<(String, String)> {
+    let pair = |key: &str| {
+        vec![
+            (key.to_string(), "NoSchedule".to_string()),
+            (key.to_string(), "NoExecute".to_string()),
+        ]
+    };
+    match ready {
+        // No Ready condition yet: a node that just registered, not yet a lost one.
+        "True" | "" => vec![],
+        "False" => pair(TAINT_NOT_READY),
+        _ => pair(TAINT_UNREACHABLE),
+    }
+}
+
+fn is_lifecycle_taint(key: &str) -> bool {
+    key == TAINT_NOT_READY || key == TAINT_UNREACHABLE
+}
+
+/// Replaces the node's lifecycle taints with `wanted`, keeping every other taint.
+fn replace_lifecycle_taints(v: &mut Value, wanted: &[(String, String)], ts: &str) {
+    let mut taints: Vec<Value> = v
+        .pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    taints.retain(|t| !t["key"].as_str().is_some_and(is_lifecycle_taint));
+    for (k, e) in wanted {
+        taints.push(json!({"key": k, "effect": e, "timeAdded": ts}));
+    }
+    if taints.is_empty() {
+        if let Some(s) = v.get_mut("spec").and_then(Value::as_object_mut) {
+            s.remove("taints");
+        }
+    } else {
+        v["spec"]["taints"] = Value::Array(taints);
+    }
+}
+
+/// Makes a node's lifecycle taints follow the Ready condition it now has, in the same write
+/// that changed Ready (status ingest calls this), so a node that turns Ready is schedulable
+/// at once instead of after the next lifecycle pass. Unchanged taints are left as they are
+/// (a repeated report stays a no-op write).
+pub fn taints_follow_ready(v: &mut Value, ts: &str) {
+    let obs = NodeObs::from_value(v, None);
+    let wanted = wanted_taints(&obs.ready);
+    let ours: Vec<(String, String)> = obs
+        .taints
+        .into_iter()
+        .filter(|(k, _)| is_lifecycle_taint(k))
+        .collect();
+    if ours != wanted {
+        replace_lifecycle_taints(v, &wanted, ts);
+    }
 }
 
 /// Pods eviction may remove: not owned by a DaemonSet.
@@ -259,18 +305,7 @@ async fn run_once(store: &Store, heartbeats: &Heartbeats, cfg: &LifecycleConfig,
                         }
                     }
                 }
-                let mut taints: Vec<Value> = v.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
-                taints.retain(|t| t["key"] != TAINT_NOT_READY && t["key"] != TAINT_UNREACHABLE);
-                for (k, e) in &c.taints {
-                    taints.push(json!({"key": k, "effect": e, "timeAdded": ts}));
-                }
-                if taints.is_empty() {
-                    if let Some(s) = v.get_mut("spec").and_then(Value::as_object_mut) {
-                        s.remove("taints");
-                    }
-                } else {
-                    v["spec"]["taints"] = Value::Array(taints);
-                }
+                replace_lifecycle_taints(&mut v, &c.taints, &ts);
                 Ok(Some(v))
             }))
             .await;
@@ -511,5 +546,59 @@ mod tests {
         assert!(!evictable(&ds_pod));
         assert!(evictable(&rs_pod));
         assert!(evictable(&json!({"metadata": {}})));
+    }
+
+    #[test]
+    fn taints_follow_the_ready_condition_in_the_same_write() {
+        let node = |ready: &str, taints: Value| {
+            json!({"metadata": {"name": "n"}, "spec": {"taints": taints},
+                "status": {"conditions": [{"type": "Ready", "status": ready}]}})
+        };
+        let keys = |v: &Value| -> Vec<(String, String)> {
+            v.pointer("/spec/taints")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|t| (str_at(t, "/key").into(), str_at(t, "/effect").into()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let dedicated = json!({"key": "dedicated", "effect": "NoSchedule"});
+        let not_ready = json!([
+            {"key": TAINT_NOT_READY, "effect": "NoSchedule", "timeAdded": "t0"},
+            {"key": TAINT_NOT_READY, "effect": "NoExecute", "timeAdded": "t0"},
+            dedicated.clone(),
+        ]);
+
+        // Turning Ready drops the lifecycle taints and keeps the operator's.
+        let mut v = node("True", not_ready.clone());
+        taints_follow_ready(&mut v, "t1");
+        assert_eq!(keys(&v), vec![("dedicated".into(), "NoSchedule".into())]);
+
+        // Still NotReady with the right taints: untouched (timeAdded kept, no write).
+        let mut v = node("False", not_ready.clone());
+        let before = v.clone();
+        taints_follow_ready(&mut v, "t1");
+        assert_eq!(v, before);
+
+        // Losing the agent: unreachable replaces not-ready.
+        let mut v = node("Unknown", not_ready);
+        taints_follow_ready(&mut v, "t1");
+        assert_eq!(
+            keys(&v),
+            vec![
+                ("dedicated".into(), "NoSchedule".into()),
+                (TAINT_UNREACHABLE.into(), "NoSchedule".into()),
+                (TAINT_UNREACHABLE.into(), "NoExecute".into()),
+            ]
+        );
+
+        // Ready with no taints at all: no empty `taints` array appears.
+        let mut v =
+            json!({"spec": {}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let before = v.clone();
+        taints_follow_ready(&mut v, "t1");
+        assert_eq!(v, before);
     }
 }
