@@ -41,6 +41,30 @@ impl MultiRuntime {
                 ),
             })
     }
+
+    /// Runs `call` on each runtime until one has the container: the first answer other than
+    /// "not mine" wins. A runtime that runs the pod but cannot do the call ("unsupported")
+    /// is the answer if no other runtime has the container; otherwise "not found".
+    async fn on_owner<'a, T>(
+        &'a self,
+        uid: &'a str,
+        container: &'a str,
+        call: impl Fn(&'a dyn ContainerRuntime) -> RuntimeFuture<'a, T>,
+    ) -> Result<T, RuntimeError> {
+        let mut unsupported = None;
+        for r in &self.runtimes {
+            match call(r.as_ref()).await {
+                Err(e @ RuntimeError::Unsupported { .. }) => {
+                    if has_pod(r.as_ref(), uid).await {
+                        unsupported = Some(e);
+                    }
+                }
+                Err(e) if not_here(&e) => {}
+                other => return other,
+            }
+        }
+        Err(unsupported.unwrap_or_else(|| not_found(uid, container)))
+    }
 }
 
 /// Whether `e` means "not this runtime's container" (try the next runtime).
@@ -118,26 +142,18 @@ impl ContainerRuntime for MultiRuntime {
         timeout: Duration,
     ) -> RuntimeFuture<'a, (i32, String)> {
         async move {
-            for r in &self.runtimes {
-                match r.probe_exec(uid, container, command, timeout).await {
-                    Err(e) if not_here(&e) => {}
-                    other => return other,
-                }
-            }
-            Err(not_found(uid, container))
+            self.on_owner(uid, container, |r| {
+                r.probe_exec(uid, container, command, timeout)
+            })
+            .await
         }
         .boxed()
     }
 
     fn restart_container<'a>(&'a self, uid: &'a str, container: &'a str) -> RuntimeFuture<'a, ()> {
         async move {
-            for r in &self.runtimes {
-                match r.restart_container(uid, container).await {
-                    Err(e) if not_here(&e) => {}
-                    other => return other,
-                }
-            }
-            Err(not_found(uid, container))
+            self.on_owner(uid, container, |r| r.restart_container(uid, container))
+                .await
         }
         .boxed()
     }
@@ -149,20 +165,8 @@ impl ContainerRuntime for MultiRuntime {
         opts: super::LogOptions,
     ) -> RuntimeFuture<'a, super::LogStream> {
         async move {
-            // A runtime that has the container but cannot do this says so; otherwise "not found".
-            let mut unsupported = None;
-            for r in &self.runtimes {
-                match r.logs(uid, container, opts.clone()).await {
-                    Err(e @ RuntimeError::Unsupported { .. }) => {
-                        if has_pod(r.as_ref(), uid).await {
-                            unsupported = Some(e);
-                        }
-                    }
-                    Err(e) if not_here(&e) => {}
-                    other => return other,
-                }
-            }
-            Err(unsupported.unwrap_or_else(|| not_found(uid, container)))
+            self.on_owner(uid, container, |r| r.logs(uid, container, opts.clone()))
+                .await
         }
         .boxed()
     }
@@ -174,20 +178,8 @@ impl ContainerRuntime for MultiRuntime {
         spec: super::ExecSpec,
     ) -> RuntimeFuture<'a, super::ExecSession> {
         async move {
-            // A runtime that has the container but cannot do this says so; otherwise "not found".
-            let mut unsupported = None;
-            for r in &self.runtimes {
-                match r.exec(uid, container, spec.clone()).await {
-                    Err(e @ RuntimeError::Unsupported { .. }) => {
-                        if has_pod(r.as_ref(), uid).await {
-                            unsupported = Some(e);
-                        }
-                    }
-                    Err(e) if not_here(&e) => {}
-                    other => return other,
-                }
-            }
-            Err(unsupported.unwrap_or_else(|| not_found(uid, container)))
+            self.on_owner(uid, container, |r| r.exec(uid, container, spec.clone()))
+                .await
         }
         .boxed()
     }
