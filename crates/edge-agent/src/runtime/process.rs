@@ -69,7 +69,7 @@ exec "$@""#;
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// How often `stop` looks whether the processes are gone.
 const STOP_POLL: Duration = Duration::from_millis(100);
-/// Size above which a container's log is rotated when it (re)starts.
+/// Size above which a container's log is rotated: when it (re)starts, and while it runs.
 const LOG_ROTATE_BYTES: u64 = 16 * 1024 * 1024;
 /// Output an exec probe keeps.
 const PROBE_OUTPUT_LIMIT: usize = 10 * 1024;
@@ -338,6 +338,7 @@ impl ProcessRuntime {
         let dir = self.container_dir(uid, name);
         let r = self.record(uid, name)?;
         let state = if alive(&r) {
+            rotate_live_log(&dir, LOG_ROTATE_BYTES);
             ObservedState::Running {
                 started_at_ms: r.started_at_ms,
             }
@@ -454,6 +455,31 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RuntimeError> 
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Bounds a running program's log: past `limit` bytes, its content is copied to `log.1` and
+/// the file truncated in place (logrotate's copytruncate). The program keeps the `O_APPEND`
+/// descriptor it got at start, which must outlive agent restarts, so the file cannot be
+/// renamed under it; with `O_APPEND` its next write lands at the new end. Lines written
+/// between the copy and the truncation are lost. At most about `2 x limit` per container
+/// stays on disk, plus what is written between two status passes.
+fn rotate_live_log(dir: &Path, limit: u64) {
+    let log = dir.join("log");
+    if !std::fs::metadata(&log).is_ok_and(|m| m.len() > limit) {
+        return;
+    }
+    let rotated = std::fs::copy(&log, dir.join("log.1")).and_then(|_| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)?
+            .set_len(0)
+    });
+    match rotated {
+        Ok(()) => debug!(dir = %dir.display(), "rotated a running container's log"),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot rotate a container's log")
+        }
+    }
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -703,5 +729,43 @@ impl ContainerRuntime for ProcessRuntime {
 
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
         async move { Ok(self.list()) }.boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_running_programs_log_is_rotated_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log_path = dir.path().join("log");
+        // The program's descriptor, opened as `spawn` opens it.
+        let mut program = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("open");
+        program.write_all(&[b'a'; 100]).expect("write");
+
+        rotate_live_log(dir.path(), 200);
+        assert_eq!(
+            std::fs::metadata(&log_path).expect("log").len(),
+            100,
+            "under the limit: kept"
+        );
+        assert!(!dir.path().join("log.1").exists());
+
+        rotate_live_log(dir.path(), 50);
+        assert_eq!(
+            std::fs::read(dir.path().join("log.1")).expect("log.1"),
+            vec![b'a'; 100]
+        );
+        assert_eq!(std::fs::metadata(&log_path).expect("log").len(), 0);
+
+        // The program writes on through its old descriptor, at the new end (no hole).
+        program.write_all(b"next line\n").expect("write");
+        assert_eq!(std::fs::read(&log_path).expect("log"), b"next line\n");
     }
 }
