@@ -11,6 +11,8 @@
 //! - [`probe`]: probe schedule and thresholds, the [`ProbeBook`];
 //! - [`status`]: plan + observed -> Kubernetes `PodStatus`.
 
+#[cfg(test)]
+mod fixtures;
 pub mod probe;
 pub mod reconcile;
 pub mod restart;

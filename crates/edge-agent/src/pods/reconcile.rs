@@ -307,70 +307,18 @@ mod tests {
     use shoal_transport::wire::{ContainerPlan, RestartPolicy};
 
     use super::*;
-    use crate::runtime::ObservedContainer;
+    use crate::pods::fixtures::{self, exited, running, NOW, S};
 
     fn rec(d: &[PodPlan], o: &[ObservedPod], b: &RestartBook, now: u64) -> Vec<Effect> {
         reconcile(d, o, b, &ProbeBook::new(), now)
     }
 
-    const S: u64 = 1000;
-    const NOW: u64 = 1_800_000_000_000;
-
     fn plan(uid: &str, policy: RestartPolicy, containers: &[&str]) -> PodPlan {
-        PodPlan {
-            uid: uid.into(),
-            namespace: "default".into(),
-            name: format!("pod-{uid}"),
-            restart_policy: policy,
-            termination_grace_period_seconds: 30,
-            containers: containers
-                .iter()
-                .map(|n| ContainerPlan {
-                    name: n.to_string(),
-                    image: "busybox".into(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }
+        fixtures::plan(uid, &format!("pod-{uid}"), policy, containers)
     }
 
     fn pod(uid: &str, containers: &[(&str, ObservedState)]) -> ObservedPod {
-        ObservedPod {
-            uid: uid.into(),
-            namespace: "default".into(),
-            name: format!("pod-{uid}"),
-            pod_ip: Some("10.88.0.5".into()),
-            created_at_ms: Some(NOW - 100 * S),
-            file_volumes: Vec::new(),
-            containers: containers
-                .iter()
-                .map(|(n, state)| ObservedContainer {
-                    name: n.to_string(),
-                    id: format!("fake://{n}"),
-                    image: "busybox".into(),
-                    image_id: "sha256:1".into(),
-                    state: *state,
-                    init: false,
-                    restart_count: 0,
-                })
-                .collect(),
-        }
-    }
-
-    fn running() -> ObservedState {
-        ObservedState::Running {
-            started_at_ms: NOW - 50 * S,
-        }
-    }
-
-    fn exited(code: i32) -> ObservedState {
-        ObservedState::Exited {
-            exit_code: code,
-            started_at_ms: NOW - 50 * S,
-            finished_at_ms: NOW - 5 * S,
-            oom_killed: false,
-        }
+        fixtures::observed(uid, &format!("pod-{uid}"), containers)
     }
 
     fn restart(uid: &str, c: &str) -> Effect {

@@ -355,6 +355,7 @@ mod tests {
     use shoal_transport::wire::RestartPolicy;
 
     use super::*;
+    use crate::pods::fixtures::{self, exited, running, NOW, S};
 
     fn status_of(
         plan: &PodPlan,
@@ -366,63 +367,12 @@ mod tests {
         pod_status(plan, observed, book, &ProbeBook::new(), now, host_ip)
     }
 
-    const S: u64 = 1000;
-    const NOW: u64 = 1_800_000_000_000;
-
     fn plan(policy: RestartPolicy, containers: &[&str]) -> PodPlan {
-        PodPlan {
-            uid: "u1".into(),
-            namespace: "default".into(),
-            name: "web".into(),
-            restart_policy: policy,
-            containers: containers
-                .iter()
-                .map(|n| ContainerPlan {
-                    name: n.to_string(),
-                    image: "busybox".into(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }
+        fixtures::plan("u1", "web", policy, containers)
     }
 
     fn observed(containers: &[(&str, ObservedState)]) -> ObservedPod {
-        ObservedPod {
-            uid: "u1".into(),
-            namespace: "default".into(),
-            name: "web".into(),
-            pod_ip: Some("10.88.0.7".into()),
-            created_at_ms: Some(NOW - 100 * S),
-            file_volumes: Vec::new(),
-            containers: containers
-                .iter()
-                .map(|(n, state)| ObservedContainer {
-                    name: n.to_string(),
-                    id: format!("fake://{n}"),
-                    image: "busybox".into(),
-                    image_id: "sha256:abc".into(),
-                    state: *state,
-                    init: false,
-                    restart_count: 0,
-                })
-                .collect(),
-        }
-    }
-
-    fn running() -> ObservedState {
-        ObservedState::Running {
-            started_at_ms: NOW - 50 * S,
-        }
-    }
-
-    fn exited(code: i32) -> ObservedState {
-        ObservedState::Exited {
-            exit_code: code,
-            started_at_ms: NOW - 50 * S,
-            finished_at_ms: NOW - 5 * S,
-            oom_killed: false,
-        }
+        fixtures::observed("u1", "web", containers)
     }
 
     fn condition<'a>(st: &'a PodStatus, type_: &str) -> &'a str {
