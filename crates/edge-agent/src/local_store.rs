@@ -211,7 +211,11 @@ impl LocalStore {
                 source,
             })?;
             let uid = String::from_utf8_lossy(&key).into_owned();
-            plans.push(self.decode_plan(&uid, &value)?);
+            plans.push(self.decode_versioned::<PodPlan>(
+                &format!("the plan of pod {uid}"),
+                &uid,
+                &value,
+            )?);
         }
         Ok(DesiredSet::from_parts(revision, plans))
     }
@@ -285,7 +289,11 @@ impl LocalStore {
                 source,
             })?;
             let key = String::from_utf8_lossy(&key).into_owned();
-            plans.push(self.decode_versioned::<ServicePlan>(&key, &value)?);
+            plans.push(self.decode_versioned::<ServicePlan>(
+                &format!("the entry {key}"),
+                &key,
+                &value,
+            )?);
         }
         Ok(ServiceSet::from_plans(plans))
     }
@@ -352,21 +360,23 @@ impl LocalStore {
             .map_err(|source| StoreError::Join { source })?
     }
 
+    /// Decodes an entry written as `FORMAT_VERSION` + bincode; `what` names it in errors.
     fn decode_versioned<T: serde::de::DeserializeOwned>(
         &self,
+        what: &str,
         key: &str,
         value: &[u8],
     ) -> Result<T, StoreError> {
         let Some((&version, payload)) = value.split_first() else {
             return Err(StoreError::Format {
-                what: format!("the entry {key}"),
+                what: what.to_string(),
                 path: self.path.clone(),
                 found: "an empty value".into(),
             });
         };
         if version != FORMAT_VERSION {
             return Err(StoreError::Format {
-                what: format!("the entry {key}"),
+                what: what.to_string(),
                 path: self.path.clone(),
                 found: version.to_string(),
             });
@@ -378,32 +388,6 @@ impl LocalStore {
                 source,
             })?;
         Ok(v)
-    }
-
-    fn decode_plan(&self, uid: &str, value: &[u8]) -> Result<PodPlan, StoreError> {
-        let Some((&version, payload)) = value.split_first() else {
-            return Err(StoreError::Format {
-                what: format!("the plan of pod {uid}"),
-                path: self.path.clone(),
-                found: "an empty value".into(),
-            });
-        };
-        if version != FORMAT_VERSION {
-            return Err(StoreError::Format {
-                what: format!("the plan of pod {uid}"),
-                path: self.path.clone(),
-                found: version.to_string(),
-            });
-        }
-        let (plan, _): (PodPlan, usize) =
-            bincode::serde::decode_from_slice(payload, bincode_config()).map_err(|source| {
-                StoreError::Decode {
-                    uid: uid.to_string(),
-                    path: self.path.clone(),
-                    source,
-                }
-            })?;
-        Ok(plan)
     }
 }
 
