@@ -1,6 +1,8 @@
 //! DELETE propagation policies with kubectl's `--cascade`: orphan keeps dependents (without
 //! the ownerReference), foreground deletes them before the owner.
 
+use std::time::Duration;
+
 use shoal_e2e::*;
 
 fn owned_pair(hub: &Hub, owner: &str, child: &str) {
@@ -41,6 +43,55 @@ fn orphan_and_foreground_propagation() {
     let out = hub.kubectl(&["get", "cm", "child-b"]);
     assert!(!out.status.success(), "the dependent went with its owner");
     assert!(text(&out.stderr).contains("NotFound"));
+
+    // Foreground deletion is observable as Kubernetes does it: the owner is first marked
+    // (deletionTimestamp + the foregroundDeletion finalizer), its dependent goes, then the
+    // owner. A watch started before the delete sees the marked owner, then its deletion.
+    owned_pair(&hub, "owner-c", "child-c");
+    let mut watch = Proc::spawn(
+        "kubectl watch",
+        std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(hub.kubeconfig())
+            .env_remove("KUBECONFIG")
+            .args([
+                "get",
+                "cm",
+                "owner-c",
+                "--watch",
+                "--output-watch-events",
+                "-o",
+                r#"jsonpath={.type} {.object.metadata.finalizers} {.object.metadata.deletionTimestamp}{"\n"}"#,
+            ]),
+        tmp.path().join("watch.log"),
+    );
+    wait_for(
+        "the watch to list the owner",
+        Duration::from_secs(20),
+        || watch.log_text().contains("ADDED").then_some(()),
+    );
+    hub.kubectl_ok(&[
+        "delete",
+        "cm",
+        "owner-c",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
+    let events = wait_for("the owner's deletion", Duration::from_secs(20), || {
+        let log = watch.log_text();
+        log.contains("DELETED").then_some(log)
+    });
+    watch.kill9();
+    let marked = events
+        .lines()
+        .find(|l| l.starts_with("MODIFIED") && l.contains("foregroundDeletion"))
+        .unwrap_or_else(|| panic!("no marked owner among the watch events:\n{events}"));
+    assert!(
+        marked.split_whitespace().count() == 3,
+        "the marked owner carries a deletionTimestamp: {marked}"
+    );
+    let out = hub.kubectl(&["get", "cm", "child-c"]);
+    assert!(!out.status.success(), "the dependent went before its owner");
 
     let out = hub.kubectl(&["delete", "cm", "child-a", "--cascade=sideways"]);
     assert!(

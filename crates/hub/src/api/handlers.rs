@@ -607,22 +607,42 @@ pub async fn delete(
             .ok_or_else(|| not_found(t.res, &name))?;
         return Ok(object_response(200, &o, t.res, false));
     }
-    let uid = current
-        .value()
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    match policy {
-        // Background: the garbage collector removes dependents once the owner is gone.
-        Propagation::Background => {}
-        Propagation::Orphan => orphan_dependents(&state.store, &ns, &uid).await?,
-        Propagation::Foreground => delete_dependents(&state.store, &ns, &uid, 0).await?,
+    let finalizer = match policy {
+        Propagation::Background => None,
+        Propagation::Foreground => Some(crate::controllers::gc::FOREGROUND),
+        Propagation::Orphan => Some(crate::controllers::gc::ORPHAN),
+    };
+    let Some(finalizer) = finalizer else {
+        // Background: deleted now; the garbage collector removes the dependents afterwards.
+        let o = state
+            .store
+            .delete(t.res, &ns, &name, precondition_rv)
+            .await?;
+        return Ok(object_response(200, &o, t.res, false));
+    };
+    // Foreground and Orphan: the object is marked (deletionTimestamp + finalizer) and stays
+    // visible until the garbage collector has deleted or released its dependents; then the
+    // collector deletes it. kubectl waits for that.
+    if precondition_rv.is_some_and(|rv| rv != current.revision) {
+        return Err(crate::store::StoreError::Conflict {
+            resource: t.res.resource_name(),
+            name,
+        }
+        .into());
     }
+    crate::controllers::gc::mark_for_deletion(
+        &state.store,
+        t.res,
+        &ns,
+        &name,
+        finalizer,
+        shoal_transport::status::now_ms(),
+    )
+    .await?;
     let o = state
         .store
-        .delete(t.res, &ns, &name, precondition_rv)
-        .await?;
+        .get(t.res, &ns, &name)
+        .ok_or_else(|| not_found(t.res, &name))?;
     Ok(object_response(200, &o, t.res, false))
 }
 
@@ -631,113 +651,6 @@ enum Propagation {
     Background,
     Foreground,
     Orphan,
-}
-
-/// Objects in `namespace` (any namespaced kind) with an ownerReference to `owner_uid`.
-fn dependents(
-    store: &crate::store::Store,
-    namespace: &str,
-    owner_uid: &str,
-) -> Vec<(&'static ResourceInfo, String)> {
-    if owner_uid.is_empty() {
-        return Vec::new();
-    }
-    let needle = format!("\"uid\":\"{owner_uid}\"");
-    let mut out = Vec::new();
-    for res in crate::resources::ALL
-        .iter()
-        .copied()
-        .filter(|r| r.namespaced)
-    {
-        // Cheap byte test first; parse only candidates.
-        let items = store
-            .list(
-                res,
-                Some(namespace),
-                &|o| o.json.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                None,
-                0,
-            )
-            .items;
-        for o in items {
-            let v = o.value();
-            let owned = v
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid));
-            if owned {
-                out.push((res, o.namespace_and_name().1.to_string()));
-            }
-        }
-    }
-    out
-}
-
-/// Orphan propagation: dependents lose their ownerReference to the owner and stay.
-async fn orphan_dependents(
-    store: &crate::store::Store,
-    namespace: &str,
-    owner_uid: &str,
-) -> Result<(), ApiError> {
-    for (res, name) in dependents(store, namespace, owner_uid) {
-        let uid = owner_uid.to_string();
-        let r = store
-            .mutate(
-                res,
-                namespace,
-                &name,
-                Box::new(move |v| {
-                    let mut v = v.clone();
-                    if let Some(refs) = v
-                        .pointer_mut("/metadata/ownerReferences")
-                        .and_then(Value::as_array_mut)
-                    {
-                        refs.retain(|r| r["uid"] != uid.as_str());
-                        if refs.is_empty() {
-                            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                                m.remove("ownerReferences");
-                            }
-                        }
-                    }
-                    Ok(Some(v))
-                }),
-            )
-            .await;
-        match r {
-            Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// Foreground propagation: dependents (and theirs, a few levels deep) go before the owner.
-async fn delete_dependents(
-    store: &crate::store::Store,
-    namespace: &str,
-    owner_uid: &str,
-    depth: usize,
-) -> Result<(), ApiError> {
-    if depth > 8 {
-        return Ok(());
-    }
-    for (res, name) in dependents(store, namespace, owner_uid) {
-        let Some(o) = store.get(res, namespace, &name) else {
-            continue;
-        };
-        let uid = o
-            .value()
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        Box::pin(delete_dependents(store, namespace, &uid, depth + 1)).await?;
-        match store.delete(res, namespace, &name, None).await {
-            Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 pub async fn delete_collection(
