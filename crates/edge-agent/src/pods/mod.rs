@@ -9,13 +9,16 @@
 //! - [`restart`]: restart policy, crash back-off, the [`RestartBook`];
 //! - [`reconcile`](mod@reconcile): desired + observed -> [`Effect`]s;
 //! - [`probe`]: probe schedule and thresholds, the [`ProbeBook`];
-//! - [`status`]: plan + observed -> Kubernetes `PodStatus`.
+//! - [`status`]: plan + observed -> Kubernetes `PodStatus`;
+//! - [`events`]: what happened -> kubelet-style [`PodEvent`]s.
 
+pub mod events;
 pub mod probe;
 pub mod reconcile;
 pub mod restart;
 pub mod status;
 
+pub use events::PodEvent;
 pub use probe::{DueProbe, ProbeBook, ProbeKind, ProbeView};
 pub use reconcile::{next_wake_ms, reconcile, Effect, ORPHAN_GRACE};
 pub use restart::{effective_policy, should_restart, RestartBook, RestartEntry};
