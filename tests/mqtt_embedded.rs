@@ -6,7 +6,10 @@
 //!   turning a node NotReady (no agent needed: the test plays the nodes);
 //! - with a real agent on Podman: retained node and pod status matching docs/mqtt.md, SIGKILL
 //!   of the agent -> retained offline marker and node NotReady within 10 s, and a hub restart
-//!   losing no status that changed meanwhile.
+//!   losing no status that changed meanwhile;
+//! - events: a node's events about its pods become v1/Events, forged / malformed / oversized
+//!   ones are dropped, and a crash-looping container's Warning events reach the API and a
+//!   plain MQTT subscriber.
 
 mod mqtt_common;
 
@@ -190,6 +193,144 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
         "the hub is still serving"
     );
 
+    // Events: fake-a's events about its own pod become v1/Events (one per series, the
+    // count moving forward); events about another node's pod, on another node's topic,
+    // malformed or oversized ones are dropped.
+    hub.kubectl_stdin(&["apply", "-f", "-"], &pod_yaml("fake-b", "p2"));
+    let uid2 = hub.kubectl_ok(&["get", "pod", "p2", "-o", "jsonpath={.metadata.uid}"]);
+    let a_events = "shoal/v1/nodes/fake-a/events";
+    let ev = |node: &str, id: &str, pod: &str, uid: &str, count: u32| {
+        serde_json::to_vec(&json!({
+            "nodeName": node, "id": id, "type": "Warning", "reason": "BackOff",
+            "message": format!("Back-off restarting failed container httpd in pod {pod}"),
+            "count": count, "firstTimestampMs": t0, "lastTimestampMs": t0 + u64::from(count),
+            "involvedObject": {"kind": "Pod", "namespace": "default", "name": pod, "uid": uid,
+                "fieldPath": "spec.containers{httpd}"}
+        }))
+        .expect("json")
+    };
+    let pub_event = |user: &str, pass: &str, client: &str, topic: &str, payload: &[u8]| {
+        mqtt_pub(port, user, pass, client, topic, payload, false)
+    };
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &ev("fake-a", "s1", "p1", &uid, 1)
+    ));
+    let event_json = |name: &str| {
+        let out = hub.kubectl(&["get", "event", name, "-o", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).ok())
+            .flatten()
+    };
+    let e1 = wait_for("the event in the API", Duration::from_secs(20), || {
+        event_json("p1.s1")
+    });
+    assert_eq!(e1["type"], "Warning");
+    assert_eq!(e1["reason"], "BackOff");
+    assert_eq!(e1["count"], 1);
+    assert_eq!(e1["source"]["component"], "kubelet");
+    assert_eq!(e1["source"]["host"], "fake-a");
+    assert_eq!(e1["involvedObject"]["uid"], uid.as_str());
+    assert_eq!(e1["involvedObject"]["fieldPath"], "spec.containers{httpd}");
+    assert!(e1["firstTimestamp"].is_string() && e1["lastTimestamp"].is_string());
+    // Forged: fake-a about fake-b's pod on its own topic; on fake-b's topic (the gate
+    // drops it); a reader's publish; malformed and oversized payloads; a stale repeat.
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &ev("fake-a", "s2", "p2", &uid2, 1)
+    ));
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        "shoal/v1/nodes/fake-b/events",
+        &ev("fake-b", "s3", "p2", &uid2, 1)
+    ));
+    assert!(pub_event(
+        &ru,
+        &rp,
+        "dashboard-2",
+        a_events,
+        &ev("fake-a", "s4", "p1", &uid, 1)
+    ));
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        b"{\"nodeName\":\"fake-a\""
+    ));
+    let mut huge: Value = serde_json::from_slice(&ev("fake-a", "s5", "p1", &uid, 1)).expect("json");
+    huge["message"] = json!("x".repeat(20 * 1024));
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &serde_json::to_vec(&huge).expect("json")
+    ));
+    // The series moves forward; a late repeat of an older count changes nothing.
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &ev("fake-a", "s1", "p1", &uid, 3)
+    ));
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &ev("fake-a", "s1", "p1", &uid, 2)
+    ));
+    // Sentinel: a later event of fake-a's shows the ones before were processed.
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &ev("fake-a", "s6", "p1", &uid, 1)
+    ));
+    wait_for("the sentinel event", Duration::from_secs(20), || {
+        event_json("p1.s6")
+    });
+    assert_eq!(event_json("p1.s1").expect("series")["count"], 3);
+    for forged in ["p2.s2", "p2.s3", "p1.s4", "p1.s5"] {
+        assert!(
+            event_json(forged).is_none(),
+            "{forged} must have been dropped"
+        );
+    }
+    let listed = hub.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=p2",
+    ]);
+    assert!(
+        !listed.contains("BackOff"),
+        "no event about fake-b's pod: {listed}"
+    );
+    let described = hub.kubectl_ok(&["describe", "pod", "p1"]);
+    assert!(
+        described.contains("BackOff") && described.contains("kubelet"),
+        "{described}"
+    );
+    let log = hub.proc.log_text();
+    assert!(
+        log.contains("not bound to the publishing node"),
+        "{}",
+        tail(&log, 30)
+    );
+
     // Last will: a connection of fake-a with a will that dies (SIGKILL) -> NotReady.
     let mut sub = Proc::spawn(
         "mosquitto_sub",
@@ -290,6 +431,86 @@ fn agent_status_will_and_hub_restart_on_the_embedded_broker() {
         .filter(|v| v["status"]["phase"] == "Running")
     });
     check_pod_status_schema(&ps).expect("pod status matches the schema");
+
+    // A crash-looping container: kubelet-style Warning events reach the API (kubectl get
+    // events / describe pod) and a plain MQTT subscriber with the reader credentials.
+    let sub_log = tmp.path().join("events-sub.log");
+    let mut events_sub = Proc::spawn(
+        "mosquitto_sub",
+        std::process::Command::new("mosquitto_sub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-u",
+                &ru,
+                "-P",
+                &rp,
+            ])
+            .args([
+                "-t",
+                &format!("shoal/v1/nodes/{node}/events"),
+                "-v",
+                "-q",
+                "1",
+            ]),
+        sub_log.clone(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    hub.kubectl_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crash\nspec:\n  nodeName: {node}\n  \
+             restartPolicy: Always\n  containers:\n  - name: app\n    image: localhost/busybox:latest\n    \
+             imagePullPolicy: IfNotPresent\n    command: [\"sh\", \"-c\", \"exit 3\"]\n"
+        ),
+    );
+    let crash_uid = hub.kubectl_ok(&["get", "pod", "crash", "-o", "jsonpath={.metadata.uid}"]);
+    let warning = wait_for("a BackOff Warning event", Duration::from_secs(90), || {
+        let out = hub.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=crash,type=Warning",
+            "-o",
+            "json",
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["items"]
+            .as_array()?
+            .iter()
+            .find(|e| e["reason"] == "BackOff")
+            .cloned()
+    });
+    assert_eq!(warning["source"]["component"], "kubelet");
+    assert_eq!(warning["source"]["host"], node.as_str());
+    assert_eq!(warning["involvedObject"]["uid"], crash_uid.as_str());
+    assert_eq!(
+        warning["involvedObject"]["fieldPath"],
+        "spec.containers{app}"
+    );
+    assert!(warning["count"].as_u64() >= Some(1));
+    let described = hub.kubectl_ok(&["describe", "pod", "crash"]);
+    for reason in [
+        "Started",
+        "BackOff",
+        "Back-off restarting failed container app",
+    ] {
+        assert!(described.contains(reason), "{reason} in: {described}");
+    }
+    let seen = wait_for("the BackOff event on MQTT", Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(&sub_log).ok()?;
+        log.lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter_map(|(_, p)| serde_json::from_str::<Value>(p).ok())
+            .find(|e| e["reason"] == "BackOff" && e["involvedObject"]["name"] == "crash")
+    });
+    assert_eq!(seen["type"], "Warning");
+    assert_eq!(seen["nodeName"], node.as_str());
+    check_event_schema(&seen).expect("event matches the schema");
+    events_sub.kill9();
+    hub.kubectl_ok(&["delete", "pod", "crash", "--wait=false"]);
 
     // The hub restarts; status that changes while it is down is not lost.
     let (api, quic, mqtt) = (hub.api_port, hub.quic_port, hub.mqtt_port);

@@ -3,7 +3,8 @@
 //! retained status readable by a plain client and matching docs/mqtt.md; a node's credentials
 //! cannot publish under another node's topics; a hub restart loses no status published
 //! meanwhile (persistent session); a broker outage pauses node lifecycle and ends with the
-//! store up to date; SIGKILL of the agent -> offline marker and node NotReady within 10 s.
+//! store up to date; SIGKILL of the agent -> offline marker and node NotReady within 10 s;
+//! and all of it over `mqtts://` (hub and agents) with a TLS-only listener.
 
 mod mqtt_common;
 
@@ -262,157 +263,127 @@ fn shipped_mosquitto_config_and_files_work() {
     ));
 }
 
-/// `--mqtt-url mqtts://` with `--mqtt-ca`: the hub reads status from a Mosquitto TLS
-/// listener whose certificate chains to the given CA (made here with openssl).
+/// Everything over `mqtts://`: Mosquitto with only a TLS listener (a CA and a 127.0.0.1
+/// certificate made here with openssl), the hub with `--mqtt-url mqtts://... --mqtt-ca`, and a
+/// real agent that gets the broker's CA at join: the node turns Ready and a pod's status
+/// reaches the store through TLS, a plain `mosquitto_sub` over TLS with the reader
+/// credentials reads the retained status, and an agent restarted while the hub is down
+/// reconnects to the broker with the CA it kept in its data directory.
 #[test]
-fn hub_reads_status_over_mqtts() {
+fn agents_and_hub_over_mqtts() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let d = tmp.path();
-    let sh = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(d)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            text(&out.stderr)
-        );
-    };
-    sh(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test-mqtt-ca",
-    ]);
-    sh(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
-    sh(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
+    let (ca, cert, key) = make_tls_certs(&d.join("certs"));
+    let mut podman = PodmanService::start(d);
+    let node = format!("e2e-tls-{}", rand_u64() % 100_000);
+    podman.own_node(&node);
 
     let hub_dir = d.join("hub");
-    std::fs::create_dir_all(&hub_dir).expect("dir");
-    std::fs::write(hub_dir.join("mqtt-users"), "node-tls-a:pwT:node:tls-a\n").expect("users");
     let tls_port = free_port();
     let url = format!("mqtts://127.0.0.1:{tls_port}");
-    let ca = d.join("ca.pem");
+    let hub_args = [
+        "--mqtt-url",
+        url.as_str(),
+        "--mqtt-ca",
+        ca.to_str().expect("utf-8 path"),
+    ];
     let hub = Hub::start_with(
         &hub_dir,
         free_port(),
         free_udp_port(),
         free_port(),
-        &[
-            "--mqtt-url",
-            &url,
-            "--mqtt-ca",
-            ca.to_str().expect("utf-8 path"),
-        ],
+        &hub_args,
     );
     let files = hub_dir.join("mosquitto");
-    let user = text(
-        &std::process::Command::new("id")
-            .arg("-un")
-            .output()
-            .expect("id")
-            .stdout,
+    let mosq = Mosquitto::start_with_tls(
+        &d.join("mosquitto"),
+        tls_port,
+        &files.join("passwd"),
+        &files.join("acl"),
+        Some((&ca, &cert, &key)),
     );
-    let conf = d.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "user {}\nper_listener_settings false\nallow_anonymous false\npassword_file {}\nacl_file {}\n\
-             listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
-            user.trim(),
-            files.join("passwd").display(),
-            files.join("acl").display(),
-            ca.display(),
-            d.join("server.pem").display(),
-            d.join("server.key").display()
-        ),
-    )
-    .expect("conf");
-    let mut cmd = std::process::Command::new("mosquitto");
-    cmd.arg("-c").arg(&conf);
-    let _mosq = Proc::spawn("mosquitto", &mut cmd, d.join("mosquitto.log"));
-    wait_for("mosquitto to listen", Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", tls_port))
-            .ok()
-            .map(|_| ())
+
+    let agent_dir = d.join("agent");
+    let mut agent = Agent::start(&hub, &node, &agent_dir, &podman, &[]);
+    wait_for("the node to be Ready", Duration::from_secs(60), || {
+        mosq.reload();
+        (node_ready(&hub, &node) == "True").then_some(())
     });
-    hub.kubectl_stdin(
-        &["apply", "-f", "-"],
-        "apiVersion: v1\nkind: Node\nmetadata:\n  name: tls-a\n",
-    );
-    let report = serde_json::json!({
-        "nodeName": "tls-a", "observedAtMs": 1_800_000_000_000u64,
-        "conditions": [{"type": "Ready", "status": "True"}],
-        "addresses": [], "capacity": {}, "allocatable": {}, "runtimes": [], "agentVersion": "t", "pods": 0
-    })
-    .to_string();
-    let published = std::process::Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &tls_port.to_string(),
-            "--cafile",
-            ca.to_str().expect("path"),
-        ])
-        .args([
-            "-u",
-            "node-tls-a",
-            "-P",
-            "pwT",
-            "-i",
-            "shoal-node-tls-a",
-            "-q",
-            "1",
-            "-r",
-        ])
-        .args(["-t", "shoal/v1/nodes/tls-a/status", "-m", &report])
-        .status()
-        .expect("mosquitto_pub");
-    assert!(published.success());
-    wait_for(
-        "the hub to fold the status read over TLS",
-        Duration::from_secs(30),
-        || (node_ready(&hub, "tls-a") == "True").then_some(()),
-    );
     assert!(hub.proc.log_text().contains("status ingest connected"));
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(agent_dir.join("mqtt.json")).expect("mqtt.json"),
+    )
+    .expect("json");
+    assert_eq!(saved["url"], url.as_str());
+    assert_eq!(
+        saved["ca_pem"].as_str(),
+        Some(std::fs::read_to_string(&ca).expect("ca").as_str()),
+        "the agent keeps the broker's CA with its credentials"
+    );
+    assert!(
+        agent
+            .proc
+            .log_text()
+            .contains("connected to the MQTT broker"),
+        "{}",
+        tail(&agent.proc.log_text(), 20)
+    );
+
+    hub.kubectl_stdin(&["apply", "-f", "-"], &pod_yaml(&node, "web"));
+    wait_for(
+        "pod web Running in the store (status over TLS)",
+        Duration::from_secs(90),
+        || (pod_field(&hub, "web", "{.status.phase}") == "Running").then_some(()),
+    );
+
+    // A plain client over TLS, with the reader credentials, reads the retained status.
+    let (ru, rp) = hub.mqtt_reader();
+    let read = |topic: &str| {
+        mqtt_retained_with(tls_port, Some(&ca), &ru, &rp, topic)
+            .into_iter()
+            .find(|(t, _)| t == topic)
+            .and_then(|(_, p)| serde_json::from_str::<serde_json::Value>(&p).ok())
+    };
+    let status_topic = format!("shoal/v1/nodes/{node}/status");
+    let ns = wait_for(
+        "retained node status over TLS",
+        Duration::from_secs(20),
+        || read(&status_topic),
+    );
+    check_node_status_schema(&ns).expect("node status matches the schema");
+    let ps = wait_for(
+        "retained pod status over TLS",
+        Duration::from_secs(20),
+        || {
+            read(&format!("shoal/v1/nodes/{node}/pods/default/web/status"))
+                .filter(|v| v["status"]["phase"] == "Running")
+        },
+    );
+    check_pod_status_schema(&ps).expect("pod status matches the schema");
+
+    // The hub goes away; the agent restarts without it and still reaches the broker over
+    // TLS with the CA from its data directory: a node status newer than the restart.
+    drop(hub);
+    agent.proc.kill9();
+    drop(agent);
+    let restarted_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let agent = Agent::start_at(
+        free_udp_port(),
+        &node,
+        &agent_dir,
+        &podman,
+        &d.join("no-token"),
+        &[],
+    );
+    wait_for(
+        "a node status published by the restarted agent, hub down",
+        Duration::from_secs(30),
+        || read(&status_topic).filter(|v| v["observedAtMs"].as_u64() > Some(restarted_ms)),
+    );
+    drop(agent);
+    drop(mosq);
+    remove_node_pods(&node);
 }

@@ -50,17 +50,32 @@ pub fn mqtt_pub(
 
 /// Every retained message under `filter`, as `(topic, payload)`.
 pub fn mqtt_retained(port: u16, user: &str, pass: &str, filter: &str) -> Vec<(String, String)> {
-    let out = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-u",
-            user,
-            "-P",
-            pass,
-        ])
+    mqtt_retained_with(port, None, user, pass, filter)
+}
+
+/// [`mqtt_retained`] over TLS when `cafile` is given (the broker's CA).
+pub fn mqtt_retained_with(
+    port: u16,
+    cafile: Option<&Path>,
+    user: &str,
+    pass: &str,
+    filter: &str,
+) -> Vec<(String, String)> {
+    let mut cmd = Command::new("mosquitto_sub");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-u",
+        user,
+        "-P",
+        pass,
+    ]);
+    if let Some(ca) = cafile {
+        cmd.arg("--cafile").arg(ca);
+    }
+    let out = cmd
         .args(["-t", filter, "-v", "--retained-only", "-W", "2"])
         .output()
         .expect("mosquitto_sub runs");
@@ -79,6 +94,109 @@ pub fn retained_json(port: u16, user: &str, pass: &str, topic: &str) -> Option<V
         .and_then(|(_, p)| serde_json::from_str(&p).ok())
 }
 
+/// Subscribes to `filter` for `secs` seconds (not only retained messages) and returns
+/// every message seen, as `(topic, payload)`; TLS when `cafile` is given.
+pub fn mqtt_collect(
+    port: u16,
+    cafile: Option<&Path>,
+    user: &str,
+    pass: &str,
+    filter: &str,
+    secs: u32,
+) -> Vec<(String, String)> {
+    let mut cmd = Command::new("mosquitto_sub");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-u",
+        user,
+        "-P",
+        pass,
+    ]);
+    if let Some(ca) = cafile {
+        cmd.arg("--cafile").arg(ca);
+    }
+    let out = cmd
+        .args(["-t", filter, "-v", "-W", &secs.to_string()])
+        .output()
+        .expect("mosquitto_sub runs");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(t, p)| (t.to_string(), p.to_string()))
+        .collect()
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it, made with the openssl
+/// CLI in `dir`: `(ca.pem, server.pem, server.key)`.
+pub fn make_tls_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).expect("cert dir");
+    let sh = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-mqtt-ca",
+    ]);
+    sh(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
 /// A Mosquitto broker on 127.0.0.1:`port` with the hub's password and ACL files.
 pub struct Mosquitto {
     pub proc: Proc,
@@ -88,6 +206,17 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start(dir: &Path, port: u16, passwd: &Path, acl: &Path) -> Mosquitto {
+        Self::start_with_tls(dir, port, passwd, acl, None)
+    }
+
+    /// With `tls = (ca, cert, key)` the listener speaks only TLS.
+    pub fn start_with_tls(
+        dir: &Path,
+        port: u16,
+        passwd: &Path,
+        acl: &Path,
+        tls: Option<(&Path, &Path, &Path)>,
+    ) -> Mosquitto {
         std::fs::create_dir_all(dir).expect("mosquitto dir");
         let conf = dir.join("mosquitto.conf");
         // Started as root, Mosquitto would switch to the `mosquitto` user, which cannot read
@@ -101,9 +230,18 @@ impl Mosquitto {
             &conf,
             format!(
                 "user {user}\nper_listener_settings false\nlistener {port} 127.0.0.1\nallow_anonymous false\n\
-                 password_file {}\nacl_file {}\npersistence false\nmax_packet_size 300000\n",
+                 password_file {}\nacl_file {}\npersistence false\nmax_packet_size 300000\n{}",
                 passwd.display(),
-                acl.display()
+                acl.display(),
+                match tls {
+                    Some((ca, cert, key)) => format!(
+                        "cafile {}\ncertfile {}\nkeyfile {}\n",
+                        ca.display(),
+                        cert.display(),
+                        key.display()
+                    ),
+                    None => String::new(),
+                }
             ),
         )
         .expect("mosquitto.conf");
@@ -200,6 +338,40 @@ pub fn check_node_status_schema(v: &Value) -> Result<(), String> {
 }
 
 /// Checks a pod status payload against docs/mqtt.md's schema.
+/// An event report against the schema in docs/mqtt.md.
+pub fn check_event_schema(v: &Value) -> Result<(), String> {
+    has(
+        v,
+        &[
+            "nodeName",
+            "id",
+            "involvedObject",
+            "type",
+            "reason",
+            "message",
+            "count",
+            "firstTimestampMs",
+            "lastTimestampMs",
+        ],
+    )?;
+    has(&v["involvedObject"], &["kind", "namespace", "name", "uid"])?;
+    if !matches!(v["type"].as_str(), Some("Normal" | "Warning")) {
+        return Err(format!("type in {v}"));
+    }
+    if v["count"].as_u64().unwrap_or(0) < 1 {
+        return Err(format!("count in {v}"));
+    }
+    let id = v["id"].as_str().unwrap_or_default();
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    {
+        return Err(format!("id in {v}"));
+    }
+    Ok(())
+}
+
 pub fn check_pod_status_schema(v: &Value) -> Result<(), String> {
     has(
         v,

@@ -80,6 +80,14 @@ pub struct Args {
         default_value = "cluster.local"
     )]
     pub cluster_domain: String,
+    /// MQTT broker for status and events (`mqtt://HOST:PORT` or `mqtts://HOST:PORT`),
+    /// overriding the URL the hub handed out at join; an empty host means the hub's host.
+    #[arg(long, env = "SHOAL_MQTT_URL", value_name = "URL")]
+    pub mqtt_url: Option<String>,
+    /// CA certificate file (PEM) the broker's TLS certificate must chain to, for mqtts://;
+    /// overrides the CA the hub handed out at join.
+    #[arg(long, env = "SHOAL_MQTT_CA", value_name = "FILE")]
+    pub mqtt_ca: Option<PathBuf>,
 }
 
 /// Which container runtime runs the node's pods.
@@ -133,6 +141,10 @@ pub struct AgentConfig {
     pub cluster_dns: Option<IpAddr>,
     /// e.g. `cluster.local`.
     pub cluster_domain: String,
+    /// Broker URL overriding the one handed out at join; `None` = the join's.
+    pub mqtt_url: Option<String>,
+    /// CA file (PEM) overriding the one handed out at join; `None` = the join's.
+    pub mqtt_ca: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -156,6 +168,8 @@ impl AgentConfig {
             cluster_ip_proxy: true,
             cluster_dns: Some(DEFAULT_CLUSTER_DNS),
             cluster_domain: "cluster.local".into(),
+            mqtt_url: None,
+            mqtt_ca: None,
         }
     }
 
@@ -192,6 +206,8 @@ impl AgentConfig {
                 },
             },
             cluster_domain: args.cluster_domain.trim_matches('.').to_string(),
+            mqtt_url: args.mqtt_url.filter(|u| !u.trim().is_empty()),
+            mqtt_ca: args.mqtt_ca.filter(|p| !p.as_os_str().is_empty()),
         };
         if let Err(mut p) = config.validate() {
             problems.append(&mut p.problems);
@@ -224,6 +240,12 @@ impl AgentConfig {
         for (k, v) in &self.labels {
             if let Err(e) = validate_label(k, v) {
                 problems.push(format!("--labels: {e}"));
+            }
+        }
+        if let Some(url) = &self.mqtt_url {
+            let (host, _) = split_host_port(&self.hub).unwrap_or_default();
+            if let Err(e) = crate::status_reporter::parse_broker_url(url, &host) {
+                problems.push(format!("--mqtt-url: {e}"));
             }
         }
         if self.runtime == RuntimeKind::Podman && self.podman_socket.trim().is_empty() {
@@ -408,6 +430,30 @@ mod tests {
             ]
         );
         assert_eq!(config.runtime, RuntimeKind::Process);
+        assert_eq!(config.mqtt_url, None);
+    }
+
+    #[test]
+    fn mqtt_broker_and_ca_flags() {
+        let a = args(&[
+            "--mqtt-url",
+            "mqtts://broker.local:8883",
+            "--mqtt-ca",
+            "/etc/shoal/broker-ca.pem",
+        ])
+        .expect("parses");
+        let config = AgentConfig::from_args(a).expect("valid");
+        assert_eq!(
+            config.mqtt_url.as_deref(),
+            Some("mqtts://broker.local:8883")
+        );
+        assert_eq!(
+            config.mqtt_ca,
+            Some(PathBuf::from("/etc/shoal/broker-ca.pem"))
+        );
+        let bad = AgentConfig::from_args(args(&["--mqtt-url", "wss://b:1"]).expect("parses"))
+            .expect_err("websockets are refused");
+        assert!(bad.problems[0].starts_with("--mqtt-url"), "{bad:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! DIR/pki/ca.crt     the hub CA (PEM), the only CA the agent trusts after joining
 //! DIR/pki/node.crt   the node certificate (PEM, CN = node name), signed by the hub CA
 //! DIR/pki/node.key   the node's private key (PKCS#8 PEM, mode 0600); it never leaves the device
-//! DIR/mqtt.json      MQTT broker URL and credentials handed out at join
+//! DIR/mqtt.json      MQTT broker URL, credentials and (for mqtts://) the broker's CA, from the join
 //! ```
 //!
 //! Each file is written to a temporary name, fsynced and renamed into place, and `mqtt.json` is
@@ -252,6 +252,7 @@ mod tests {
                 url: "mqtt://:1883".into(),
                 username: node.into(),
                 password: "pw".into(),
+                ca_pem: "-----BEGIN CERTIFICATE-----\nMQTT CA\n".into(),
             },
         }
     }
@@ -281,6 +282,26 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "no temp files left");
+    }
+
+    #[test]
+    fn mqtt_json_from_before_the_broker_ca_still_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = issue("edge-1");
+        save(dir.path(), &creds).expect("save");
+        let saved = fs::read_to_string(dir.path().join("mqtt.json")).expect("read");
+        assert!(
+            saved.contains("MQTT CA"),
+            "the broker CA is kept with the rest"
+        );
+        fs::write(
+            dir.path().join("mqtt.json"),
+            r#"{"url":"mqtt://:1883","username":"edge-1","password":"pw"}"#,
+        )
+        .expect("old file");
+        let loaded = load(dir.path(), "edge-1").expect("load").expect("joined");
+        assert_eq!(loaded.mqtt.ca_pem, "");
+        assert_eq!(loaded.mqtt.username, "edge-1");
     }
 
     #[test]

@@ -39,7 +39,7 @@
 //!
 //! ```text
 //! DIR/pki/ca.crt, DIR/pki/node.crt, DIR/pki/node.key (0600)   node credentials (join)
-//! DIR/mqtt.json                                               MQTT URL + credentials (join)
+//! DIR/mqtt.json                                               MQTT URL, credentials, broker CA (join)
 //! DIR/status-outbox.json                                      status not yet sent (broker down)
 //! DIR/state/                                                  fjall: desired pods, acked revision, Services
 //! DIR/pods/<uid>/volumes/                                     emptyDir volumes (Podman runtime)
@@ -51,6 +51,7 @@ pub mod credentials;
 pub mod desired;
 pub mod dns;
 pub mod dns_answer;
+pub mod event_recorder;
 pub mod hub_addr;
 pub mod hub_link;
 pub mod join;
@@ -95,7 +96,7 @@ use crate::pod_manager::PodManager;
 use crate::runtime::{ContainerRuntime, MultiRuntime, PodmanRuntime, ProcessRuntime, RuntimeError};
 use crate::service_proxy::ServiceProxy;
 use crate::services::{DesiredServices, SharedServices};
-use crate::status_reporter::{parse_broker_url, NodeBase, StatusReporter};
+use crate::status_reporter::{parse_broker_url, tls_config, NodeBase, StatusReporter};
 
 /// How long the agent keeps trying to reach its container runtime at start before giving up.
 pub const RUNTIME_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -312,11 +313,17 @@ async fn run_agent(
             return Ok(());
         };
 
-        let reporter = match parse_broker_url(&creds.mqtt.url, &hub_host(&config.hub)) {
-            Ok(Some(broker)) => Some(StatusReporter::start_with(
+        let mqtt = mqtt_settings(&config, &creds.mqtt).await;
+        let broker = parse_broker_url(&mqtt.url, &hub_host(&config.hub)).and_then(|b| match b {
+            Some(b) => tls_config(&b, &mqtt.ca_pem).map(|tls| Some((b, tls))),
+            None => Ok(None),
+        });
+        let reporter = match broker {
+            Ok(Some((broker, tls))) => Some(StatusReporter::start_with(
                 NodeBase::from_info(&node, now_ms()),
                 &broker,
-                &creds.mqtt,
+                &mqtt,
+                tls,
                 actors.clone(),
                 outbox_file,
             )),
@@ -436,6 +443,28 @@ async fn run_agent(
 }
 
 /// Waits (bounded) until an actor has stopped and dropped its state.
+/// The MQTT settings the reporter uses: what the join handed out, with `--mqtt-url` and
+/// `--mqtt-ca` (read here, at every start) taking precedence. An unreadable CA file leaves
+/// the join's CA in place and is logged; a TLS URL without any CA then turns reporting off.
+async fn mqtt_settings(
+    config: &AgentConfig,
+    joined: &shoal_transport::wire::MqttCredentials,
+) -> shoal_transport::wire::MqttCredentials {
+    let mut mqtt = joined.clone();
+    if let Some(url) = &config.mqtt_url {
+        mqtt.url = url.clone();
+    }
+    if let Some(path) = &config.mqtt_ca {
+        match tokio::fs::read_to_string(path).await {
+            Ok(pem) => mqtt.ca_pem = pem,
+            Err(e) => {
+                error!(path = %path.display(), error = %e, "cannot read --mqtt-ca; using the CA from the join, if any")
+            }
+        }
+    }
+    mqtt
+}
+
 async fn wait_stopped<A: Actor>(addr: &Addr<A>, what: &str) {
     let deadline = Instant::now() + STOP_TIMEOUT;
     while addr.connected() {

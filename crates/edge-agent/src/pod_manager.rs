@@ -17,7 +17,9 @@
 //!    `terminationGracePeriodSeconds`) rather than the orphan default of [`reconcile`].
 //! 4. The same pass computes every desired pod's status with [`pod_status`] and sends what
 //!    changed to the StatusReporter ([`PodStatuses`]), with the last runtime error of a pod in
-//!    its status `message`.
+//!    its status `message`, and the kubelet-style events ([`crate::pods::events`]) of what the
+//!    workers did, probes found and statuses entered since the last send (at most
+//!    [`MAX_PENDING_EVENTS`] wait; the reporter aggregates them).
 //!
 //! Design: an observation is thrown away when a worker finished while it was being taken (it
 //! may predate that worker's restart and would restart the container twice); the pass simply
@@ -37,7 +39,9 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::{Backoff, POD_OPERATION};
 use crate::error_chain;
-use crate::pods::{pod_status, reconcile, DueProbe, Effect, ProbeBook, ProbeKind, RestartBook};
+use crate::pods::{
+    events, pod_status, reconcile, DueProbe, Effect, PodEvent, ProbeBook, ProbeKind, RestartBook,
+};
 use crate::prober::{self, ProbeTarget};
 use crate::runtime::{ContainerRuntime, ObservedPod, ObservedState, RuntimeError};
 use crate::status_reporter::{PodRef, PodStatusUpdate, PodStatuses};
@@ -50,6 +54,8 @@ pub const MAX_WORKERS: usize = 8;
 pub const PROBE_TICK: Duration = Duration::from_millis(500);
 /// Most probes running at once.
 pub const MAX_PROBES: usize = 32;
+/// Most events waiting for the reporter; past it new ones are dropped (and logged).
+pub const MAX_PENDING_EVENTS: usize = 512;
 
 /// A pod whose runtime calls failed.
 #[derive(Debug)]
@@ -94,6 +100,8 @@ pub struct PodManager {
     reporter: Option<Recipient<PodStatuses>>,
     reported: HashMap<String, Reported>,
     reported_running: Option<u32>,
+    /// Events not yet handed to the reporter.
+    events: Vec<PodEvent>,
     last_list_error: Option<String>,
     shutdown: CancellationToken,
 }
@@ -126,6 +134,7 @@ impl PodManager {
             reporter,
             reported: HashMap::new(),
             reported_running: None,
+            events: Vec::new(),
             last_list_error: None,
             shutdown,
         };
@@ -250,6 +259,8 @@ impl PodManager {
                 act.completions += 1;
                 let mut failure = None;
                 for (effect, result, at_ms) in done {
+                    let error = result.as_ref().err().map(|e| error_chain(e));
+                    act.note_events(&effect, error.as_deref());
                     match (&effect, result) {
                         (Effect::RestartContainer { uid, container }, Ok(())) => {
                             info!(%uid, %container, "restarted container");
@@ -336,6 +347,10 @@ impl PodManager {
                     act.probing.remove(&key);
                     if !passed {
                         warn!(uid = %d.uid, container = %d.container, probe = d.kind.name(), %message, "probe failed");
+                        if let Some(plan) = act.desired.iter().find(|p| p.uid == d.uid) {
+                            let ev = events::for_probe_failure(plan, &d.container, d.kind, &message);
+                            act.push_events(vec![ev]);
+                        }
                     }
                     if act.probes.record(&d, passed, &message, now_ms()) {
                         info!(uid = %d.uid, container = %d.container, probe = d.kind.name(), passed, "probe result changed the container's state");
@@ -343,6 +358,30 @@ impl PodManager {
                     }
                 }),
             );
+        }
+    }
+
+    /// Queues the events of a finished effect (its pod's plan must still be desired: a pod
+    /// that left has no one to read them).
+    fn note_events(&mut self, effect: &Effect, error: Option<&str>) {
+        let uid = effect_uid(effect);
+        let Some(plan) = self.desired.iter().find(|p| p.uid == uid) else {
+            return;
+        };
+        let evs = events::for_effect(effect, plan, error);
+        self.push_events(evs);
+    }
+
+    fn push_events(&mut self, evs: Vec<PodEvent>) {
+        if self.reporter.is_none() {
+            return;
+        }
+        for ev in evs {
+            if self.events.len() >= MAX_PENDING_EVENTS {
+                warn!(reason = ev.reason, pod = %ev.name, "too many events waiting for the status reporter; dropped one");
+                continue;
+            }
+            self.events.push(ev);
         }
     }
 
@@ -378,7 +417,12 @@ impl PodManager {
             if let Some(failure) = self.failures.get(&plan.uid) {
                 status.message = Some(failure.message.clone());
             }
-            if self.reported.get(&plan.uid).map(|r| &r.status) != Some(&status) {
+            let before = self.reported.get(&plan.uid).map(|r| &r.status);
+            if before != Some(&status) {
+                let evs = events::for_status(plan, before, &status);
+                if self.events.len() + evs.len() <= MAX_PENDING_EVENTS {
+                    self.events.extend(evs);
+                }
                 changed.push(PodStatusUpdate {
                     pod: PodRef {
                         uid: plan.uid.clone(),
@@ -399,16 +443,22 @@ impl PodManager {
                 name: r.name.clone(),
             })
             .collect();
-        if changed.is_empty() && removed.is_empty() && self.reported_running == Some(running) {
+        if changed.is_empty()
+            && removed.is_empty()
+            && self.events.is_empty()
+            && self.reported_running == Some(running)
+        {
             return;
         }
         let msg = PodStatuses {
             changed: changed.clone(),
             removed: removed.clone(),
             running_pods: running,
+            events: self.events.clone(),
         };
         match reporter.try_send(msg) {
             Ok(()) => {
+                self.events.clear();
                 for update in changed {
                     self.reported.insert(
                         update.pod.uid,

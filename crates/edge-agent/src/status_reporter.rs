@@ -1,4 +1,5 @@
-//! StatusReporter: publishes the node's and its pods' status over MQTT (rumqttc, plain TCP).
+//! StatusReporter: publishes the node's and its pods' status and events over MQTT (rumqttc,
+//! plain TCP for `mqtt://`, rustls with the broker's CA for `mqtts://`).
 //!
 //! Data flow: the PodManager sends [`PodStatuses`] (only what changed, plus the running-pod
 //! count); the reporter folds them into its [`Outbox`] and publishes retained, QoS 1 messages
@@ -29,10 +30,14 @@
 //! error the next poll (which reconnects) waits a [`crate::backoff::LINK`] back-off.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Packet, QoS,
+    TlsConfiguration, Transport,
+};
 use shoal_transport::status::{
     now_ms, online_topic, rfc3339_from_ms, Condition, NodeAddress, NodeStatusReport, OnlineMarker,
     PodStatus, PodStatusReport, MAX_STATUS_PAYLOAD,
@@ -43,7 +48,9 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::{Backoff, LINK};
 use crate::error_chain;
+use crate::event_recorder::EventRecorder;
 use crate::node_info::quantities;
+use crate::pods::PodEvent;
 use crate::report_outbox::{Outbox, Pending, SavedOutbox};
 
 /// Capacity of rumqttc's request channel (publishes handed over but not yet written).
@@ -72,6 +79,13 @@ pub const OUTBOX_FILE: &str = "status-outbox.json";
 pub enum ReporterError {
     #[error("MQTT URL {url:?} is invalid: {reason}")]
     Url { url: String, reason: String },
+    #[error("the broker mqtts://{host}:{port} needs a CA to verify it: the hub handed none out at join (start the hub with --mqtt-ca) and --mqtt-ca is not set")]
+    NoCa { host: String, port: u16 },
+    #[error("the MQTT broker's CA is unusable")]
+    Ca {
+        #[source]
+        source: shoal_transport::tls::TlsError,
+    },
 }
 
 /// Changed pod statuses, from the PodManager.
@@ -84,6 +98,8 @@ pub struct PodStatuses {
     pub removed: Vec<PodRef>,
     /// Desired pods with at least one running container.
     pub running_pods: u32,
+    /// Events since the last message, for the [`EventRecorder`].
+    pub events: Vec<PodEvent>,
 }
 
 /// One pod's new status.
@@ -101,15 +117,17 @@ pub struct PodRef {
     pub name: String,
 }
 
-/// Where the broker is, parsed from `mqtt.json`'s URL.
+/// Where the broker is, parsed from `mqtt.json`'s URL (or `--mqtt-url`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerAddr {
     pub host: String,
     pub port: u16,
+    /// `mqtts://`: TLS, verified against the CA handed out at join (or `--mqtt-ca`).
+    pub tls: bool,
 }
 
-/// Parses `mqtt://HOST:PORT` (also `tcp://`); an empty host means `hub_host`. `Ok(None)` for
-/// an empty URL: status reporting is off.
+/// Parses `mqtt://HOST:PORT` (also `tcp://`) or `mqtts://HOST:PORT` (also `ssl://`); an
+/// empty host means `hub_host`. `Ok(None)` for an empty URL: status reporting is off.
 pub fn parse_broker_url(url: &str, hub_host: &str) -> Result<Option<BrokerAddr>, ReporterError> {
     let url = url.trim();
     if url.is_empty() {
@@ -119,14 +137,11 @@ pub fn parse_broker_url(url: &str, hub_host: &str) -> Result<Option<BrokerAddr>,
         url: url.to_string(),
         reason: reason.to_string(),
     };
-    let rest = match url.split_once("://") {
-        Some(("mqtt" | "tcp", rest)) => rest,
-        Some(("mqtts" | "ssl" | "wss" | "ws", _)) => {
-            return Err(bad(
-                "only plain mqtt:// is supported by this agent build (no TLS or websockets)",
-            ))
-        }
-        Some(_) => return Err(bad("the scheme must be mqtt://")),
+    let (rest, tls) = match url.split_once("://") {
+        Some(("mqtt" | "tcp", rest)) => (rest, false),
+        Some(("mqtts" | "ssl", rest)) => (rest, true),
+        Some(("wss" | "ws", _)) => return Err(bad("MQTT over websockets is not supported")),
+        Some(_) => return Err(bad("the scheme must be mqtt:// or mqtts://")),
         None => return Err(bad("expected mqtt://HOST:PORT")),
     };
     let authority = rest.trim_end_matches('/');
@@ -146,13 +161,42 @@ pub fn parse_broker_url(url: &str, hub_host: &str) -> Result<Option<BrokerAddr>,
     Ok(Some(BrokerAddr {
         host: host.to_string(),
         port,
+        tls,
     }))
 }
 
+/// The TLS client config for `broker`: `None` for plain MQTT; for `mqtts://` one trusting
+/// exactly the CA certificates of `ca_pem` (the broker's certificate must name `broker.host`).
+pub fn tls_config(
+    broker: &BrokerAddr,
+    ca_pem: &str,
+) -> Result<Option<Arc<rustls::ClientConfig>>, ReporterError> {
+    if !broker.tls {
+        return Ok(None);
+    }
+    if ca_pem.trim().is_empty() {
+        return Err(ReporterError::NoCa {
+            host: broker.host.clone(),
+            port: broker.port,
+        });
+    }
+    shoal_transport::tls::mqtt_client_config(ca_pem)
+        .map(Some)
+        .map_err(|source| ReporterError::Ca { source })
+}
+
 /// MQTT client options for a node: client id `shoal-node-<node>`, persistent session, 5 s
-/// keep-alive, retained QoS 1 last will `{"online":false}`.
-pub fn mqtt_options(node: &str, broker: &BrokerAddr, creds: &MqttCredentials) -> MqttOptions {
+/// keep-alive, retained QoS 1 last will `{"online":false}`, TLS with `tls`.
+pub fn mqtt_options(
+    node: &str,
+    broker: &BrokerAddr,
+    creds: &MqttCredentials,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> MqttOptions {
     let mut opts = MqttOptions::new(format!("shoal-node-{node}"), &broker.host, broker.port);
+    if let Some(cfg) = tls {
+        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(cfg)));
+    }
     opts.set_keep_alive(KEEP_ALIVE);
     opts.set_clean_session(false);
     if !creds.username.is_empty() {
@@ -278,6 +322,8 @@ pub struct StatusReporter {
     dirty: bool,
     /// The file exists (so it is removed once the outbox is empty).
     saved_on_disk: bool,
+    /// Pod events, aggregated and rate-limited; published while connected.
+    events: EventRecorder,
 }
 
 impl StatusReporter {
@@ -288,10 +334,11 @@ impl StatusReporter {
         base: NodeBase,
         broker: &BrokerAddr,
         creds: &MqttCredentials,
+        tls: Option<Arc<rustls::ClientConfig>>,
         shutdown: CancellationToken,
         outbox_file: Option<PathBuf>,
     ) -> Addr<StatusReporter> {
-        let opts = mqtt_options(&base.node_name, broker, creds);
+        let opts = mqtt_options(&base.node_name, broker, creds, tls);
         let (client, eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
         let mut outbox = Outbox::new(&base.node_name, MAX_PENDING);
         let mut saved_on_disk = false;
@@ -316,15 +363,21 @@ impl StatusReporter {
         let reporter = StatusReporter {
             client,
             eventloop: Some(eventloop),
-            broker: format!("{}:{}", broker.host, broker.port),
+            broker: format!(
+                "{}://{}:{}",
+                if broker.tls { "mqtts" } else { "mqtt" },
+                broker.host,
+                broker.port
+            ),
             outbox,
-            base,
             running_pods: 0,
             connected: false,
             shutdown,
             outbox_file,
             dirty: false,
             saved_on_disk,
+            events: EventRecorder::new(&base.node_name, now_ms()),
+            base,
         };
         reporter.start()
     }
@@ -414,6 +467,33 @@ impl StatusReporter {
     }
 }
 
+impl StatusReporter {
+    /// Publishes the event reports that are due (QoS 1, not retained) while connected; a
+    /// report rumqttc cannot take now goes back to the recorder.
+    fn flush_events(&mut self) {
+        if !self.connected {
+            return;
+        }
+        let topic = shoal_transport::status::events_topic(&self.base.node_name);
+        for report in self.events.poll(now_ms()) {
+            let payload = json(&report);
+            if payload.len() > shoal_transport::event_report::MAX_EVENT_PAYLOAD
+                || report.validate().is_err()
+            {
+                warn!(reason = %report.reason, "event not published: it would be refused");
+                continue;
+            }
+            if self
+                .client
+                .try_publish(topic.clone(), QoS::AtLeastOnce, false, payload)
+                .is_err()
+            {
+                self.events.unsent(&report);
+            }
+        }
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
@@ -459,6 +539,7 @@ impl Actor for StatusReporter {
         });
         ctx.run_interval(FLUSH_INTERVAL, |act, _ctx| {
             act.flush();
+            act.flush_events();
             act.persist();
         });
         let shutdown = self.shutdown.clone();
@@ -491,8 +572,13 @@ impl Handler<PodStatuses> for StatusReporter {
             self.running_pods = msg.running_pods;
             self.outbox.mark_node();
         }
+        let now = now_ms();
+        for ev in msg.events {
+            self.events.record(ev, now);
+        }
         self.dirty = true;
         self.flush();
+        self.flush_events();
     }
 }
 
@@ -532,6 +618,7 @@ impl StreamHandler<Result<Event, ConnectionError>> for StatusReporter {
                 self.connected = true;
                 self.outbox.mark_all();
                 self.flush();
+                self.flush_events();
             }
             Ok(_) => {}
             Err(e) => {
@@ -682,6 +769,7 @@ mod tests {
             url: "mqtt://:1883".into(),
             username: "node-edge-1".into(),
             password: "pw".into(),
+            ca_pem: String::new(),
         }
     }
 
@@ -722,8 +810,10 @@ mod tests {
             &BrokerAddr {
                 host: "127.0.0.1".into(),
                 port: dead_port,
+                tls: false,
             },
             &creds(),
+            None,
             shutdown.clone(),
             Some(file.clone()),
         );
@@ -738,6 +828,7 @@ mod tests {
                 }],
                 removed: vec![pod("u0", "gone")],
                 running_pods: 0,
+                events: vec![],
             })
             .await
             .expect("reporter alive");
@@ -758,8 +849,10 @@ mod tests {
             &BrokerAddr {
                 host: "127.0.0.1".into(),
                 port,
+                tls: false,
             },
             &creds(),
+            None,
             shutdown.clone(),
             Some(file.clone()),
         );
@@ -794,9 +887,16 @@ mod tests {
         let broker_addr = BrokerAddr {
             host: "127.0.0.1".into(),
             port,
+            tls: false,
         };
-        let reporter =
-            StatusReporter::start_with(base(), &broker_addr, &creds(), shutdown.clone(), None);
+        let reporter = StatusReporter::start_with(
+            base(),
+            &broker_addr,
+            &creds(),
+            None,
+            shutdown.clone(),
+            None,
+        );
 
         let Some(Seen::Connect(connect)) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
@@ -831,6 +931,7 @@ mod tests {
                 }],
                 removed: vec![],
                 running_pods: 1,
+                events: vec![],
             })
             .await
             .expect("reporter alive");
@@ -848,11 +949,39 @@ mod tests {
         .await;
         assert!(n.retain);
 
+        // Events go out on the events topic, QoS 1, not retained, aggregated.
+        let backoff = PodEvent {
+            uid: "u1".into(),
+            namespace: "default".into(),
+            name: "web".into(),
+            field_path: "spec.containers{app}".into(),
+            warning: true,
+            reason: "BackOff",
+            message: "Back-off restarting failed container app".into(),
+        };
+        reporter
+            .send(PodStatuses {
+                changed: vec![],
+                removed: vec![],
+                running_pods: 1,
+                events: vec![backoff.clone(), backoff],
+            })
+            .await
+            .expect("reporter alive");
+        let e = until_publish(&mut rx, |p| p.topic == "shoal/v1/nodes/edge-1/events").await;
+        assert!(!e.retain && e.qos == QoS::AtLeastOnce);
+        let report: shoal_transport::event_report::EventReport =
+            serde_json::from_slice(&e.payload).expect("event report");
+        assert_eq!(report.count, 2, "both occurrences in one series");
+        assert_eq!(report.type_, "Warning");
+        assert_eq!(report.involved_object.uid, "u1");
+
         reporter
             .send(PodStatuses {
                 changed: vec![],
                 removed: vec![pod("u1", "web")],
                 running_pods: 0,
+                events: vec![],
             })
             .await
             .expect("reporter alive");
@@ -892,9 +1021,10 @@ mod tests {
         let broker = BrokerAddr {
             host: "127.0.0.1".into(),
             port,
+            tls: false,
         };
         let reporter =
-            StatusReporter::start_with(base(), &broker, &creds(), shutdown.clone(), None);
+            StatusReporter::start_with(base(), &broker, &creds(), None, shutdown.clone(), None);
         let started = Instant::now();
         for round in 0..20u32 {
             let changed = (0..500u32)
@@ -911,6 +1041,7 @@ mod tests {
                     changed,
                     removed: vec![],
                     running_pods: round,
+                    events: vec![],
                 })
                 .await
                 .expect("reporter alive");
@@ -935,22 +1066,33 @@ mod tests {
             ok("mqtt://:1883"),
             Some(BrokerAddr {
                 host: "hub.local".into(),
-                port: 1883
+                port: 1883,
+                tls: false,
             })
         );
         assert_eq!(
             ok("mqtt://127.0.0.1:1884/"),
             Some(BrokerAddr {
                 host: "127.0.0.1".into(),
-                port: 1884
+                port: 1884,
+                tls: false,
             })
         );
         assert_eq!(
             ok("tcp://[::1]:1883").map(|b| b.host),
             Some("::1".to_string())
         );
+        assert_eq!(
+            ok("mqtts://broker.local:8883"),
+            Some(BrokerAddr {
+                host: "broker.local".into(),
+                port: 8883,
+                tls: true,
+            })
+        );
+        assert!(ok("ssl://:8883").is_some_and(|b| b.tls && b.host == "hub.local"));
         for bad in [
-            "mqtts://h:8883",
+            "wss://h:8883",
             "http://h:1",
             "h:1883",
             "mqtt://h",
@@ -967,12 +1109,14 @@ mod tests {
             url: "mqtt://:1883".into(),
             username: "edge-1".into(),
             password: "pw".into(),
+            ca_pem: String::new(),
         };
         let broker = BrokerAddr {
             host: "127.0.0.1".into(),
             port: 1883,
+            tls: false,
         };
-        let opts = mqtt_options("edge-1", &broker, &creds);
+        let opts = mqtt_options("edge-1", &broker, &creds, None);
         assert_eq!(opts.client_id(), "shoal-node-edge-1");
         assert!(!opts.clean_session());
         assert_eq!(opts.keep_alive(), Duration::from_secs(5));

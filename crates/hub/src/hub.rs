@@ -96,6 +96,11 @@ pub fn parse_mqtt_url(url: &str) -> anyhow::Result<MqttUrl> {
     Ok(MqttUrl { host, port, tls })
 }
 
+/// Whether agents handed `url` speak TLS to the broker.
+fn agent_url_is_tls(url: &str) -> bool {
+    url.starts_with("mqtts://") || url.starts_with("ssl://")
+}
+
 /// Starts every part of the hub on the current actix System.
 pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     let dir = cfg.data_dir.clone();
@@ -121,11 +126,15 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     }
 
     let users = MqttUsers::load(material.mqtt_users_file.clone())?.with_store(store.clone());
+    let mqtt_ca = match &cfg.mqtt_ca {
+        Some(path) => Some(crate::mqtt_tls::load_ca(path)?),
+        None => None,
+    };
     let (broker_conn, agent_mqtt_url, users) = match &cfg.mqtt_url {
         Some(url) => {
             let u = parse_mqtt_url(url)?;
-            let tls = match (&cfg.mqtt_ca, u.tls) {
-                (Some(ca), true) => Some(crate::mqtt_tls::client_config(ca)?),
+            let tls = match (&mqtt_ca, u.tls) {
+                (Some((_, cfg)), true) => Some(cfg.clone()),
                 (None, true) => anyhow::bail!(
                     "--mqtt-url {url} uses TLS: give the broker's CA with --mqtt-ca FILE"
                 ),
@@ -163,6 +172,18 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
                 users,
             )
         }
+    };
+    // Design: agents told to use TLS get the broker's CA with their credentials at join, so
+    // they trust exactly the broker the hub trusts, and keep it for offline restarts.
+    let agent_mqtt_ca = if agent_url_is_tls(&agent_mqtt_url) {
+        match &mqtt_ca {
+            Some((pem, _)) => pem.clone(),
+            None => anyhow::bail!(
+                "agents are to use {agent_mqtt_url}: give the broker's CA with --mqtt-ca FILE so they can verify it"
+            ),
+        }
+    } else {
+        String::new()
     };
     let (hub_user, hub_pass) = users
         .for_role("hub")
@@ -216,6 +237,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         join_token: material.join_token.clone(),
         mqtt_users: users,
         mqtt_url: agent_mqtt_url,
+        mqtt_ca_pem: agent_mqtt_ca,
         kubelet_version: format!(
             "v{}.{}.0-shoal.{}",
             api::discovery::KUBE_MAJOR,

@@ -23,6 +23,7 @@ pub mod broker_gate;
 pub mod config_source;
 pub mod controllers;
 pub mod event_gc;
+pub mod event_ingest;
 pub mod hub;
 pub mod join_secrets;
 pub mod liveness;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::ClientConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttTlsError {
@@ -15,48 +15,25 @@ pub enum MqttTlsError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the MQTT CA file {path} holds no usable certificate")]
+    #[error("the MQTT CA file {path} holds no usable CA certificate")]
     Certificates {
         path: String,
         #[source]
         source: shoal_transport::tls::TlsError,
     },
-    #[error("the MQTT CA file {path} holds a certificate rustls rejects as a trust anchor")]
-    Anchor {
-        path: String,
-        #[source]
-        source: rustls::Error,
-    },
-    #[error("cannot build a TLS client config")]
-    Config(#[source] rustls::Error),
 }
 
-/// A client config trusting exactly the CAs in the PEM file at `path`.
-pub fn client_config(path: &Path) -> Result<Arc<ClientConfig>, MqttTlsError> {
+/// The CA PEM at `path` and a client config trusting exactly its certificates. The PEM is
+/// also what agents get at join when their broker URL is `mqtts://`.
+pub fn load_ca(path: &Path) -> Result<(String, Arc<ClientConfig>), MqttTlsError> {
     let p = path.display().to_string();
     let pem = std::fs::read_to_string(path).map_err(|source| MqttTlsError::Read {
         path: p.clone(),
         source,
     })?;
-    let certs = shoal_transport::tls::parse_cert_chain(&pem, "MQTT CA").map_err(|source| {
-        MqttTlsError::Certificates {
-            path: p.clone(),
-            source,
-        }
-    })?;
-    let mut roots = RootCertStore::empty();
-    for c in certs {
-        roots.add(c).map_err(|source| MqttTlsError::Anchor {
-            path: p.clone(),
-            source,
-        })?;
-    }
-    let cfg = ClientConfig::builder_with_provider(shoal_transport::tls::crypto_provider())
-        .with_safe_default_protocol_versions()
-        .map_err(MqttTlsError::Config)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(cfg))
+    let cfg = shoal_transport::tls::mqtt_client_config(&pem)
+        .map_err(|source| MqttTlsError::Certificates { path: p, source })?;
+    Ok((pem, cfg))
 }
 
 /// Makes `opts` use TLS with `tls`; plain TCP when `None`.

@@ -47,6 +47,8 @@ pub struct HubLink {
     pub mqtt_users: MqttUsers,
     /// Broker URL handed to agents (`mqtt://:1883` = the host they reached the hub at).
     pub mqtt_url: String,
+    /// CA (PEM) handed to agents with `mqtt_url` when it is `mqtts://`; empty otherwise.
+    pub mqtt_ca_pem: String,
     pub kubelet_version: String,
     /// Connected nodes, for the API's logs and exec streams.
     pub conns: crate::node_conns::NodeConns,
@@ -149,6 +151,7 @@ fn decide_join(link: &HubLink, req: &JoinRequest) -> JoinResponse {
             url: link.mqtt_url.clone(),
             username,
             password,
+            ca_pem: link.mqtt_ca_pem.clone(),
         },
     })
 }

@@ -16,6 +16,8 @@
 //! - The retained last will `{"online":false}` turns the node's Ready condition Unknown at
 //!   once; node reports that would make it Ready again are held back until the node's
 //!   `{"online":true}` arrives (retained messages of different topics come in any order).
+//! - Events (`.../events`) become `v1/Event` objects through [`crate::event_ingest`], which
+//!   also drops (and logs) events about pods not bound to the publishing node.
 //! - Oversized or malformed payloads are logged and dropped.
 //! - The connection state goes to [`Heartbeats::set_broker`]: node lifecycle pauses while the
 //!   hub hears no broker.
@@ -31,6 +33,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
+use shoal_transport::event_report::{EventReport, MAX_EVENT_PAYLOAD};
 use shoal_transport::status::{
     self, MetricsReport, NodeStatusReport, OnlineMarker, PodStatusReport, Topic,
 };
@@ -175,6 +178,10 @@ pub enum Report {
         node: String,
         report: PodStatusReport,
     },
+    Event {
+        node: String,
+        report: EventReport,
+    },
 }
 
 /// Parses and checks one message: size, topic, JSON shape, and that the payload names the
@@ -210,6 +217,19 @@ pub fn classify(topic: &str, payload: &[u8]) -> Result<Report, Dropped> {
             }
             Ok(Report::Metrics(r))
         }
+        Topic::Events { node } => {
+            if payload.len() > MAX_EVENT_PAYLOAD {
+                return Err(Dropped::Oversized(payload.len()));
+            }
+            let r = serde_json::from_slice::<EventReport>(payload)
+                .map_err(|e| Dropped::Malformed(format!("event: {e}")))?;
+            r.validate()
+                .map_err(|e| Dropped::Malformed(format!("event: {e}")))?;
+            if r.node_name != node {
+                return Err(Dropped::Mismatch("event names another node"));
+            }
+            Ok(Report::Event { node, report: r })
+        }
         Topic::PodStatus {
             node,
             namespace,
@@ -238,11 +258,13 @@ struct Folder {
     offline: HashSet<String>,
     /// The newest node report held back while its node was offline.
     held: HashMap<String, NodeStatusReport>,
+    events: crate::event_ingest::EventSink,
 }
 
 impl Folder {
     fn new(store: Store, heartbeats: Heartbeats, metrics: crate::metrics::Metrics) -> Folder {
         Folder {
+            events: crate::event_ingest::EventSink::new(store.clone()),
             store,
             heartbeats,
             metrics,
@@ -281,6 +303,9 @@ impl Folder {
                 // Usage lives in memory only; the store never sees it.
                 self.metrics.record(r);
                 Ok(None)
+            }
+            Report::Event { node, report } => {
+                self.events.fold(&node, report, status::now_ms()).await
             }
             Report::Pod { node, report } => {
                 if self.fresh(topic, report.observed_at_ms) {
@@ -498,6 +523,39 @@ fn set_condition(node: &mut Value, mut cond: Value, stamp: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_payloads_are_checked_before_anything_else() {
+        let topic = status::events_topic("edge-1");
+        let good = json!({"nodeName": "edge-1", "id": "a1", "type": "Warning", "reason": "BackOff",
+            "message": "m", "count": 1, "firstTimestampMs": 1, "lastTimestampMs": 1,
+            "involvedObject": {"kind": "Pod", "namespace": "default", "name": "web", "uid": "u"}});
+        let bytes = serde_json::to_vec(&good).expect("json");
+        assert!(matches!(
+            classify(&topic, &bytes),
+            Ok(Report::Event { ref node, .. }) if node == "edge-1"
+        ));
+        assert!(matches!(
+            classify(&status::events_topic("edge-2"), &bytes),
+            Err(Dropped::Mismatch(_))
+        ));
+        let mut bad = good.clone();
+        bad["reason"] = json!("no spaces allowed");
+        assert!(matches!(
+            classify(&topic, &serde_json::to_vec(&bad).expect("json")),
+            Err(Dropped::Malformed(_))
+        ));
+        assert!(matches!(
+            classify(&topic, b"{not json"),
+            Err(Dropped::Malformed(_))
+        ));
+        let mut big = good.clone();
+        big["message"] = json!("x".repeat(MAX_EVENT_PAYLOAD));
+        assert!(matches!(
+            classify(&topic, &serde_json::to_vec(&big).expect("json")),
+            Err(Dropped::Oversized(_))
+        ));
+    }
 
     #[test]
     fn repeated_conditions_do_not_change_the_node() {

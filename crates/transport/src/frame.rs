@@ -293,6 +293,7 @@ mod tests {
                 url: "mqtt://:1883".into(),
                 username: "edge-1".into(),
                 password: "pw".into(),
+                ca_pem: "-----BEGIN CERTIFICATE-----\n...".into(),
             },
         }));
         round_trip(&JoinResponse::Rejected(

@@ -15,6 +15,7 @@
 //! [`wire::JoinRequest`] carrying a CSR from [`pki::NodeKey`] over a [`frame`]d bi-stream, gets
 //! back a certificate from [`pki::CertAuthority::sign_node_csr`], and reconnects with
 //! [`quic::mtls_client_config`]; the hub then knows it by [`quic::peer_node_name`].
+pub mod event_report;
 pub mod frame;
 pub mod names;
 pub mod pki;

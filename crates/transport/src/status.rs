@@ -9,6 +9,7 @@
 //! shoal/v1/nodes/{node}/online                          retained, QoS 1, set by the last will
 //! shoal/v1/nodes/{node}/status                          retained, QoS 1
 //! shoal/v1/nodes/{node}/pods/{namespace}/{pod}/status   retained, QoS 1 (empty payload = gone)
+//! shoal/v1/nodes/{node}/events                          not retained, QoS 1 (see event_report)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,11 @@ pub fn pod_status_topic(node: &str, namespace: &str, pod: &str) -> String {
     format!("{TOPIC_ROOT}/nodes/{node}/pods/{namespace}/{pod}/status")
 }
 
+/// Kubelet-style events about the node's pods ([`crate::event_report::EventReport`]).
+pub fn events_topic(node: &str) -> String {
+    format!("{TOPIC_ROOT}/nodes/{node}/events")
+}
+
 /// Subscription filter for everything shoal publishes.
 pub fn all_topics_filter() -> String {
     format!("{TOPIC_ROOT}/nodes/#")
@@ -51,6 +57,9 @@ pub enum Topic {
         node: String,
     },
     Metrics {
+        node: String,
+    },
+    Events {
         node: String,
     },
     PodStatus {
@@ -78,6 +87,9 @@ impl Topic {
             [node, "metrics"] => Some(Topic::Metrics {
                 node: node.to_string(),
             }),
+            [node, "events"] => Some(Topic::Events {
+                node: node.to_string(),
+            }),
             [node, "pods", ns, pod, "status"] => Some(Topic::PodStatus {
                 node: node.to_string(),
                 namespace: ns.to_string(),
@@ -92,6 +104,7 @@ impl Topic {
             Topic::Online { node }
             | Topic::NodeStatus { node }
             | Topic::Metrics { node }
+            | Topic::Events { node }
             | Topic::PodStatus { node, .. } => node,
         }
     }
@@ -333,6 +346,10 @@ mod tests {
                 namespace: "default".into(),
                 pod: "web".into()
             })
+        );
+        assert_eq!(
+            Topic::parse(&events_topic("n1")),
+            Some(Topic::Events { node: "n1".into() })
         );
         assert_eq!(Topic::parse("shoal/v1/nodes//status"), None);
         assert_eq!(Topic::parse("other/v1/nodes/a/status"), None);

@@ -80,6 +80,28 @@ pub fn parse_private_key(
     PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|source| TlsError::Pem { what, source })
 }
 
+/// A client config for an MQTT broker over TLS (`mqtts://`) that trusts exactly the CA
+/// certificates in `ca_pem` (hub and agent share it; ring is the one crypto provider, since
+/// rustls panics when two are compiled in and none is chosen). The broker's certificate must
+/// also name the host the client dials (a DNS name or an IP SAN).
+pub fn mqtt_client_config(ca_pem: &str) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for c in parse_cert_chain(ca_pem, "MQTT CA")? {
+        roots
+            .add(c)
+            .map_err(|source| TlsError::TrustAnchor { source })?;
+    }
+    let cfg = ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Config {
+            what: "MQTT client",
+            source,
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
 /// A root store holding only the hub CA.
 pub fn ca_roots(ca_cert_der: &[u8]) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the frame format and of the messages in this module. A peer that receives a
 /// frame with another version refuses it with a clear error instead of misreading it.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// Version 3 added [`MqttCredentials::ca_pem`] (the broker's CA for `mqtts://`).
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// The SNI name the agent uses and the hub's server certificate carries.
 pub const HUB_SERVER_NAME: &str = "shoal-hub";
@@ -61,10 +62,17 @@ pub struct JoinAccepted {
 /// MQTT broker address and credentials handed to an agent at join.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MqttCredentials {
-    /// `mqtt://host:port`. An empty host means "the host the agent reached the hub at".
+    /// `mqtt://host:port` or `mqtts://host:port`. An empty host means "the host the agent
+    /// reached the hub at".
     pub url: String,
     pub username: String,
     pub password: String,
+    /// PEM CA certificate(s) the broker's TLS certificate must chain to, for `mqtts://`;
+    /// empty for plain `mqtt://`. The agent keeps it in `DIR/mqtt.json` with the rest, so it
+    /// reconnects after a restart without the hub. (`serde(default)` only lets a `mqtt.json`
+    /// written before this field existed load; on the wire it is always present.)
+    #[serde(default)]
+    pub ca_pem: String,
 }
 
 /// Facts about the node the agent sends when it connects; the hub writes them into the Node.

@@ -9,8 +9,10 @@
 //! - [`restart`]: restart policy, crash back-off, the [`RestartBook`];
 //! - [`reconcile`](mod@reconcile): desired + observed -> [`Effect`]s;
 //! - [`probe`]: probe schedule and thresholds, the [`ProbeBook`];
-//! - [`status`]: plan + observed -> Kubernetes `PodStatus`.
+//! - [`status`]: plan + observed -> Kubernetes `PodStatus`;
+//! - [`events`]: what happened -> kubelet-style [`PodEvent`]s.
 
+pub mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod probe;
@@ -18,6 +20,7 @@ pub mod reconcile;
 pub mod restart;
 pub mod status;
 
+pub use events::PodEvent;
 pub use probe::{DueProbe, ProbeBook, ProbeKind, ProbeView};
 pub use reconcile::{next_wake_ms, reconcile, Effect, ORPHAN_GRACE};
 pub use restart::{effective_policy, should_restart, RestartBook, RestartEntry};

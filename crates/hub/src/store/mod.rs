@@ -387,6 +387,27 @@ impl Store {
         Ok(PendingWrite(rx))
     }
 
+    /// [`Store::create`] in two steps, like [`Store::enqueue_mutate`]: queued in call order
+    /// (so a later `enqueue_mutate` of the same object finds it), committed later.
+    pub async fn enqueue_create(
+        &self,
+        res: &'static ResourceInfo,
+        namespace: &str,
+        value: Value,
+    ) -> Result<PendingWrite, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let op = Op::Create {
+            res,
+            namespace: namespace.to_string(),
+            value,
+        };
+        self.writes
+            .send(Queued { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(PendingWrite(rx))
+    }
+
     async fn submit(&self, op: Op) -> Result<Arc<StoredObject>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.writes
