@@ -22,10 +22,13 @@
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
+pub mod expectations;
 pub mod gc;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod pod_index;
+pub mod pod_summary;
 pub mod replicaset;
 pub mod service_lb;
 
@@ -176,37 +179,41 @@ impl WorkQueue {
     }
 }
 
-/// Starts every controller on the current actix System.
+/// Starts every controller on a new arbiter (thread) of their own, shared by them all (they
+/// are cooperative: each yields between steps); returns it so the caller can stop it.
 pub fn start_all(
     store: &Store,
     heartbeats: crate::status_ingest::Heartbeats,
     lifecycle: node_lifecycle::LifecycleConfig,
-) {
+) -> Arbiter {
     use replicaset::{ReplicaController, ReplicaKind};
-    ControllerActor::new(
-        store.clone(),
-        ReplicaController::new(ReplicaKind::ReplicaSet),
-    )
-    .start();
-    ControllerActor::new(
-        store.clone(),
+    let arbiter = Arbiter::new();
+    let on = arbiter.handle();
+    fn start<C: Controller + Send>(on: &ArbiterHandle, store: &Store, c: C) {
+        let store = store.clone();
+        ControllerActor::start_in_arbiter(on, move |_| ControllerActor::new(store, c));
+    }
+    start(&on, store, ReplicaController::new(ReplicaKind::ReplicaSet));
+    start(
+        &on,
+        store,
         ReplicaController::new(ReplicaKind::ReplicationController),
-    )
-    .start();
-    ControllerActor::new(store.clone(), deployment::DeploymentController::default()).start();
-    ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
-    ControllerActor::new(store.clone(), job::JobController::default()).start();
-    ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
-    ControllerActor::new(store.clone(), namespace::NamespaceController::default()).start();
-    ControllerActor::new(store.clone(), endpoints::EndpointsController::default()).start();
-    ControllerActor::new(store.clone(), service_lb::LoadBalancerController::default()).start();
-    node_lifecycle::NodeLifecycle {
+    );
+    start(&on, store, deployment::DeploymentController::default());
+    start(&on, store, daemonset::DaemonSetController::default());
+    start(&on, store, job::JobController::default());
+    start(&on, store, gc::GarbageCollector::default());
+    start(&on, store, namespace::NamespaceController::default());
+    start(&on, store, endpoints::EndpointsController::default());
+    start(&on, store, service_lb::LoadBalancerController::default());
+    let lifecycle = node_lifecycle::NodeLifecycle {
         store: store.clone(),
         heartbeats,
         config: lifecycle,
         started: shoal_transport::status::now_ms(),
-    }
-    .start();
+    };
+    node_lifecycle::NodeLifecycle::start_in_arbiter(&on, move |_| lifecycle);
+    arbiter
 }
 
 /// Back-off after `failures` consecutive failures.
@@ -455,7 +462,7 @@ pub fn pod_is_active(pod: &Value) -> bool {
     phase != "Succeeded" && phase != "Failed" && !is_deleting(pod)
 }
 
-fn ready_condition(pod: &Value) -> Option<&Value> {
+pub(crate) fn ready_condition(pod: &Value) -> Option<&Value> {
     pod.pointer("/status/conditions")?
         .as_array()?
         .iter()
