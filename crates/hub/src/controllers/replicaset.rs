@@ -732,6 +732,29 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_of_creates_differs_only_in_names() {
+        let plan = rec(ReplicaKind::ReplicaSet, &rs(3, 0), &[], NOW).expect("plan");
+        let mut pods: Vec<Value> = plan
+            .actions
+            .into_iter()
+            .map(|a| match a {
+                Action::Create(p) => p,
+                other => panic!("expected creates, got {other:?}"),
+            })
+            .collect();
+        let mut names: Vec<String> = pods.iter().map(|p| name_of(p).to_string()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 3, "three distinct names: {names:?}");
+        assert!(names.iter().all(|n| n.starts_with("web-")));
+        for p in &mut pods {
+            p["metadata"]["name"] = json!("x");
+        }
+        assert_eq!(pods[0], pods[1]);
+        assert_eq!(pods[1], pods[2]);
+    }
+
+    #[test]
     fn replication_controllers_use_equality_selectors_defaulting_to_template_labels() {
         let rc = json!({"metadata": {"name": "rc", "namespace": "d", "uid": "rc-1"},
             "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}});
