@@ -12,9 +12,17 @@
 //! 4. Errors requeue the key with exponential back-off ([`BACKOFF_MIN`] .. [`BACKOFF_MAX`]);
 //!    a plan may also ask to be looked at again later (e.g. `minReadySeconds`).
 //!
-//! Design: controllers read the store's committed state (not a lagging cache), and the
-//! store acknowledges a write only once it is visible to reads, so a controller never needs
-//! Kubernetes' "expectations" to avoid creating the same pod twice.
+//! Syncs are coalesced: every change read in one step (up to [`EVENTS_PER_STEP`]) is folded
+//! into the queue before any sync runs, so many changes to one owner cost one sync.
+//!
+//! All controllers run on one arbiter (thread) of their own ([`start_all`]), so node
+//! sessions and status ingest on the main thread do not delay them, nor they those.
+//!
+//! Design: controllers read owners from the store's committed state. Those that read what
+//! they observe from the committed store too need no "expectations"; the ReplicaSet/RC
+//! controller reads pods from an index fed by the change stream (it would otherwise parse
+//! every pod of a ReplicaSet per sync) and so keeps [`expectations::Expectations`] to avoid
+//! creating the same pod twice.
 //!
 //! The shared helpers here are pure: selectors, owner references, pod readiness, and the
 //! pod built from a template.
