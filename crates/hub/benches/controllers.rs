@@ -114,8 +114,10 @@ fn main() {
                     "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
             create(&store, &NODES, "", node).await;
         }
-        Scheduler { store: store.clone() }.start();
-        shoal_hub::controllers::start_all(&store, Default::default(), Default::default());
+        // As the hub runs them: the scheduler and the controllers on threads of their own.
+        let _scheduler = Scheduler::start_own_thread(store.clone());
+        let _controllers =
+            shoal_hub::controllers::start_all(&store, Default::default(), Default::default());
         actix_rt::spawn(fake_kubelet(store.clone()));
 
         // Scheduler throughput: pods created as fast as the store takes them, until all bound.
@@ -173,6 +175,31 @@ fn main() {
         })
         .await;
         println!("daemonset: rolling update (maxUnavailable 10%) across {nodes} nodes: {:.2} s", t1.elapsed().as_secs_f64());
+
+        // A Deployment of `replicas`: create to all bound (the ReplicaSet controller creating
+        // pods and the scheduler placing them) and to all available (the stand-in kubelet's
+        // status writes feeding the ReplicaSet's and the Deployment's status).
+        let replicas = env_usize("SHOAL_BENCH_REPLICAS", pods);
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "localhost/busybox:latest"}]}}}});
+        let t2 = Instant::now();
+        create(&store, &resources::DEPLOYMENTS, "default", deploy).await;
+        let s = store.clone();
+        let bound_web = |s: &Store| {
+            s.list(&PODS, Some("default"), &|o| o.label("app") == Some("web") && o.field("spec.nodeName") != Some(""), None, 0).items.len()
+        };
+        wait_until("Deployment pods bound", Duration::from_secs(1200), || bound_web(&s) >= replicas).await;
+        let all_bound = t2.elapsed();
+        println!("deployment: {replicas} replicas on {nodes} nodes: all bound after {:.2} s: {:.0} pods/s", all_bound.as_secs_f64(), replicas as f64 / all_bound.as_secs_f64());
+        wait_until("Deployment available", Duration::from_secs(1200), || {
+            s.get(&resources::DEPLOYMENTS, "default", "web")
+                .and_then(|d| d.value().pointer("/status/availableReplicas").and_then(Value::as_u64))
+                == Some(replicas as u64)
+        })
+        .await;
+        println!("deployment: {replicas} replicas all available after {:.2} s", t2.elapsed().as_secs_f64());
         System::current().stop();
     });
 }

@@ -51,6 +51,8 @@ pub struct Hub {
     pub kubeconfig: PathBuf,
     pub api_addr: SocketAddr,
     pub quic_addr: SocketAddr,
+    /// The scheduler's and the controllers' threads, stopped with the hub.
+    workers: Vec<Arbiter>,
 }
 
 fn loopback_if_unspecified(a: SocketAddr) -> SocketAddr {
@@ -211,11 +213,11 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         metrics: metrics.clone(),
     }
     .start();
-    Scheduler {
-        store: store.clone(),
-    }
-    .start();
-    controllers::start_all(&store, heartbeats, cfg.node_lifecycle.clone());
+    // Design: the scheduler and the controllers each get a thread (arbiter) of their own,
+    // apart from the one that runs node sessions and status ingest, so a burst of node
+    // traffic does not starve placement or reconciles, nor they the nodes.
+    let scheduler = Scheduler::start_own_thread(store.clone());
+    let controllers = controllers::start_all(&store, heartbeats, cfg.node_lifecycle.clone());
     crate::event_gc::EventGc {
         store: store.clone(),
         ttl: crate::event_gc::EVENT_TTL,
@@ -276,6 +278,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         kubeconfig: material.kubeconfig,
         api_addr,
         quic_addr,
+        workers: vec![scheduler, controllers],
     })
 }
 
@@ -283,6 +286,9 @@ impl Hub {
     pub async fn stop(self) {
         self.api.stop(true).await;
         self.quic.do_send(StopActor);
+        for w in &self.workers {
+            w.stop();
+        }
     }
 }
 

@@ -18,7 +18,8 @@
 //! available: ...") when the reason changes; bound pods get a `Scheduled` Event. Binding goes
 //! through [`bind_pod`], as the `pods/binding` subresource does.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -28,7 +29,7 @@ use crate::api::handlers::bind_pod;
 use crate::controllers::daemonset::{required_affinity_matches, NodeInfo};
 use crate::controllers::node_lifecycle::{TAINT_NOT_READY, TAINT_UNREACHABLE};
 use crate::resources::{EVENTS, NODES, PODS};
-use crate::store::{EventType, Store, StoreError};
+use crate::store::{EventType, Store, StoreError, StoredObject};
 
 /// Pods a node takes when it reports no `pods` allocatable (Kubernetes' kubelet default).
 pub const DEFAULT_MAX_PODS: i64 = 110;
@@ -265,15 +266,47 @@ fn ports_conflict(wanted: &[(String, String, i64)], used: &[(String, String, i64
     })
 }
 
+/// One pod's scheduling question, read from its JSON once and then asked of each node.
+pub struct PodQuery<'a> {
+    spec: &'a Value,
+    demand: PodDemand,
+    tolerations: &'a [Value],
+    node_selector: Option<&'a serde_json::Map<String, Value>>,
+    required_affinity: bool,
+}
+
+impl<'a> PodQuery<'a> {
+    pub fn new(pod: &'a Value) -> PodQuery<'a> {
+        let spec = pod.get("spec").unwrap_or(&Value::Null);
+        PodQuery {
+            spec,
+            demand: PodDemand::from_pod(pod),
+            tolerations: spec
+                .get("tolerations")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            node_selector: spec.get("nodeSelector").and_then(Value::as_object),
+            required_affinity: spec
+                .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution")
+                .is_some(),
+        }
+    }
+
+    pub fn demand(&self) -> &PodDemand {
+        &self.demand
+    }
+}
+
 /// Why a node does not fit, in the words of the Kubernetes scheduler.
-fn filter(pod: &Value, demand: &PodDemand, tolerations: &[Value], n: &NodeView) -> Option<String> {
+fn filter(q: &PodQuery<'_>, n: &NodeView) -> Option<String> {
     if !n.ready {
         return Some("node(s) were not ready".into());
     }
     if n.unschedulable {
         return Some("node(s) were unschedulable".into());
     }
-    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object) {
+    if let Some(sel) = q.node_selector {
         if !sel
             .iter()
             .all(|(k, v)| n.labels.get(k).map(String::as_str) == v.as_str())
@@ -281,11 +314,7 @@ fn filter(pod: &Value, demand: &PodDemand, tolerations: &[Value], n: &NodeView) 
             return Some("node(s) didn't match Pod's node affinity/selector".into());
         }
     }
-    if pod
-        .pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution")
-        .is_some()
-        && !required_affinity_matches(pod.get("spec").unwrap_or(&Value::Null), &n.as_node_info())
-    {
+    if q.required_affinity && !required_affinity_matches(q.spec, &n.as_node_info()) {
         return Some("node(s) didn't match Pod's node affinity/selector".into());
     }
     for (k, v, e) in &n.taints {
@@ -294,10 +323,11 @@ fn filter(pod: &Value, demand: &PodDemand, tolerations: &[Value], n: &NodeView) 
         if k == TAINT_NOT_READY || k == TAINT_UNREACHABLE {
             continue;
         }
-        if (e == "NoSchedule" || e == "NoExecute") && !tolerated(tolerations, k, v, e) {
+        if (e == "NoSchedule" || e == "NoExecute") && !tolerated(q.tolerations, k, v, e) {
             return Some(format!("node(s) had untolerated taint {{{k}: {v}}}"));
         }
     }
+    let demand = &q.demand;
     if n.pods as i64 + 1 > n.alloc_pods {
         return Some("Too many pods".into());
     }
@@ -324,20 +354,24 @@ fn score(demand: &PodDemand, n: &NodeView, max_owner: usize) -> f64 {
             .filter(|a| *a > 0)
             .map(|a| ((a - used - want) as f64 / a as f64).clamp(0.0, 1.0))
     };
-    let parts: Vec<f64> = [
+    let (mut sum, mut parts) = (0.0, 0u32);
+    for f in [
         frac(n.used_cpu_milli, demand.cpu_milli, n.alloc_cpu_milli),
         frac(n.used_memory, demand.memory, n.alloc_memory),
     ]
     .into_iter()
     .flatten()
-    .collect();
+    {
+        sum += f;
+        parts += 1;
+    }
     let pods_free =
         ((n.alloc_pods - n.pods as i64 - 1) as f64 / n.alloc_pods.max(1) as f64).clamp(0.0, 1.0);
-    let least = if parts.is_empty() || (demand.cpu_milli == 0 && demand.memory == 0) {
+    let least = if parts == 0 || (demand.cpu_milli == 0 && demand.memory == 0) {
         // Nothing requested (or nothing known): fewer pods is emptier.
         pods_free * 100.0
     } else {
-        parts.iter().sum::<f64>() / parts.len() as f64 * 100.0
+        sum / f64::from(parts) * 100.0
     };
     let spread = match (&demand.owner, max_owner) {
         (Some(o), m) if m > 0 => {
@@ -348,47 +382,82 @@ fn score(demand: &PodDemand, n: &NodeView, max_owner: usize) -> f64 {
     least + spread
 }
 
-/// Picks the node for a pod. `Err` is the Kubernetes-style message.
-pub fn place(pod: &Value, nodes: &[NodeView]) -> Result<String, String> {
-    let demand = PodDemand::from_pod(pod);
-    let tolerations: Vec<Value> = pod
-        .pointer("/spec/tolerations")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+/// Fewest feasible nodes placement looks for before it scores (kube-scheduler's
+/// `minFeasibleNodesToFind`).
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+
+/// How many feasible nodes to find before scoring, out of `all`: kube-scheduler's adaptive
+/// `percentageOfNodesToScore` (50 % minus 1 % per 125 nodes, at least 5 %, at least
+/// [`MIN_FEASIBLE_NODES_TO_FIND`] nodes). 1,000 nodes: 420; 5,000: 500; 10,000: 500.
+pub fn feasible_nodes_to_find(all: usize) -> usize {
+    if all < MIN_FEASIBLE_NODES_TO_FIND {
+        return all;
+    }
+    let percent = (50 - (all / 125) as i64).max(5) as usize;
+    (all * percent / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// The outcome of [`place_sampled`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// The index of the chosen node, or the Kubernetes-style message.
+    pub node: Result<usize, String>,
+    /// How many nodes were looked at: the next pod starts that far after this one's start.
+    pub examined: usize,
+}
+
+/// Picks a node for a pod, looking at the nodes from `start` on (wrapping around) and
+/// scoring only the first `want` feasible ones, as kube-scheduler does: with a rotating
+/// `start` every node gets its turn, and a pod costs O(want) filter runs, not O(nodes),
+/// when most nodes fit. A pod that fits nowhere has looked at every node, so its message
+/// counts them all.
+pub fn place_sampled(q: &PodQuery<'_>, nodes: &[NodeView], start: usize, want: usize) -> Placement {
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut feasible: Vec<&NodeView> = Vec::new();
-    for n in nodes {
-        match filter(pod, &demand, &tolerations, n) {
+    let mut feasible: Vec<usize> = Vec::new();
+    let want = want.max(1);
+    let total = nodes.len();
+    let start = if total == 0 { 0 } else { start % total };
+    let mut examined = 0;
+    for i in 0..total {
+        let at = (start + i) % total;
+        examined += 1;
+        match filter(q, &nodes[at]) {
             Some(r) => *reasons.entry(r).or_default() += 1,
-            None => feasible.push(n),
+            None => {
+                feasible.push(at);
+                if feasible.len() >= want {
+                    break;
+                }
+            }
         }
     }
+    let demand = &q.demand;
     let max_owner = demand
         .owner
         .as_ref()
         .map(|o| {
             feasible
                 .iter()
-                .map(|n| n.owners.get(o).copied().unwrap_or(0))
+                .map(|i| nodes[*i].owners.get(o).copied().unwrap_or(0))
                 .max()
                 .unwrap_or(0)
         })
         .unwrap_or(0);
     let best = feasible
         .iter()
-        .map(|n| (score(&demand, n, max_owner), *n))
+        .map(|i| (score(demand, &nodes[*i], max_owner), *i))
         .max_by(|(sa, a), (sb, b)| {
+            let (a, b) = (&nodes[*a], &nodes[*b]);
             sa.partial_cmp(sb)
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then_with(|| b.pods.cmp(&a.pods))
                 .then_with(|| b.name.cmp(&a.name))
         });
-    match best {
-        Some((_, n)) => Ok(n.name.clone()),
+    let node = match best {
+        Some((_, i)) => Ok(i),
         None => {
             let detail: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
-            let mut msg = format!("0/{} nodes are available", nodes.len());
+            let mut msg = format!("0/{total} nodes are available");
             if !detail.is_empty() {
                 msg.push_str(": ");
                 msg.push_str(&detail.join(", "));
@@ -396,19 +465,43 @@ pub fn place(pod: &Value, nodes: &[NodeView]) -> Result<String, String> {
             msg.push('.');
             Err(msg)
         }
-    }
+    };
+    Placement { node, examined }
 }
 
+/// Picks the node for a pod among all nodes. `Err` is the Kubernetes-style message.
+pub fn place(pod: &Value, nodes: &[NodeView]) -> Result<String, String> {
+    let q = PodQuery::new(pod);
+    place_sampled(&q, nodes, 0, nodes.len())
+        .node
+        .map(|i| nodes[i].name.clone())
+}
+
+/// The scheduler actor. Start it on an arbiter of its own ([`Scheduler::start_own_thread`])
+/// so that the API's, the node sessions' and the controllers' work does not delay placement,
+/// nor placement theirs.
 pub struct Scheduler {
     pub store: Store,
+}
+
+impl Scheduler {
+    /// Starts the scheduler on a new arbiter (thread); returns it so the caller can stop it.
+    pub fn start_own_thread(store: Store) -> Arbiter {
+        let arbiter = Arbiter::new();
+        Scheduler::start_in_arbiter(&arbiter.handle(), move |_| Scheduler { store });
+        arbiter
+    }
 }
 
 /// How often unschedulable pods are retried even without a node change.
 const RETRY_EVERY: Duration = Duration::from_secs(10);
 /// Pods placed between two reads of the change stream.
 const BATCH: usize = 1024;
-/// Binds (with their Events) in flight at once.
-const BINDS_IN_FLIGHT: usize = 64;
+/// Binds (each with its `Scheduled` Event) in flight at once. Design: placement does not
+/// wait for binds; a placed pod is *assumed* on its node in the cache at once (as
+/// kube-scheduler's cache assumes pods), so the next pod sees it, and up to this many binds
+/// queue at the store together and share its group commits.
+const BINDS_IN_FLIGHT: usize = 512;
 
 impl Actor for Scheduler {
     type Context = Context<Self>;
@@ -419,7 +512,9 @@ impl Actor for Scheduler {
     }
 }
 
-fn pending_key(v: &Value) -> Option<(String, String)> {
+type PodKey = (String, String);
+
+fn pending_key(v: &Value) -> Option<PodKey> {
     let unbound = v
         .pointer("/spec/nodeName")
         .and_then(Value::as_str)
@@ -440,11 +535,25 @@ fn pending_key(v: &Value) -> Option<(String, String)> {
     }
 }
 
+/// Whether a stored pod may be waiting for this scheduler, from its extracted fields only
+/// (no JSON parse); [`pending_key`] confirms on the parsed pod before placing it.
+fn maybe_pending(o: &StoredObject) -> bool {
+    o.field("spec.nodeName").unwrap_or_default().is_empty()
+        && matches!(
+            o.field("spec.schedulerName").unwrap_or_default(),
+            "" | "default-scheduler"
+        )
+}
+
 /// The scheduler's view of the cluster, kept current from the change stream.
+///
+/// Design: nodes live in a `Vec` (placement walks it from a rotating start) with a name ->
+/// index map; removal swaps the last node into the hole.
 #[derive(Default)]
 struct Cache {
-    nodes: BTreeMap<String, NodeView>,
-    /// Bound, active pods: key -> (node, demand).
+    nodes: Vec<NodeView>,
+    index: HashMap<String, usize>,
+    /// Bound (or assumed) active pods: key -> (node, demand).
     bound: HashMap<String, (String, PodDemand)>,
 }
 
@@ -464,31 +573,63 @@ impl Cache {
             )
             .items
         {
-            c.set_pod(&o.key, Some(&o.value()));
+            c.observe_pod(&o);
         }
         c
     }
 
+    fn node_mut(&mut self, name: &str) -> Option<&mut NodeView> {
+        let i = *self.index.get(name)?;
+        self.nodes.get_mut(i)
+    }
+
     fn set_node(&mut self, v: &Value) {
         let mut view = NodeView::from_value(v, 0);
-        if let Some(old) = self.nodes.remove(&view.name) {
+        if let Some(old) = self.node_mut(&view.name) {
             view.pods = old.pods;
             view.used_cpu_milli = old.used_cpu_milli;
             view.used_memory = old.used_memory;
-            view.used_ports = old.used_ports;
-            view.owners = old.owners;
+            view.used_ports = std::mem::take(&mut old.used_ports);
+            view.owners = std::mem::take(&mut old.owners);
+            *old = view;
+        } else {
+            self.index.insert(view.name.clone(), self.nodes.len());
+            self.nodes.push(view);
         }
-        self.nodes.insert(view.name.clone(), view);
+    }
+
+    fn remove_node(&mut self, name: &str) {
+        let Some(i) = self.index.remove(name) else {
+            return;
+        };
+        self.nodes.swap_remove(i);
+        if let Some(moved) = self.nodes.get(i) {
+            self.index.insert(moved.name.clone(), i);
+        }
+    }
+
+    /// Records a stored pod's current state; parses its JSON only when its node changed.
+    fn observe_pod(&mut self, o: &StoredObject) {
+        let node = o.field("spec.nodeName").unwrap_or_default();
+        let finished = matches!(o.field("status.phase"), Some("Succeeded") | Some("Failed"));
+        if !node.is_empty() && !finished {
+            if let Some((n, _)) = self.bound.get(&o.key) {
+                if n == node {
+                    // Design: a pod's requests, ports and owner do not change once it is
+                    // bound; a status change is nothing to the cache.
+                    return;
+                }
+            }
+        }
+        self.set_pod(&o.key, Some(&o.value()));
     }
 
     /// Records a pod's current state (`None` = deleted); idempotent per key.
     fn set_pod(&mut self, key: &str, v: Option<&Value>) {
-        if let Some((node, d)) = self.bound.remove(key) {
-            if let Some(n) = self.nodes.get_mut(&node) {
-                n.remove(&d);
-            }
-        }
-        let Some(v) = v else { return };
+        let Some(v) = v else {
+            self.forget(key);
+            return;
+        };
         let node = v
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)
@@ -498,190 +639,283 @@ impl Cache {
             Some("Succeeded") | Some("Failed")
         );
         if node.is_empty() || finished {
+            self.forget(key);
             return;
         }
-        let d = PodDemand::from_pod(v);
-        if let Some(n) = self.nodes.get_mut(node) {
-            n.add(&d);
-        } else {
-            // The node object is not there (yet): account when it appears.
-            let mut n = NodeView {
-                name: node.to_string(),
-                ..Default::default()
-            };
-            n.add(&d);
-            self.nodes.insert(node.to_string(), n);
+        self.assume(key, node, PodDemand::from_pod(v));
+    }
+
+    /// Accounts for a pod on `node` (bound, or placed and being bound).
+    fn assume(&mut self, key: &str, node: &str, d: PodDemand) {
+        self.forget(key);
+        match self.node_mut(node) {
+            Some(n) => n.add(&d),
+            None => {
+                // The node object is not there (yet): account when it appears.
+                let mut n = NodeView {
+                    name: node.to_string(),
+                    ..Default::default()
+                };
+                n.add(&d);
+                self.index.insert(node.to_string(), self.nodes.len());
+                self.nodes.push(n);
+            }
         }
         self.bound.insert(key.to_string(), (node.to_string(), d));
     }
+
+    /// Stops accounting for a pod.
+    fn forget(&mut self, key: &str) {
+        if let Some((node, d)) = self.bound.remove(key) {
+            if let Some(n) = self.node_mut(&node) {
+                n.remove(&d);
+            }
+        }
+    }
 }
 
+/// A FIFO of pods to place, each at most once.
+#[derive(Default)]
+struct PodQueue {
+    order: VecDeque<PodKey>,
+    queued: HashSet<PodKey>,
+}
+
+impl PodQueue {
+    fn push(&mut self, k: PodKey) {
+        if self.queued.insert(k.clone()) {
+            self.order.push_back(k);
+        }
+    }
+
+    fn pop(&mut self) -> Option<PodKey> {
+        let k = self.order.pop_front()?;
+        self.queued.remove(&k);
+        Some(k)
+    }
+
+    fn remove(&mut self, k: &PodKey) {
+        if self.queued.remove(k) {
+            self.order.retain(|x| x != k);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// What the run loop keeps between steps.
+struct State {
+    store: Store,
+    cache: Cache,
+    queue: PodQueue,
+    unschedulable: HashSet<PodKey>,
+    reported: HashMap<PodKey, String>,
+    /// Pods placed whose bind has not answered yet.
+    binding: HashSet<PodKey>,
+    /// Where the next placement starts looking (rotates by the nodes each one examined).
+    next_start: usize,
+}
+
+/// A bind's outcome: the pod, the node, and the bound pod or why not.
+type BindResult = (PodKey, String, Result<Arc<StoredObject>, String>);
+
 async fn run(store: Store) {
+    use futures::stream::FuturesUnordered;
+    use futures::{FutureExt, StreamExt};
     let mut changes = store.subscribe();
     let mut cursor = store.revision();
-    let mut cache = Cache::load(&store);
-    let initial = store.list(
-        &PODS,
-        None,
-        &|o| o.field("spec.nodeName") == Some(""),
-        None,
-        0,
-    );
-    let mut queue: HashSet<(String, String)> = initial
-        .items
-        .iter()
-        .filter_map(|o| pending_key(&o.value()))
-        .collect();
-    let mut unschedulable: HashSet<(String, String)> = HashSet::new();
-    let mut reported: HashMap<(String, String), String> = HashMap::new();
+    let mut st = State {
+        cache: Cache::load(&store),
+        queue: PodQueue::default(),
+        unschedulable: HashSet::new(),
+        reported: HashMap::new(),
+        binding: HashSet::new(),
+        next_start: 0,
+        store: store.clone(),
+    };
+    st.enqueue_all_pending();
+    let mut binds: FuturesUnordered<futures::future::LocalBoxFuture<'static, BindResult>> =
+        FuturesUnordered::new();
     let mut retry = tokio::time::interval(RETRY_EVERY);
     loop {
         match store.events_after(cursor, 4096) {
             Ok(events) => {
                 for ev in &events {
                     cursor = ev.revision;
-                    if ev.object.key.starts_with("nodes/") {
-                        if ev.event_type == EventType::Deleted {
-                            let (_, name) = ev.object.namespace_and_name();
-                            if cache.nodes.get(name).is_some_and(|n| n.pods == 0) {
-                                cache.nodes.remove(name);
-                            } else if let Some(n) = cache.nodes.get_mut(name) {
-                                // Pods still bound there keep their accounting until they go.
-                                n.ready = false;
-                            }
-                        } else {
-                            cache.set_node(&ev.object.value());
-                        }
-                        queue.extend(unschedulable.drain());
-                    } else if ev.object.key.starts_with("pods/") {
-                        let v = ev.object.value();
-                        if ev.event_type == EventType::Deleted {
-                            cache.set_pod(&ev.object.key, None);
-                            let (ns, name) = ev.object.namespace_and_name();
-                            let key = (ns.to_string(), name.to_string());
-                            queue.remove(&key);
-                            unschedulable.remove(&key);
-                            reported.remove(&key);
-                            // A freed node may fit a waiting pod.
-                            queue.extend(unschedulable.drain());
-                        } else {
-                            cache.set_pod(&ev.object.key, Some(&v));
-                            if let Some(k) = pending_key(&v) {
-                                queue.insert(k);
-                            }
-                        }
-                    }
+                    st.apply_event(ev);
                 }
             }
             Err(StoreError::Expired { .. }) => {
                 cursor = store.revision();
-                cache = Cache::load(&store);
-                let now = store.list(
-                    &PODS,
-                    None,
-                    &|o| o.field("spec.nodeName") == Some(""),
-                    None,
-                    0,
-                );
-                queue.extend(now.items.iter().filter_map(|o| pending_key(&o.value())));
+                st.cache = Cache::load(&store);
+                st.enqueue_all_pending();
             }
             Err(e) => tracing::error!(error = %e, "scheduler cannot read store changes"),
         }
-        if !queue.is_empty() {
-            schedule_batch(
-                &store,
-                &mut cache,
-                &mut queue,
-                &mut unschedulable,
-                &mut reported,
-            )
-            .await;
+        while let Some(Some(done)) = binds.next().now_or_never() {
+            st.bind_done(done);
         }
-        if !queue.is_empty() {
+        if !st.queue.is_empty() && binds.len() < BINDS_IN_FLIGHT {
+            let room = (BINDS_IN_FLIGHT - binds.len()).min(BATCH);
+            for job in st.place_some(room).await {
+                binds.push(job);
+            }
+        }
+        if !st.queue.is_empty() && binds.len() < BINDS_IN_FLIGHT {
+            tokio::task::yield_now().await;
             continue;
         }
         tokio::select! {
             changed = changes.changed() => if changed.is_err() { return },
-            _ = retry.tick() => queue.extend(unschedulable.drain()),
+            Some(done) = binds.next(), if !binds.is_empty() => st.bind_done(done),
+            _ = retry.tick() => st.retry_unschedulable(),
         }
     }
 }
 
-async fn schedule_batch(
-    store: &Store,
-    cache: &mut Cache,
-    queue: &mut HashSet<(String, String)>,
-    unschedulable: &mut HashSet<(String, String)>,
-    reported: &mut HashMap<(String, String), String>,
-) {
-    let mut batch: Vec<(String, String)> = queue.iter().cloned().collect();
-    batch.sort();
-    batch.truncate(BATCH);
-    for k in &batch {
-        queue.remove(k);
-    }
-    let mut nodes: Vec<NodeView> = cache.nodes.values().cloned().collect();
-    // Placement is sequential (each decision sees the ones before it); the binds and Events
-    // then go to the store together, sharing its group commits.
-    let mut binds: Vec<((String, String), String, Value, String)> = Vec::new();
-    for key in batch {
-        let Some(obj) = store.get(&PODS, &key.0, &key.1) else {
-            continue;
-        };
-        let v = obj.value();
-        if pending_key(&v).is_none() {
-            continue;
-        }
-        match place(&v, &nodes) {
-            Ok(node) => {
-                let d = PodDemand::from_pod(&v);
-                if let Some(n) = nodes.iter_mut().find(|n| n.name == node) {
-                    n.add(&d);
-                }
-                binds.push((key, node, v, obj.key.clone()));
-            }
-            Err(msg) => {
-                if reported.get(&key) != Some(&msg) {
-                    tracing::info!(pod = %format!("{}/{}", key.0, key.1), %msg, "unschedulable");
-                    record_event(store, &v, "Warning", "FailedScheduling", &msg).await;
-                    reported.insert(key.clone(), msg);
-                }
-                unschedulable.insert(key);
-            }
+impl State {
+    fn enqueue_all_pending(&mut self) {
+        let now = self.store.list(
+            &PODS,
+            None,
+            &|o| o.field("spec.nodeName") == Some(""),
+            None,
+            0,
+        );
+        for o in now.items.iter().filter(|o| maybe_pending(o)) {
+            let (ns, name) = o.namespace_and_name();
+            self.queue.push((ns.to_string(), name.to_string()));
         }
     }
-    use futures::StreamExt;
-    let mut done = futures::stream::iter(binds.into_iter().map(
-        |(key, node, v, store_key)| async move {
-            let r = bind_pod(store, &key.0, &key.1, &node).await;
-            if r.is_ok() {
-                record_event(
-                    store,
-                    &v,
-                    "Normal",
-                    "Scheduled",
-                    &format!("Successfully assigned {}/{} to {node}", key.0, key.1),
-                )
-                .await;
+
+    fn retry_unschedulable(&mut self) {
+        for k in self.unschedulable.drain() {
+            self.queue.push(k);
+        }
+    }
+
+    fn apply_event(&mut self, ev: &crate::store::WatchEvent) {
+        if ev.object.key.starts_with("nodes/") {
+            let (_, name) = ev.object.namespace_and_name();
+            if ev.event_type == EventType::Deleted {
+                if self.cache.node_mut(name).is_some_and(|n| n.pods == 0) {
+                    self.cache.remove_node(name);
+                } else if let Some(n) = self.cache.node_mut(name) {
+                    // Pods still bound there keep their accounting until they go.
+                    n.ready = false;
+                }
+            } else {
+                self.cache.set_node(&ev.object.value());
             }
-            (key, node, store_key, r)
-        },
-    ))
-    .buffer_unordered(BINDS_IN_FLIGHT);
-    while let Some((key, node, store_key, r)) = done.next().await {
+            self.retry_unschedulable();
+        } else if ev.object.key.starts_with("pods/") {
+            let (ns, name) = ev.object.namespace_and_name();
+            if ev.event_type == EventType::Deleted {
+                let key = (ns.to_string(), name.to_string());
+                self.cache.set_pod(&ev.object.key, None);
+                self.queue.remove(&key);
+                self.unschedulable.remove(&key);
+                self.reported.remove(&key);
+                // A freed node may fit a waiting pod.
+                self.retry_unschedulable();
+            } else if maybe_pending(&ev.object) {
+                let key = (ns.to_string(), name.to_string());
+                if !self.binding.contains(&key) {
+                    self.queue.push(key);
+                }
+            } else {
+                let was = self.cache.bound.contains_key(&ev.object.key);
+                self.cache.observe_pod(&ev.object);
+                if was && !self.cache.bound.contains_key(&ev.object.key) {
+                    // A pod finished: its node has room again.
+                    self.retry_unschedulable();
+                }
+            }
+        }
+    }
+
+    /// Places up to `max` queued pods, each seeing the ones before it (assumed in the
+    /// cache), and returns their binds.
+    async fn place_some(
+        &mut self,
+        max: usize,
+    ) -> Vec<futures::future::LocalBoxFuture<'static, BindResult>> {
+        let mut jobs: Vec<futures::future::LocalBoxFuture<'static, BindResult>> = Vec::new();
+        let want = feasible_nodes_to_find(self.cache.nodes.len());
+        while jobs.len() < max {
+            let Some(key) = self.queue.pop() else { break };
+            if self.binding.contains(&key) {
+                continue;
+            }
+            let Some(obj) = self.store.get(&PODS, &key.0, &key.1) else {
+                continue;
+            };
+            let v = obj.value();
+            if pending_key(&v).is_none() {
+                continue;
+            }
+            let q = PodQuery::new(&v);
+            let placed = place_sampled(&q, &self.cache.nodes, self.next_start, want);
+            if !self.cache.nodes.is_empty() {
+                self.next_start = (self.next_start + placed.examined) % self.cache.nodes.len();
+            }
+            match placed.node {
+                Ok(i) => {
+                    let node = self.cache.nodes[i].name.clone();
+                    let demand = q.demand().clone();
+                    self.cache.assume(&obj.key, &node, demand);
+                    self.binding.insert(key.clone());
+                    let store = self.store.clone();
+                    jobs.push(Box::pin(bind_and_record(store, key, node, v)));
+                }
+                Err(msg) => {
+                    if self.reported.get(&key) != Some(&msg) {
+                        tracing::info!(pod = %format!("{}/{}", key.0, key.1), %msg, "unschedulable");
+                        record_event(&self.store, &v, "Warning", "FailedScheduling", &msg).await;
+                        self.reported.insert(key.clone(), msg);
+                    }
+                    self.unschedulable.insert(key);
+                }
+            }
+        }
+        jobs
+    }
+
+    fn bind_done(&mut self, (key, node, r): BindResult) {
+        self.binding.remove(&key);
+        let store_key = crate::store::object_key(PODS.key_prefix, &key.0, &key.1);
         match r {
             Ok(bound) => {
                 tracing::debug!(pod = %format!("{}/{}", key.0, key.1), %node, "bound");
-                cache.set_pod(&store_key, Some(&bound.value()));
-                reported.remove(&key);
+                self.cache.set_pod(&store_key, Some(&bound.value()));
+                self.reported.remove(&key);
             }
             // Retried with the unschedulable pods (on the next node or pod change, or the timer).
             Err(e) => {
                 tracing::debug!(error = %e, "bind failed; will retry");
-                unschedulable.insert(key);
+                self.cache.forget(&store_key);
+                self.unschedulable.insert(key);
             }
         }
     }
+}
+
+/// Binds a pod and records its `Scheduled` Event.
+async fn bind_and_record(store: Store, key: PodKey, node: String, pod: Value) -> BindResult {
+    let r = bind_pod(&store, &key.0, &key.1, &node).await;
+    if r.is_ok() {
+        record_event(
+            &store,
+            &pod,
+            "Normal",
+            "Scheduled",
+            &format!("Successfully assigned {}/{} to {node}", key.0, key.1),
+        )
+        .await;
+    }
+    (key, node, r.map_err(|e| e.to_string()))
 }
 
 /// Records an Event about a pod, as the default scheduler does.
@@ -876,17 +1110,7 @@ mod tests {
             ),
         ];
         for (what, pod, n, want) in cases {
-            let d = PodDemand::from_pod(&pod);
-            let tolerations: Vec<Value> = pod
-                .pointer("/spec/tolerations")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            assert_eq!(
-                filter(&pod, &d, &tolerations, &n).as_deref(),
-                want,
-                "{what}"
-            );
+            assert_eq!(filter(&PodQuery::new(&pod), &n).as_deref(), want, "{what}");
         }
     }
 
@@ -940,24 +1164,160 @@ mod tests {
         let mut c = Cache::default();
         c.set_node(&json!({"metadata": {"name": "n"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}));
         let p = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n", "containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]}});
+        let n = |c: &mut Cache| {
+            let v = c.node_mut("n").expect("node n");
+            (v.pods, v.used_cpu_milli)
+        };
         c.set_pod("pods/d/p", Some(&p));
         c.set_pod("pods/d/p", Some(&p));
-        assert_eq!((c.nodes["n"].pods, c.nodes["n"].used_cpu_milli), (1, 1000));
+        assert_eq!(n(&mut c), (1, 1000));
         let mut done = p.clone();
         done["status"]["phase"] = json!("Succeeded");
         c.set_pod("pods/d/p", Some(&done));
-        assert_eq!(
-            (c.nodes["n"].pods, c.nodes["n"].used_cpu_milli),
-            (0, 0),
-            "finished pods free their node"
-        );
+        assert_eq!(n(&mut c), (0, 0), "finished pods free their node");
         c.set_pod("pods/d/p", Some(&p));
         c.set_pod("pods/d/p", None);
-        assert_eq!(c.nodes["n"].pods, 0);
+        assert_eq!(n(&mut c).0, 0);
         // A node update keeps the usage.
         c.set_pod("pods/d/p", Some(&p));
         c.set_node(&json!({"metadata": {"name": "n", "labels": {"a": "b"}}}));
-        assert_eq!(c.nodes["n"].pods, 1);
+        assert_eq!(n(&mut c).0, 1);
+    }
+
+    #[test]
+    fn feasible_nodes_to_find_follows_kube_scheduler() {
+        let cases = [
+            (0, 0),
+            (50, 50),
+            (99, 99),
+            (100, 100),
+            (200, 100),
+            (500, 230),
+            (1_000, 420),
+            (5_000, 500),
+            (10_000, 500),
+            (100_000, 5_000),
+        ];
+        for (all, want) in cases {
+            assert_eq!(feasible_nodes_to_find(all), want, "{all} nodes");
+        }
+    }
+
+    /// Places `pods` pods one after the other as the actor does: each sees the ones before
+    /// it, and the next starts where the last one stopped looking.
+    fn place_all(pod: &Value, nodes: &mut [NodeView], pods: usize) -> Vec<Result<usize, String>> {
+        let q = PodQuery::new(pod);
+        let want = feasible_nodes_to_find(nodes.len());
+        let mut start = 0;
+        let mut out = Vec::new();
+        for _ in 0..pods {
+            let p = place_sampled(&q, nodes, start, want);
+            start = (start + p.examined) % nodes.len();
+            if let Ok(i) = p.node {
+                nodes[i].add(q.demand());
+            }
+            out.push(p.node);
+        }
+        out
+    }
+
+    #[test]
+    fn sampling_looks_at_a_share_of_the_nodes_and_still_reaches_every_one() {
+        let mut nodes: Vec<NodeView> = (0..1000)
+            .map(|i| node(&format!("n{i:04}"), true, &[], 0))
+            .collect();
+        let bare = json!({"spec": {}});
+        let q = PodQuery::new(&bare);
+        let p = place_sampled(&q, &nodes, 990, feasible_nodes_to_find(1000));
+        assert_eq!(p.examined, 420, "stops once 420 feasible nodes were found");
+        // Pods of one owner on 1,000 equal nodes: the rotating start and the spread score
+        // keep them even, and every node is chosen (each pod sees only 420 nodes).
+        let pod = json!({"metadata": {"ownerReferences": [{"kind": "ReplicaSet", "name": "r", "uid": "rs-1", "controller": true}]}, "spec": {}});
+        let placed = place_all(&pod, &mut nodes, 1000);
+        assert!(placed.iter().all(Result::is_ok));
+        let spread = |nodes: &[NodeView]| {
+            let min = nodes.iter().map(|n| n.pods).min().unwrap_or(0);
+            let max = nodes.iter().map(|n| n.pods).max().unwrap_or(0);
+            (min, max)
+        };
+        assert_eq!(spread(&nodes).1, 2, "1,000 pods: at most 2 on a node");
+        place_all(&pod, &mut nodes, 1000);
+        assert_eq!(
+            spread(&nodes),
+            (1, 3),
+            "2,000 pods: every node has one, none more than 3"
+        );
+    }
+
+    #[test]
+    fn sampling_still_respects_filters() {
+        // 1,000 nodes; only every 97th is labelled zone=x, every 89th tainted, a few full.
+        let mut nodes: Vec<NodeView> = (0..1000)
+            .map(|i| {
+                let zone = if i % 97 == 0 { "x" } else { "y" };
+                let mut n = node(&format!("n{i:04}"), i % 13 != 5, &[("zone", zone)], 0);
+                if i % 89 == 0 {
+                    n.taints = vec![("dedicated".into(), "gpu".into(), "NoSchedule".into())];
+                }
+                n
+            })
+            .collect();
+        let fits = |n: &NodeView, tolerate: bool| {
+            n.ready
+                && n.labels.get("zone").map(String::as_str) == Some("x")
+                && (tolerate || n.taints.is_empty())
+        };
+        let by_selector = json!({"spec": {"nodeSelector": {"zone": "x"}}});
+        let by_affinity = json!({"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]}]}}}}});
+        let tolerating = json!({"spec": {"nodeSelector": {"zone": "x"}, "tolerations": [{"key": "dedicated", "operator": "Exists"}]}});
+        for (what, pod, tolerate) in [
+            ("nodeSelector", &by_selector, false),
+            ("required affinity", &by_affinity, false),
+            ("toleration", &tolerating, true),
+        ] {
+            let feasible = nodes.iter().filter(|n| fits(n, tolerate)).count();
+            let before: Vec<usize> = nodes.iter().map(|n| n.pods).collect();
+            for r in place_all(pod, &mut nodes, 3 * feasible) {
+                let i = r.unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(
+                    fits(&nodes[i], tolerate),
+                    "{what}: {} does not fit",
+                    nodes[i].name
+                );
+            }
+            for (n, b) in nodes.iter().zip(before) {
+                if fits(n, tolerate) {
+                    assert!(n.pods > b, "{what}: {} got nothing", n.name);
+                } else {
+                    assert_eq!(n.pods, b, "{what}: {} must get nothing", n.name);
+                }
+            }
+        }
+        // Resources: two small nodes among many busy ones take exactly what fits.
+        let mut nodes: Vec<NodeView> = (0..500)
+            .map(|i| {
+                let mut n = sized(&format!("n{i:03}"), "1", "1Gi");
+                if i != 7 && i != 400 {
+                    n.add(&PodDemand {
+                        cpu_milli: 1000,
+                        ..Default::default()
+                    });
+                }
+                n
+            })
+            .collect();
+        let placed = place_all(&pod_requesting("500m", "1Mi"), &mut nodes, 5);
+        let ok: Vec<&str> = placed
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|i| nodes[*i].name.as_str()))
+            .collect();
+        assert_eq!(ok.len(), 4, "2 nodes x 2 pods of 500m");
+        assert!(ok.iter().all(|n| *n == "n007" || *n == "n400"), "{ok:?}");
+        assert_eq!(
+            placed[4],
+            Err("0/500 nodes are available: 500 Insufficient cpu.".into()),
+            "a pod that fits nowhere looked at every node"
+        );
     }
 
     #[test]

@@ -586,8 +586,18 @@ impl Controller for DaemonSetController {
             }
         } else if ev.object.key.starts_with("pods/") {
             let before = self.pod_home.get(&k).map(|(ds, _)| ds.clone());
-            let v = ev.object.value();
-            self.set_pod(ns, name, live.then_some(&v));
+            // Design: most pod changes are not DaemonSet pods' (a 10,000-replica Deployment's
+            // status writes); a small parse of the owner reference tells, and only a
+            // DaemonSet's pod is parsed in full.
+            let ours = live
+                && super::pod_summary::PodSummary::from_json(&ev.object.json)
+                    .and_then(|p| p.controller)
+                    .is_some_and(|c| c.kind == "DaemonSet");
+            if !ours && before.is_none() {
+                return;
+            }
+            let v = ours.then(|| ev.object.value());
+            self.set_pod(ns, name, v.as_ref());
             let after = self.pod_home.get(&k).map(|(ds, _)| ds.clone());
             for ds in [before, after].into_iter().flatten() {
                 out.push((ns.to_string(), ds));

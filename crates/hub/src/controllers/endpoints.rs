@@ -18,8 +18,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{
-    labels_of, name_of, pod_is_ready, selector_from_map, str_at, Controller, ControllerError, Key,
-    Millis,
+    name_of, pod_is_ready, selector_from_map, str_at, Controller, ControllerError, Key, Millis,
 };
 use crate::resources::{ENDPOINTS, PODS, SERVICES};
 use crate::selector::LabelSelector;
@@ -92,12 +91,9 @@ impl Controller for EndpointsController {
         let Some(sels) = self.selectors.get(&ns) else {
             return;
         };
-        let mut label_sets = vec![labels_of(&ev.object.value())];
-        if let Some(p) = &ev.previous {
-            label_sets.push(labels_of(&p.value()));
-        }
+        // Design: the store extracted the labels at write time; no parse per pod change.
         for (svc, sel) in sels {
-            if label_sets.iter().any(|l| sel.matches_map(l)) {
+            if sel.matches(&ev.object) || ev.previous.as_deref().is_some_and(|p| sel.matches(p)) {
                 out.push((ns.clone(), svc.clone()));
             }
         }

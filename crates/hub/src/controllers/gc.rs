@@ -182,6 +182,63 @@ fn owner_uids(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The metadata the collector follows, read without building a `Value` tree.
+#[derive(Debug, Default, PartialEq)]
+struct Meta {
+    uid: String,
+    owner_uids: Vec<String>,
+    deleting: bool,
+}
+
+impl Meta {
+    fn of(json: &[u8]) -> Meta {
+        #[derive(serde::Deserialize)]
+        struct Obj {
+            #[serde(default)]
+            metadata: Option<M>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct M {
+            #[serde(default)]
+            uid: Option<String>,
+            #[serde(default)]
+            owner_references: Option<Vec<R>>,
+            #[serde(default)]
+            deletion_timestamp: Option<serde::de::IgnoredAny>,
+        }
+        #[derive(serde::Deserialize)]
+        struct R {
+            #[serde(default)]
+            uid: Option<String>,
+        }
+        match serde_json::from_slice::<Obj>(json) {
+            Ok(o) => {
+                let m = o.metadata;
+                Meta {
+                    uid: m.as_ref().and_then(|m| m.uid.clone()).unwrap_or_default(),
+                    deleting: m.as_ref().is_some_and(|m| m.deletion_timestamp.is_some()),
+                    owner_uids: m
+                        .and_then(|m| m.owner_references)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|r| r.uid)
+                        .collect(),
+                }
+            }
+            // Not the usual shape: the full parse decides.
+            Err(_) => {
+                let v: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
+                Meta {
+                    uid: super::uid_of(&v).to_string(),
+                    owner_uids: owner_uids(&v),
+                    deleting: is_deleting(&v),
+                }
+            }
+        }
+    }
+}
+
 /// Resolves a store key into its resource, namespace and name.
 fn split_key(key: &str) -> Option<(&'static ResourceInfo, String, String)> {
     let mut parts = key.splitn(3, '/');
@@ -250,30 +307,32 @@ impl Controller for GarbageCollector {
         if key.starts_with("events/") {
             return;
         }
-        let v = ev.object.value();
+        // Design: every change of every object passes here (pod status writes above all);
+        // it reads only uid, owner uids and deletionTimestamp, with a small parse.
+        let meta = Meta::of(&ev.object.json);
         let old = ev
             .previous
             .as_ref()
-            .map(|p| owner_uids(&p.value()))
+            .map(|p| Meta::of(&p.json).owner_uids)
             .unwrap_or_default();
         let new = if ev.event_type == EventType::Deleted {
             vec![]
         } else {
-            owner_uids(&v)
+            meta.owner_uids
         };
         self.index(&key, &old, &new);
         if ev.event_type == EventType::Added && !new.is_empty() {
             // Created with references to owners that may already be gone.
             out.push((key.clone(), String::new()));
         }
-        let uid = super::uid_of(&v).to_string();
+        let uid = meta.uid;
         if let Some(deps) = self.dependents.get(&uid) {
-            let owner_changed = ev.event_type == EventType::Deleted || is_deleting(&v);
+            let owner_changed = ev.event_type == EventType::Deleted || meta.deleting;
             if owner_changed {
                 out.extend(deps.iter().map(|d| (d.clone(), String::new())));
             }
         }
-        if ev.event_type != EventType::Deleted && is_deleting(&v) {
+        if ev.event_type != EventType::Deleted && meta.deleting {
             self.uids.insert(key.clone(), uid);
             out.push((key, String::new()));
         } else if ev.event_type == EventType::Deleted {
@@ -452,6 +511,29 @@ pub async fn mark_for_deletion(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_reads_agree_with_the_full_parse() {
+        for v in [
+            json!({}),
+            json!({"metadata": {"uid": "u", "deletionTimestamp": null}}),
+            json!({"metadata": {"uid": "u", "deletionTimestamp": "2026-01-01T00:00:00Z",
+                "ownerReferences": [{"uid": "a", "kind": "ReplicaSet"}, {"uid": "b"}]},
+                "spec": {"x": [1, 2, {"y": "z"}]}}),
+            json!({"metadata": {"uid": 7}}),
+        ] {
+            let want = Meta {
+                uid: super::super::uid_of(&v).to_string(),
+                owner_uids: owner_uids(&v),
+                deleting: is_deleting(&v),
+            };
+            assert_eq!(
+                Meta::of(&serde_json::to_vec(&v).expect("json")),
+                want,
+                "{v}"
+            );
+        }
+    }
     use OwnerState::*;
 
     fn owners(list: &[(&str, OwnerState)]) -> Vec<(String, OwnerState)> {

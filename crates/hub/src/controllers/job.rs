@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::pod_summary::PodSummary;
 use super::replicaset::ignore_not_found;
 use super::{
     controller_of, name_of, parse_time_ms, pod_from_template, pod_is_ready, rfc3339, str_at,
@@ -330,13 +331,18 @@ impl Controller for JobController {
         if ev.object.key.starts_with("jobs.batch/") {
             out.push((ns.to_string(), name.to_string()));
         } else if ev.object.key.starts_with("pods/") {
-            let new = ev.object.value();
-            let old = ev.previous.as_ref().map(|p| p.value());
-            let old_owner = old.as_ref().and_then(job_owner).map(str::to_string);
+            // Design: only the owner reference matters here; a small parse, not a full one.
+            let job_of = |json: &[u8]| {
+                PodSummary::from_json(json)
+                    .and_then(|p| p.controller)
+                    .filter(|c| c.kind == "Job")
+                    .map(|c| c.name)
+            };
+            let old_owner = ev.previous.as_ref().and_then(|p| job_of(&p.json));
             let new_owner = if ev.event_type == EventType::Deleted {
                 None
             } else {
-                job_owner(&new).map(str::to_string)
+                job_of(&ev.object.json)
             };
             self.index(ns, name, old_owner.as_deref(), new_owner.as_deref());
             for o in [old_owner, new_owner].into_iter().flatten() {

@@ -12,9 +12,17 @@
 //! 4. Errors requeue the key with exponential back-off ([`BACKOFF_MIN`] .. [`BACKOFF_MAX`]);
 //!    a plan may also ask to be looked at again later (e.g. `minReadySeconds`).
 //!
-//! Design: controllers read the store's committed state (not a lagging cache), and the
-//! store acknowledges a write only once it is visible to reads, so a controller never needs
-//! Kubernetes' "expectations" to avoid creating the same pod twice.
+//! Syncs are coalesced: every change read in one step (up to [`EVENTS_PER_STEP`]) is folded
+//! into the queue before any sync runs, so many changes to one owner cost one sync.
+//!
+//! All controllers run on one arbiter (thread) of their own ([`start_all`]), so node
+//! sessions and status ingest on the main thread do not delay them, nor they those.
+//!
+//! Design: controllers read owners from the store's committed state. Those that read what
+//! they observe from the committed store too need no "expectations"; the ReplicaSet/RC
+//! controller reads pods from an index fed by the change stream (it would otherwise parse
+//! every pod of a ReplicaSet per sync) and so keeps [`expectations::Expectations`] to avoid
+//! creating the same pod twice.
 //!
 //! The shared helpers here are pure: selectors, owner references, pod readiness, and the
 //! pod built from a template.
@@ -22,10 +30,13 @@
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
+pub mod expectations;
 pub mod gc;
 pub mod job;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod pod_index;
+pub mod pod_summary;
 pub mod replicaset;
 pub mod service_lb;
 
@@ -176,37 +187,41 @@ impl WorkQueue {
     }
 }
 
-/// Starts every controller on the current actix System.
+/// Starts every controller on a new arbiter (thread) of their own, shared by them all (they
+/// are cooperative: each yields between steps); returns it so the caller can stop it.
 pub fn start_all(
     store: &Store,
     heartbeats: crate::status_ingest::Heartbeats,
     lifecycle: node_lifecycle::LifecycleConfig,
-) {
+) -> Arbiter {
     use replicaset::{ReplicaController, ReplicaKind};
-    ControllerActor::new(
-        store.clone(),
-        ReplicaController::new(ReplicaKind::ReplicaSet),
-    )
-    .start();
-    ControllerActor::new(
-        store.clone(),
+    let arbiter = Arbiter::new();
+    let on = arbiter.handle();
+    fn start<C: Controller + Send>(on: &ArbiterHandle, store: &Store, c: C) {
+        let store = store.clone();
+        ControllerActor::start_in_arbiter(on, move |_| ControllerActor::new(store, c));
+    }
+    start(&on, store, ReplicaController::new(ReplicaKind::ReplicaSet));
+    start(
+        &on,
+        store,
         ReplicaController::new(ReplicaKind::ReplicationController),
-    )
-    .start();
-    ControllerActor::new(store.clone(), deployment::DeploymentController::default()).start();
-    ControllerActor::new(store.clone(), daemonset::DaemonSetController::default()).start();
-    ControllerActor::new(store.clone(), job::JobController::default()).start();
-    ControllerActor::new(store.clone(), gc::GarbageCollector::default()).start();
-    ControllerActor::new(store.clone(), namespace::NamespaceController::default()).start();
-    ControllerActor::new(store.clone(), endpoints::EndpointsController::default()).start();
-    ControllerActor::new(store.clone(), service_lb::LoadBalancerController::default()).start();
-    node_lifecycle::NodeLifecycle {
+    );
+    start(&on, store, deployment::DeploymentController::default());
+    start(&on, store, daemonset::DaemonSetController::default());
+    start(&on, store, job::JobController::default());
+    start(&on, store, gc::GarbageCollector::default());
+    start(&on, store, namespace::NamespaceController::default());
+    start(&on, store, endpoints::EndpointsController::default());
+    start(&on, store, service_lb::LoadBalancerController::default());
+    let lifecycle = node_lifecycle::NodeLifecycle {
         store: store.clone(),
         heartbeats,
         config: lifecycle,
         started: shoal_transport::status::now_ms(),
-    }
-    .start();
+    };
+    node_lifecycle::NodeLifecycle::start_in_arbiter(&on, move |_| lifecycle);
+    arbiter
 }
 
 /// Back-off after `failures` consecutive failures.
@@ -455,7 +470,7 @@ pub fn pod_is_active(pod: &Value) -> bool {
     phase != "Succeeded" && phase != "Failed" && !is_deleting(pod)
 }
 
-fn ready_condition(pod: &Value) -> Option<&Value> {
+pub(crate) fn ready_condition(pod: &Value) -> Option<&Value> {
     pod.pointer("/status/conditions")?
         .as_array()?
         .iter()

@@ -7,23 +7,39 @@
 //! The pure core sees the owner and the candidate pods (those matching the selector plus
 //! those it owns) and plans: adopt matching orphans, release owned pods that stopped
 //! matching, create pods up to `replicas`, delete the least valuable pods above it, and the
-//! new status. The actor ([`ReplicaController`]) keeps two small indexes fed by the change
-//! stream: owner -> owned pods (to find pods to release) and owner -> selector (to find which
-//! owners an orphan pod could be adopted by), so one pod change touches only its owners.
+//! new status. It reads pods as [`PodSummary`]s, not JSON.
+//!
+//! The actor ([`ReplicaController`]) keeps indexes fed by the change stream, so one pod
+//! change costs one small parse and touches only its owners, and a sync costs O(its pods)
+//! in memory with no store reads but the owner:
+//! - a [`PodIndex`]: owner -> summaries of the pods it controls, and the orphans of each
+//!   namespace (adoption candidates);
+//! - owner -> selector, to find which owners an orphan pod could be adopted by;
+//! - [`Expectations`]: an owner is synced again only once the index has seen the writes of
+//!   its last sync, so pods in flight are never created twice.
+//!
+//! Syncs are coalesced by the shared work queue (a key is queued at most once, and all
+//! changes read in one step are folded in before any sync runs), so a burst of 500 pod
+//! status changes of one ReplicaSet costs one sync, not 500.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::expectations::Expectations;
+use super::pod_index::PodIndex;
+use super::pod_summary::PodSummary;
 use super::{
-    controller_of, is_deleting, labels_of, name_of, pod_availability, pod_from_template,
-    pod_is_active, pod_is_ready, selector_from_label_selector, selector_from_map, str_at, uid_of,
-    Controller, ControllerError, Key, Millis,
+    controller_of, is_deleting, labels_of, name_of, pod_from_template,
+    selector_from_label_selector, selector_from_map, str_at, uid_of, Controller, ControllerError,
+    Key, Millis,
 };
+use crate::api::admission;
 use crate::resources::{ResourceInfo, PODS, REPLICASETS, REPLICATIONCONTROLLERS};
 use crate::selector::LabelSelector;
-use crate::store::{EventType, Store, StoreError, WatchEvent};
+use crate::store::{EventType, Store, StoreError, StoredObject, WatchEvent};
 
 /// Most pods created or deleted by one sync; the rest follow on the next (bounds one sync's
 /// work and the write queue's burst).
@@ -91,7 +107,7 @@ pub struct Plan {
 pub fn reconcile(
     kind: ReplicaKind,
     owner: &Value,
-    pods: &[Value],
+    pods: &[&PodSummary],
     now: Millis,
 ) -> Result<Plan, ControllerError> {
     let selector = kind
@@ -117,51 +133,60 @@ pub fn reconcile(
         .unwrap_or_else(|| json!({}));
     let template_labels = labels_of(&template);
     let mut actions = Vec::new();
-    let mut mine: Vec<&Value> = Vec::new();
-    for p in pods {
-        let matches = selector
-            .as_ref()
-            .is_some_and(|s| s.matches_map(&labels_of(p)));
-        match controller_of(p) {
-            Some((_, _, owner_uid)) if owner_uid == uid => {
+    let mut mine: Vec<&PodSummary> = Vec::new();
+    for p in pods.iter().copied() {
+        let matches = selector.as_ref().is_some_and(|s| s.matches_map(&p.labels));
+        match &p.controller {
+            Some(c) if c.uid == uid => {
                 if matches {
                     mine.push(p);
                 } else {
                     actions.push(Action::Release {
-                        name: name_of(p).to_string(),
+                        name: p.name.clone(),
                     });
                 }
             }
             Some(_) => {}
             None => {
-                if matches && !deleting && pod_is_active(p) {
+                if matches && !deleting && p.is_active() {
                     actions.push(Action::Adopt {
-                        name: name_of(p).to_string(),
+                        name: p.name.clone(),
                     });
                     mine.push(p);
                 }
             }
         }
     }
-    let active: Vec<&Value> = mine.iter().copied().filter(|p| pod_is_active(p)).collect();
+    let active: Vec<&PodSummary> = mine.iter().copied().filter(|p| p.is_active()).collect();
     if !deleting && selector.is_some() {
         if active.len() < replicas {
             let missing = (replicas - active.len()).min(BURST);
-            for _ in 0..missing {
-                actions.push(Action::Create(pod_from_template(
-                    &template,
-                    owner,
-                    kind.resource(),
-                    &[],
-                    None,
-                )?));
+            if missing > 0 {
+                // Design: the template goes through admission once; each further pod is a
+                // copy that only gets its own generated name (prepare_create is idempotent on
+                // a defaulted pod), so a burst of 500 creates costs one normalization.
+                let first = pod_from_template(&template, owner, kind.resource(), &[], None)?;
+                for _ in 1..missing {
+                    let mut p = first.clone();
+                    if let Some(m) = p.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("name");
+                    }
+                    admission::prepare_create(&PODS, &mut p).map_err(|e| {
+                        ControllerError::Build {
+                            what: format!("a pod for {} {}", kind.resource().kind, name_of(owner)),
+                            message: e.message,
+                        }
+                    })?;
+                    actions.push(Action::Create(p));
+                }
+                actions.push(Action::Create(first));
             }
         } else if active.len() > replicas {
             let mut ranked = active.clone();
             ranked.sort_by_cached_key(|p| deletion_rank(p));
             for p in ranked.iter().take((active.len() - replicas).min(BURST)) {
                 actions.push(Action::Delete {
-                    name: name_of(p).to_string(),
+                    name: p.name.clone(),
                 });
             }
         }
@@ -171,18 +196,17 @@ pub fn reconcile(
     let mut available = 0;
     let mut fully_labeled = 0;
     for p in &active {
-        if pod_is_ready(p) {
+        if p.ready {
             ready += 1;
         }
-        match pod_availability(p, min_ready, now) {
+        match p.availability(min_ready, now) {
             Ok(true) => available += 1,
             Ok(false) => {}
             Err(wait) => requeue = Some(requeue.map_or(wait, |r: Duration| r.min(wait))),
         }
-        let labels = labels_of(p);
         if template_labels
             .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+            .all(|(k, v)| p.labels.get(k) == Some(v))
         {
             fully_labeled += 1;
         }
@@ -205,9 +229,9 @@ pub fn reconcile(
 
 /// Sort key: pods that should go first when scaling down sort first (as Kubernetes ranks
 /// them: unscheduled, then pending, then not ready, then the newest).
-fn deletion_rank(p: &Value) -> (bool, u8, bool, std::cmp::Reverse<String>, String) {
-    let assigned = !str_at(p, "/spec/nodeName").is_empty();
-    let phase = match str_at(p, "/status/phase") {
+fn deletion_rank(p: &PodSummary) -> (bool, u8, bool, std::cmp::Reverse<String>, String) {
+    let assigned = !p.node_name.is_empty();
+    let phase = match p.phase.as_str() {
         "Pending" | "" => 0,
         "Unknown" => 1,
         _ => 2,
@@ -215,9 +239,9 @@ fn deletion_rank(p: &Value) -> (bool, u8, bool, std::cmp::Reverse<String>, Strin
     (
         assigned,
         phase,
-        pod_is_ready(p),
-        std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_string()),
-        name_of(p).to_string(),
+        p.ready,
+        std::cmp::Reverse(p.creation_timestamp.clone()),
+        p.name.clone(),
     )
 }
 
@@ -238,23 +262,22 @@ pub fn merge_status(owner: &Value, status: &Value) -> Value {
 /// The actor-side state of the ReplicaSet or ReplicationController controller.
 pub struct ReplicaController {
     kind: ReplicaKind,
-    /// Owner -> names of pods whose controller reference names it.
-    owned: HashMap<Key, HashSet<String>>,
+    /// Owner -> the summaries of its pods, and orphans by namespace.
+    pods: PodIndex,
     /// Owner -> its selector, for finding owners of orphan pods.
     selectors: HashMap<String, HashMap<String, LabelSelector>>,
+    /// Owners whose last writes the index has not seen yet.
+    expectations: Expectations,
 }
 
 impl ReplicaController {
     pub fn new(kind: ReplicaKind) -> Self {
         ReplicaController {
             kind,
-            owned: HashMap::new(),
+            pods: PodIndex::new(kind.resource().kind),
             selectors: HashMap::new(),
+            expectations: Expectations::default(),
         }
-    }
-
-    fn kind_name(&self) -> &'static str {
-        self.kind.resource().kind
     }
 
     fn index_owner(&mut self, ns: &str, name: &str, v: Option<&Value>) {
@@ -269,40 +292,19 @@ impl ReplicaController {
             }
         }
     }
-
-    fn index_pod(&mut self, ns: &str, pod: &str, old_owner: Option<&str>, new_owner: Option<&str>) {
-        if old_owner != new_owner {
-            if let Some(o) = old_owner {
-                let k = (ns.to_string(), o.to_string());
-                if let Some(set) = self.owned.get_mut(&k) {
-                    set.remove(pod);
-                    if set.is_empty() {
-                        self.owned.remove(&k);
-                    }
-                }
-            }
-        }
-        if let Some(o) = new_owner {
-            self.owned
-                .entry((ns.to_string(), o.to_string()))
-                .or_default()
-                .insert(pod.to_string());
-        }
-    }
-
-    fn our_owner<'a>(&self, pod: &'a Value) -> Option<&'a str> {
-        controller_of(pod)
-            .filter(|(k, _, _)| *k == self.kind_name())
-            .map(|(_, n, _)| n)
-    }
 }
+
+/// How long a sync waits for the change stream to show its owner's last writes before it
+/// looks again (it is normally a matter of one read of the stream).
+const EXPECTATION_RETRY: Duration = Duration::from_millis(5);
 
 impl Controller for ReplicaController {
     const NAME: &'static str = "replicaset";
 
     fn resync(&mut self, store: &Store) -> Vec<Key> {
-        self.owned.clear();
+        self.pods.clear();
         self.selectors.clear();
+        self.expectations.clear(store.revision());
         let mut keys = Vec::new();
         for o in store
             .list(self.kind.resource(), None, &|_| true, None, 0)
@@ -313,54 +315,53 @@ impl Controller for ReplicaController {
             keys.push((ns.to_string(), name.to_string()));
         }
         for o in store.list(&PODS, None, &|_| true, None, 0).items {
-            let v = o.value();
-            if let Some(owner) = self.our_owner(&v) {
-                let (ns, name) = o.namespace_and_name();
-                self.index_pod(ns, name, None, Some(owner));
-            }
+            let (ns, name) = o.namespace_and_name();
+            self.pods.set(ns, name, PodSummary::from_json(&o.json));
         }
         keys
     }
 
     fn keys_for(&mut self, _store: &Store, ev: &WatchEvent, out: &mut Vec<Key>) {
+        self.expectations.observe(ev.revision);
         let (ns, name) = ev.object.namespace_and_name();
-        let (ns, name) = (ns.to_string(), name.to_string());
         if ev
             .object
             .key
-            .starts_with(&format!("{}/", self.kind.resource().key_prefix))
+            .strip_prefix(self.kind.resource().key_prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
         {
+            let (ns, name) = (ns.to_string(), name.to_string());
             let v = (ev.event_type != EventType::Deleted).then(|| ev.object.value());
             self.index_owner(&ns, &name, v.as_ref());
+            if v.is_none() {
+                self.expectations.forget(&(ns.clone(), name.clone()));
+            }
             out.push((ns, name));
             return;
         }
         if !ev.object.key.starts_with("pods/") {
             return;
         }
-        let new = ev.object.value();
-        let old = ev.previous.as_ref().map(|p| p.value());
-        let old_owner = old
-            .as_ref()
-            .and_then(|o| self.our_owner(o))
-            .map(str::to_string);
-        let new_owner = if ev.event_type == EventType::Deleted {
+        // Design: one small parse per pod change (not of the previous version: the index
+        // remembers where the pod was filed).
+        let new = if ev.event_type == EventType::Deleted {
             None
         } else {
-            self.our_owner(&new).map(str::to_string)
+            PodSummary::from_json(&ev.object.json)
         };
-        self.index_pod(&ns, &name, old_owner.as_deref(), new_owner.as_deref());
-        for o in [&old_owner, &new_owner].into_iter().flatten() {
-            out.push((ns.clone(), o.clone()));
+        let orphan_labels = new
+            .as_ref()
+            .filter(|p| p.controller.is_none())
+            .map(|p| p.labels.clone());
+        let (old_owner, new_owner) = self.pods.set(ns, name, new);
+        for o in [old_owner, new_owner].into_iter().flatten() {
+            out.push((ns.to_string(), o));
         }
         // An orphan may be adopted by any owner whose selector matches it.
-        if ev.event_type != EventType::Deleted && controller_of(&new).is_none() {
-            if let Some(sels) = self.selectors.get(&ns) {
-                let labels = labels_of(&new);
-                for (owner, sel) in sels {
-                    if sel.matches_map(&labels) {
-                        out.push((ns.clone(), owner.clone()));
-                    }
+        if let (Some(labels), Some(sels)) = (orphan_labels, self.selectors.get(ns)) {
+            for (owner, sel) in sels {
+                if sel.matches_map(&labels) {
+                    out.push((ns.to_string(), owner.clone()));
                 }
             }
         }
@@ -372,44 +373,39 @@ impl Controller for ReplicaController {
         key: &Key,
         now: Millis,
     ) -> Result<Option<Duration>, ControllerError> {
+        if !self.expectations.satisfied(key) {
+            return Ok(Some(EXPECTATION_RETRY));
+        }
         let res = self.kind.resource();
         let Some(owner) = store.get(res, &key.0, &key.1) else {
             return Ok(None);
         };
         let owner = owner.value();
         let selector = self.kind.selector(&owner).ok().flatten();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut pods: Vec<Value> = Vec::new();
-        if let Some(sel) = &selector {
-            for o in store
-                .list(&PODS, Some(&key.0), &|o| sel.matches(o), None, 0)
-                .items
-            {
-                seen.insert(o.namespace_and_name().1.to_string());
-                pods.push(o.value());
-            }
-        }
-        if let Some(owned) = self.owned.get(key) {
-            for p in owned {
-                if !seen.contains(p) {
-                    if let Some(o) = store.get(&PODS, &key.0, p) {
-                        pods.push(o.value());
-                    }
-                }
-            }
-        }
+        let pods = self.pods.candidates(key, selector.as_ref());
         let plan = reconcile(self.kind, &owner, &pods, now)?;
-        execute(store, self.kind, &owner, plan).await
+        let (again, wrote) = execute(store, self.kind, &owner, plan).await;
+        self.expectations.expect(key, wrote);
+        again
     }
 }
 
-/// Carries a plan out: pod writes first, then the status.
+/// Carries a plan out: pod writes first, then the status. Also returns the highest revision
+/// the pod writes produced (0 if none), for the expectations.
 async fn execute(
     store: &Store,
     kind: ReplicaKind,
     owner: &Value,
     plan: Plan,
-) -> Result<Option<Duration>, ControllerError> {
+) -> (Result<Option<Duration>, ControllerError>, u64) {
+    let wrote = std::cell::Cell::new(0u64);
+    let wrote = &wrote;
+    let note = move |r: Result<Arc<StoredObject>, StoreError>| {
+        if let Ok(o) = &r {
+            wrote.set(wrote.get().max(o.revision));
+        }
+        r
+    };
     let ns = str_at(owner, "/metadata/namespace").to_string();
     let uid = uid_of(owner).to_string();
     let open = super::namespace_open(store, &ns);
@@ -419,34 +415,33 @@ async fn execute(
         let w: super::Write<'_> = match a {
             Action::Create(_) if !open => continue,
             Action::Create(pod) => Box::pin(async move {
-                store
-                    .create(&PODS, &ns, pod)
-                    .await
+                note(store.create(&PODS, &ns, pod).await)
                     .map(|_| ())
                     .map_err(Into::into)
             }),
             Action::Delete { name } => Box::pin(async move {
-                ignore_not_found(store.delete(&PODS, &ns, &name, None).await).map_err(Into::into)
+                ignore_not_found(note(store.delete(&PODS, &ns, &name, None).await))
+                    .map_err(Into::into)
             }),
             Action::Adopt { name } => {
                 let reference = super::owner_reference(owner, kind.resource());
                 Box::pin(async move {
-                    ignore_not_found(
+                    ignore_not_found(note(
                         store
                             .mutate(&PODS, &ns, &name, Box::new(move |v| adopt(v, reference)))
                             .await,
-                    )
+                    ))
                     .map_err(Into::into)
                 })
             }
             Action::Release { name } => {
                 let uid = uid.clone();
                 Box::pin(async move {
-                    ignore_not_found(
+                    ignore_not_found(note(
                         store
                             .mutate(&PODS, &ns, &name, Box::new(move |v| Ok(release(v, &uid))))
                             .await,
-                    )
+                    ))
                     .map_err(Into::into)
                 })
             }
@@ -463,11 +458,12 @@ async fn execute(
             Box::new(move |v| Ok(Some(merge_status(v, &status)))),
         )
         .await;
-    ignore_not_found(r)?;
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(plan.requeue_after),
-    }
+    let result = match (ignore_not_found(r), first_error) {
+        (Err(e), _) => Err(e.into()),
+        (Ok(()), Some(e)) => Err(e),
+        (Ok(()), None) => Ok(plan.requeue_after),
+    };
+    (result, wrote.get())
 }
 
 /// Adds a controller reference to a pod that has none (checked against the latest state).
@@ -520,6 +516,18 @@ mod tests {
     use super::*;
 
     const NOW: Millis = 1_764_300_000_000;
+
+    /// [`reconcile`] on pods given as JSON.
+    fn rec(
+        kind: ReplicaKind,
+        owner: &Value,
+        pods: &[Value],
+        now: Millis,
+    ) -> Result<Plan, ControllerError> {
+        let summaries: Vec<PodSummary> = pods.iter().map(PodSummary::from_value).collect();
+        let refs: Vec<&PodSummary> = summaries.iter().collect();
+        reconcile(kind, owner, &refs, now)
+    }
 
     fn rs(replicas: i64, min_ready: i64) -> Value {
         json!({"metadata": {"name": "web", "namespace": "d", "uid": "rs-1", "generation": 3},
@@ -667,7 +675,7 @@ mod tests {
             },
         ];
         for c in cases {
-            let plan = reconcile(ReplicaKind::ReplicaSet, &c.owner, &c.pods, NOW).expect(c.what);
+            let plan = rec(ReplicaKind::ReplicaSet, &c.owner, &c.pods, NOW).expect(c.what);
             let (creates, del, adopt, rel) = summary(&plan);
             assert_eq!(creates, c.creates, "{}: creates", c.what);
             assert_eq!(del, c.deletes, "{}: deletes", c.what);
@@ -675,7 +683,7 @@ mod tests {
             assert_eq!(rel, c.releases, "{}: releases", c.what);
             // Running it again on the same input plans the same thing (level-triggered).
             assert_eq!(
-                summary(&reconcile(ReplicaKind::ReplicaSet, &c.owner, &c.pods, NOW).expect(c.what)),
+                summary(&rec(ReplicaKind::ReplicaSet, &c.owner, &c.pods, NOW).expect(c.what)),
                 summary(&plan),
                 "{}",
                 c.what
@@ -693,7 +701,7 @@ mod tests {
             pod("c", "web", "rs-1", "n", None),
             unlabeled,
         ];
-        let plan = reconcile(ReplicaKind::ReplicaSet, &rs(4, 10), &pods, NOW).expect("plan");
+        let plan = rec(ReplicaKind::ReplicaSet, &rs(4, 10), &pods, NOW).expect("plan");
         assert_eq!(
             plan.status,
             json!({"replicas": 4, "fullyLabeledReplicas": 3, "readyReplicas": 3, "availableReplicas": 2, "observedGeneration": 3})
@@ -707,7 +715,7 @@ mod tests {
 
     #[test]
     fn created_pods_come_from_the_template() {
-        let plan = reconcile(ReplicaKind::ReplicaSet, &rs(1, 0), &[], NOW).expect("plan");
+        let plan = rec(ReplicaKind::ReplicaSet, &rs(1, 0), &[], NOW).expect("plan");
         let Action::Create(p) = &plan.actions[0] else {
             panic!("expected a create")
         };
@@ -724,10 +732,33 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_of_creates_differs_only_in_names() {
+        let plan = rec(ReplicaKind::ReplicaSet, &rs(3, 0), &[], NOW).expect("plan");
+        let mut pods: Vec<Value> = plan
+            .actions
+            .into_iter()
+            .map(|a| match a {
+                Action::Create(p) => p,
+                other => panic!("expected creates, got {other:?}"),
+            })
+            .collect();
+        let mut names: Vec<String> = pods.iter().map(|p| name_of(p).to_string()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 3, "three distinct names: {names:?}");
+        assert!(names.iter().all(|n| n.starts_with("web-")));
+        for p in &mut pods {
+            p["metadata"]["name"] = json!("x");
+        }
+        assert_eq!(pods[0], pods[1]);
+        assert_eq!(pods[1], pods[2]);
+    }
+
+    #[test]
     fn replication_controllers_use_equality_selectors_defaulting_to_template_labels() {
         let rc = json!({"metadata": {"name": "rc", "namespace": "d", "uid": "rc-1"},
             "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}});
-        let plan = reconcile(
+        let plan = rec(
             ReplicaKind::ReplicationController,
             &rc,
             &[pod("o", "web", "", "n", Some(1))],
@@ -737,7 +768,7 @@ mod tests {
         assert_eq!(summary(&plan), (0, vec![], vec!["o".to_string()], vec![]));
         let mut explicit = rc.clone();
         explicit["spec"]["selector"] = json!({"app": "db"});
-        let plan = reconcile(
+        let plan = rec(
             ReplicaKind::ReplicationController,
             &explicit,
             &[pod("o", "web", "", "n", Some(1))],
@@ -751,7 +782,7 @@ mod tests {
     fn an_empty_replicaset_selector_matches_nothing() {
         let mut o = rs(2, 0);
         o["spec"]["selector"] = json!({});
-        let plan = reconcile(
+        let plan = rec(
             ReplicaKind::ReplicaSet,
             &o,
             &[pod("o", "web", "", "n", Some(1))],
