@@ -315,7 +315,7 @@ async fn run_agent(
 
         let mqtt = mqtt_settings(&config, &creds.mqtt).await;
         let broker = parse_broker_url(&mqtt.url, &hub_host(&config.hub)).and_then(|b| match b {
-            Some(b) => tls_config(&b, &mqtt.ca_pem).map(|tls| Some((b, tls))),
+            Some(b) => tls_config(&b, &mqtt.ca_pem, &creds.ca_cert_pem).map(|tls| Some((b, tls))),
             None => Ok(None),
         });
         let reporter = match broker {

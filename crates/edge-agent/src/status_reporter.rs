@@ -166,10 +166,14 @@ pub fn parse_broker_url(url: &str, hub_host: &str) -> Result<Option<BrokerAddr>,
 }
 
 /// The TLS client config for `broker`: `None` for plain MQTT; for `mqtts://` one trusting
-/// exactly the CA certificates of `ca_pem` (the broker's certificate must name `broker.host`).
+/// exactly the CA certificates of `ca_pem`. The broker's certificate must name `broker.host`,
+/// except when `ca_pem` is the hub's own CA (`hub_ca_pem`): that is the hub's embedded broker,
+/// whose certificate is checked for the name `shoal-hub` like the QUIC link's (see
+/// `shoal_transport::tls::hub_mqtt_client_config`).
 pub fn tls_config(
     broker: &BrokerAddr,
     ca_pem: &str,
+    hub_ca_pem: &str,
 ) -> Result<Option<Arc<rustls::ClientConfig>>, ReporterError> {
     if !broker.tls {
         return Ok(None);
@@ -180,9 +184,12 @@ pub fn tls_config(
             port: broker.port,
         });
     }
-    shoal_transport::tls::mqtt_client_config(ca_pem)
-        .map(Some)
-        .map_err(|source| ReporterError::Ca { source })
+    let cfg = if ca_pem.trim() == hub_ca_pem.trim() {
+        shoal_transport::tls::hub_mqtt_client_config(ca_pem)
+    } else {
+        shoal_transport::tls::mqtt_client_config(ca_pem)
+    };
+    cfg.map(Some).map_err(|source| ReporterError::Ca { source })
 }
 
 /// MQTT client options for a node: client id `shoal-node-<node>`, persistent session, 5 s
