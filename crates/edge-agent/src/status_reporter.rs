@@ -12,6 +12,8 @@
 //!   changes.
 //! - `.../pods/<ns>/<pod>/status`: a [`PodStatusReport`] when the pod's status changes and at
 //!   least every [`POD_REFRESH`]; an empty payload once the pod is gone.
+//! - `.../events`: the PodManager's pod events (in [`PodStatuses::events`]), aggregated and
+//!   rate-limited by the [`EventRecorder`], QoS 1, not retained, only while connected.
 //!
 //! Bounds: rumqttc's request channel holds [`REQUEST_CAPACITY`] publishes; the reporter only
 //! ever `try_publish`es, so it never blocks. What does not fit waits in the outbox (one entry per
