@@ -4,7 +4,8 @@
 //!   id), read-only integration credentials, malformed / oversized / forged / stale payloads
 //!   dropped without harm, unchanged heartbeats written as no revision, and the last will
 //!   turning a node NotReady (no agent needed: the test plays the nodes);
-//! - with a real agent on Podman: retained node and pod status matching docs/mqtt.md, SIGKILL
+//! - with a real agent on Podman, publishing over the embedded broker's TLS listener
+//!   (`--mqtts-addr`): retained node and pod status matching docs/mqtt.md, SIGKILL
 //!   of the agent -> retained offline marker and node NotReady within 10 s, and a hub restart
 //!   losing no status that changed meanwhile;
 //! - events: a node's events about its pods become v1/Events, forged / malformed / oversized
@@ -403,12 +404,39 @@ fn agent_status_will_and_hub_restart_on_the_embedded_broker() {
     let node = format!("e2e-mqtt-{}", rand_u64() % 100_000);
     podman.own_node(&node);
     let hub_dir = tmp.path().join("hub");
-    let mut hub = Hub::start(&hub_dir);
+    // The embedded broker also listens over TLS: the agent gets mqtts:// and the hub CA.
+    let tls_port = free_port();
+    let tls_addr = format!("127.0.0.1:{tls_port}");
+    let hub_args = ["--mqtts-addr", tls_addr.as_str()];
+    let mut hub = Hub::start_with(
+        &hub_dir,
+        free_port(),
+        free_udp_port(),
+        free_port(),
+        &hub_args,
+    );
     let agent_dir = tmp.path().join("agent");
     let mut agent = Agent::start(&hub, &node, &agent_dir, &podman, &[]);
     wait_for("the node to be Ready", Duration::from_secs(60), || {
         (node_ready(&hub, &node) == "True").then_some(())
     });
+    let hub_ca = hub_dir.join("pki/ca.crt");
+    let joined: Value = serde_json::from_str(
+        &std::fs::read_to_string(agent_dir.join("mqtt.json")).expect("mqtt.json"),
+    )
+    .expect("json");
+    assert_eq!(joined["url"], format!("mqtts://127.0.0.1:{tls_port}"));
+    let agent_log = agent.proc.log_text();
+    assert!(
+        agent_log.contains(&format!("mqtts://127.0.0.1:{tls_port}"))
+            && agent_log.contains("connected to the MQTT broker"),
+        "{}",
+        tail(&agent_log, 20)
+    );
+    assert_eq!(
+        joined["ca_pem"].as_str(),
+        Some(std::fs::read_to_string(&hub_ca).expect("hub CA").as_str())
+    );
     hub.kubectl_stdin(&["apply", "-f", "-"], &pod_yaml(&node, "web"));
     wait_for("pod web Running", Duration::from_secs(90), || {
         (pod_field(&hub, "web", "{.status.phase}") == "Running").then_some(())
@@ -431,6 +459,16 @@ fn agent_status_will_and_hub_restart_on_the_embedded_broker() {
         .filter(|v| v["status"]["phase"] == "Running")
     });
     check_pod_status_schema(&ps).expect("pod status matches the schema");
+    // The same retained status over the TLS listener (the hub's certificate names
+    // 127.0.0.1 too, so a stock client verifies it with the hub CA).
+    let over_tls = mqtt_retained_with(
+        tls_port,
+        Some(&hub_ca),
+        &ru,
+        &rp,
+        &format!("shoal/v1/nodes/{node}/status"),
+    );
+    assert_eq!(over_tls.len(), 1, "{over_tls:?}");
 
     // A crash-looping container: kubelet-style Warning events reach the API (kubectl get
     // events / describe pod) and a plain MQTT subscriber with the reader credentials.
@@ -518,7 +556,7 @@ fn agent_status_will_and_hub_restart_on_the_embedded_broker() {
     drop(hub);
     kill_node_containers(&node);
     std::thread::sleep(Duration::from_secs(3));
-    let hub = Hub::start_with(&hub_dir, api, quic, mqtt, &[]);
+    let hub = Hub::start_with(&hub_dir, api, quic, mqtt, &hub_args);
     wait_for(
         "the restart count to reach the store after the hub restart",
         Duration::from_secs(60),

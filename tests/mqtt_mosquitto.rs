@@ -384,6 +384,50 @@ fn agents_and_hub_over_mqtts() {
         || read(&status_topic).filter(|v| v["observedAtMs"].as_u64() > Some(restarted_ms)),
     );
     drop(agent);
+
+    // The agent's flags win over what it joined with, and the broker is really verified:
+    // another CA (--mqtt-ca), or a host the certificate does not name (--mqtt-url), is a
+    // TLS failure, logged.
+    let (other_ca, _, _) = make_tls_certs(&d.join("other-certs"));
+    let localhost_url = format!("mqtts://localhost:{tls_port}");
+    for (flag, value) in [
+        ("--mqtt-ca", other_ca.to_str().expect("utf-8 path")),
+        ("--mqtt-url", localhost_url.as_str()),
+    ] {
+        let agent = Agent::start_at(
+            free_udp_port(),
+            &node,
+            &agent_dir,
+            &podman,
+            &d.join("no-token"),
+            &[flag, value],
+        );
+        let line = wait_for(
+            &format!("a TLS failure with {flag} {value}"),
+            Duration::from_secs(30),
+            || {
+                agent
+                    .proc
+                    .log_text()
+                    .lines()
+                    .find(|l| l.contains("cannot reach the MQTT broker"))
+                    .map(str::to_string)
+            },
+        );
+        assert!(
+            line.to_lowercase().contains("certificate"),
+            "{flag}: {line}"
+        );
+        assert!(
+            !agent
+                .proc
+                .log_text()
+                .contains("connected to the MQTT broker"),
+            "{flag}: {}",
+            tail(&agent.proc.log_text(), 20)
+        );
+        drop(agent);
+    }
     drop(mosq);
     remove_node_pods(&node);
 }

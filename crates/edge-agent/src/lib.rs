@@ -2,11 +2,11 @@
 //!
 //! ```text
 //!   hub (QUIC, mTLS)                                        MQTT broker
-//!        |  Snapshot / Delta            ^ Ack                    ^
-//!        v                              |                        | node + pod status, LWT
-//!   HubLink --persist--> LocalStore     |                  StatusReporter
+//!        |  Snapshot / Delta            ^ Ack                    ^ mqtt:// or mqtts://
+//!        v                              |                        | node + pod status, events, LWT
+//!   HubLink --persist--> LocalStore     |                  StatusReporter (EventRecorder)
 //!        |  DesiredPods                                          ^
-//!        v                                                       | PodStatuses (changes)
+//!        v                                                       | PodStatuses (changes, events)
 //!   PodManager --reconcile (pods::)--> ContainerRuntime (Podman | fake | ...)
 //!                                        wrapped by ServiceEnvRuntime (Service env, pod DNS)
 //!   HubLink --persist Services--> ServiceProxy (ClusterIP/NodePort), ClusterDns
@@ -16,7 +16,8 @@
 //! - [`hub_link`]: the sync session with the hub; persists, acks, forwards desired pods.
 //! - [`local_store`]: fjall store of desired pods and the acked revision (offline first).
 //! - [`pod_manager`]: reconciles desired pods against the runtime through pod workers.
-//! - [`status_reporter`]: MQTT status publishing with a bounded [`report_outbox`].
+//! - [`status_reporter`]: MQTT status publishing with a bounded [`report_outbox`], and pod
+//!   events through the [`event_recorder`] (aggregation, rate limit).
 //! - [`streams`]: serves the logs and exec streams the hub opens on the QUIC connection.
 //! - [`runtime`] and [`pods`]: the container runtime trait and the pure pod lifecycle core.
 //! - [`desired`], [`backoff`]: pure cores of the sync protocol and of every retry.
@@ -315,7 +316,7 @@ async fn run_agent(
 
         let mqtt = mqtt_settings(&config, &creds.mqtt).await;
         let broker = parse_broker_url(&mqtt.url, &hub_host(&config.hub)).and_then(|b| match b {
-            Some(b) => tls_config(&b, &mqtt.ca_pem).map(|tls| Some((b, tls))),
+            Some(b) => tls_config(&b, &mqtt.ca_pem, &creds.ca_cert_pem).map(|tls| Some((b, tls))),
             None => Ok(None),
         });
         let reporter = match broker {

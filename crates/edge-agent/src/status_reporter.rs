@@ -12,6 +12,8 @@
 //!   changes.
 //! - `.../pods/<ns>/<pod>/status`: a [`PodStatusReport`] when the pod's status changes and at
 //!   least every [`POD_REFRESH`]; an empty payload once the pod is gone.
+//! - `.../events`: the PodManager's pod events (in [`PodStatuses::events`]), aggregated and
+//!   rate-limited by the [`EventRecorder`], QoS 1, not retained, only while connected.
 //!
 //! Bounds: rumqttc's request channel holds [`REQUEST_CAPACITY`] publishes; the reporter only
 //! ever `try_publish`es, so it never blocks. What does not fit waits in the outbox (one entry per
@@ -166,10 +168,14 @@ pub fn parse_broker_url(url: &str, hub_host: &str) -> Result<Option<BrokerAddr>,
 }
 
 /// The TLS client config for `broker`: `None` for plain MQTT; for `mqtts://` one trusting
-/// exactly the CA certificates of `ca_pem` (the broker's certificate must name `broker.host`).
+/// exactly the CA certificates of `ca_pem`. The broker's certificate must name `broker.host`,
+/// except when `ca_pem` is the hub's own CA (`hub_ca_pem`): that is the hub's embedded broker,
+/// whose certificate is checked for the name `shoal-hub` like the QUIC link's (see
+/// `shoal_transport::tls::hub_mqtt_client_config`).
 pub fn tls_config(
     broker: &BrokerAddr,
     ca_pem: &str,
+    hub_ca_pem: &str,
 ) -> Result<Option<Arc<rustls::ClientConfig>>, ReporterError> {
     if !broker.tls {
         return Ok(None);
@@ -180,9 +186,12 @@ pub fn tls_config(
             port: broker.port,
         });
     }
-    shoal_transport::tls::mqtt_client_config(ca_pem)
-        .map(Some)
-        .map_err(|source| ReporterError::Ca { source })
+    let cfg = if ca_pem.trim() == hub_ca_pem.trim() {
+        shoal_transport::tls::hub_mqtt_client_config(ca_pem)
+    } else {
+        shoal_transport::tls::mqtt_client_config(ca_pem)
+    };
+    cfg.map(Some).map_err(|source| ReporterError::Ca { source })
 }
 
 /// MQTT client options for a node: client id `shoal-node-<node>`, persistent session, 5 s

@@ -113,6 +113,7 @@ impl FakeHub {
                     url: String::new(),
                     username: req.node_name.clone(),
                     password: "pw".into(),
+                    ca_pem: String::new(),
                 },
             })
         }

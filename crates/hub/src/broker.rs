@@ -217,10 +217,27 @@ pub enum BrokerError {
 
 /// Starts the embedded broker (gate on `addr`, rumqttd behind it); returns the address the
 /// gate listens on.
-pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<SocketAddr, BrokerError> {
-    // The public listener is bound here, so a taken port fails the hub's start clearly.
+pub fn start(
+    addr: SocketAddr,
+    tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    users: MqttUsers,
+) -> Result<(SocketAddr, Option<SocketAddr>), BrokerError> {
+    // The public listeners are bound here, so a taken port fails the hub's start clearly.
     let listener = TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
     let public = listener.local_addr().unwrap_or(addr);
+    let tls_listener = match tls {
+        Some((tls_addr, cfg)) => {
+            let l = TcpListener::bind(tls_addr).map_err(|source| BrokerError::Bind {
+                addr: tls_addr,
+                source,
+            })?;
+            l.set_nonblocking(true).map_err(BrokerError::Thread)?;
+            let bound = l.local_addr().unwrap_or(tls_addr);
+            Some((l, tokio_rustls::TlsAcceptor::from(cfg), bound))
+        }
+        None => None,
+    };
+    let public_tls = tls_listener.as_ref().map(|(_, _, a)| *a);
     // rumqttd wants an address, not a socket: take a free loopback port for it. (Another
     // process could grab it in between; rumqttd would then log a bind error and the gate's
     // upstream connections would fail, which the start-up probe below reports.)
@@ -308,14 +325,31 @@ pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<SocketAddr, BrokerErr
                 }
             };
             rt.block_on(async move {
+                let gate = Arc::new(gate);
+                let slots = Arc::new(tokio::sync::Semaphore::new(
+                    crate::broker_gate::MAX_CONNECTIONS,
+                ));
+                if let Some((l, acceptor, _)) = tls_listener {
+                    match tokio::net::TcpListener::from_std(l) {
+                        Ok(l) => {
+                            tokio::spawn(crate::broker_gate::serve_with(
+                                l,
+                                Some(acceptor),
+                                gate.clone(),
+                                slots.clone(),
+                            ));
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot listen for MQTT over TLS"),
+                    }
+                }
                 match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => crate::broker_gate::serve(l, Arc::new(gate)).await,
+                    Ok(l) => crate::broker_gate::serve_with(l, None, gate, slots).await,
                     Err(e) => tracing::error!(error = %e, "cannot listen for MQTT"),
                 }
             });
         })
         .map_err(BrokerError::Thread)?;
-    Ok(public)
+    Ok((public, public_tls))
 }
 
 /// Waits (up to about 5 s) until something accepts connections on `addr`.

@@ -14,6 +14,9 @@
 //!    - a SUBSCRIBE with a filter the role may not use is answered by the gate with a
 //!      SUBACK failure (0x80) for every filter and not forwarded.
 //!
+//! With a TLS listener (`--mqtts-addr`) the same gate serves TLS connections too: the
+//! handshake (the hub's server certificate, under the hub CA) comes first, then the same steps.
+//!
 //! Either side closing closes the other: a client that dies makes rumqttd see the
 //! connection end without a DISCONNECT, so its last will fires at once.
 //!
@@ -30,7 +33,7 @@ use rumqttc::mqttbytes::v4::{
     ConnAck, ConnectReturnCode, Login, Packet, PubAck, SubAck, SubscribeReasonCode,
 };
 use rumqttc::mqttbytes::QoS;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -80,7 +83,23 @@ enum GateError {
 
 /// Accepts clients until the process ends.
 pub async fn serve(listener: TcpListener, cfg: Arc<GateConfig>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    serve_with(
+        listener,
+        None,
+        cfg,
+        Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+    )
+    .await
+}
+
+/// Serves `listener`, over TLS with `tls`; `slots` bounds the connections of every listener
+/// of one gate together. The TLS handshake counts against [`CONNECT_TIMEOUT`].
+pub async fn serve_with(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    cfg: Arc<GateConfig>,
+    slots: Arc<Semaphore>,
+) {
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -95,9 +114,21 @@ pub async fn serve(listener: TcpListener, cfg: Arc<GateConfig>) {
             continue;
         };
         let cfg = cfg.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = handle(sock, &cfg).await {
+            let _ = sock.set_nodelay(true);
+            let result = match tls {
+                None => handle(sock, &cfg).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(sock)).await {
+                        Ok(Ok(stream)) => handle(stream, &cfg).await,
+                        Ok(Err(e)) => Err(GateError::Io(e)),
+                        Err(_) => Err(GateError::ConnectTimeout),
+                    }
+                }
+            };
+            if let Err(e) = result {
                 match e {
                     GateError::Io(_) => tracing::debug!(%peer, error = %e, "MQTT client gone"),
                     e => tracing::warn!(%peer, error = %e, "MQTT connection closed by the gate"),
@@ -131,7 +162,11 @@ fn encode(p: Packet, max: usize) -> Result<Bytes, GateError> {
     Ok(out.freeze())
 }
 
-async fn refuse(client: &mut TcpStream, code: ConnectReturnCode, why: &'static str) -> GateError {
+async fn refuse<S: AsyncWrite + Unpin>(
+    client: &mut S,
+    code: ConnectReturnCode,
+    why: &'static str,
+) -> GateError {
     let mut out = BytesMut::new();
     if Packet::ConnAck(ConnAck::new(code, false))
         .write(&mut out, 16)
@@ -142,9 +177,11 @@ async fn refuse(client: &mut TcpStream, code: ConnectReturnCode, why: &'static s
     GateError::Refused(why)
 }
 
-async fn handle(mut client: TcpStream, cfg: &GateConfig) -> Result<(), GateError> {
+async fn handle<S>(mut client: S, cfg: &GateConfig) -> Result<(), GateError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let max = cfg.max_packet;
-    let _ = client.set_nodelay(true);
     let mut cbuf = BytesMut::with_capacity(4096);
     let first = tokio::time::timeout(CONNECT_TIMEOUT, read_frame(&mut client, &mut cbuf, max))
         .await
@@ -206,7 +243,7 @@ async fn handle(mut client: TcpStream, cfg: &GateConfig) -> Result<(), GateError
         .await?;
 
     let (mut ur, mut uw) = upstream.into_split();
-    let (mut cr, mut cw) = client.into_split();
+    let (mut cr, mut cw) = tokio::io::split(client);
     let (to_client, mut client_rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
 
     let writer = async move {

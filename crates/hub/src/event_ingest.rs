@@ -117,11 +117,11 @@ impl NodeBuckets {
     }
 }
 
-/// Why an event report was dropped.
+/// Why an event report was dropped with a warning (an event about a pod that does not exist
+/// is dropped with a debug line only).
 #[derive(Debug, PartialEq, Eq)]
 pub enum EventDropped {
     RateLimited,
-    NoSuchPod,
     Forged(&'static str),
 }
 
@@ -152,7 +152,10 @@ impl EventSink {
     ) -> Result<Option<PendingWrite>, String> {
         let o = &report.involved_object;
         let Some(pod) = self.store.get(&PODS, &o.namespace, &o.name) else {
-            return Err(format!("{:?}", EventDropped::NoSuchPod));
+            // Usually a pod deleted while its last events (Killing) were in flight: not worth
+            // a warning, but still dropped.
+            tracing::debug!(%node, pod = %format!("{}/{}", o.namespace, o.name), reason = %report.reason, "dropped an event about a pod that does not exist");
+            return Ok(None);
         };
         if let Err(why) = pod_matches(&pod.value(), node, &report) {
             return Err(format!("{:?}", EventDropped::Forged(why)));

@@ -27,6 +27,9 @@ pub struct HubConfig {
     pub quic_addr: SocketAddr,
     /// Where the embedded broker listens (ignored with `mqtt_url`).
     pub mqtt_addr: SocketAddr,
+    /// Where the embedded broker also listens over TLS (the hub's server certificate); agents
+    /// then get `mqtts://` at join. `None`: no TLS listener.
+    pub mqtts_addr: Option<SocketAddr>,
     /// `mqtt://HOST:PORT` (or `mqtts://`) of an external broker; `None` runs the embedded one.
     pub mqtt_url: Option<String>,
     /// CA (PEM) the external broker's certificate must chain to, for `mqtts://`.
@@ -159,28 +162,50 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
             )
         }
         None => {
-            let bound = broker::start(cfg.mqtt_addr, users.clone())?;
-            let host = if cfg.mqtt_addr.ip().is_unspecified() {
-                String::new()
-            } else {
-                cfg.mqtt_addr.ip().to_string()
+            let tls = match cfg.mqtts_addr {
+                Some(a) => Some((
+                    a,
+                    Arc::new(
+                        shoal_transport::tls::https_server_config(
+                            &material.ca.cert_der,
+                            &material.server_cert,
+                        )
+                        .context("building the MQTT TLS listener's config")?,
+                    ),
+                )),
+                None => None,
+            };
+            let (bound, bound_tls) = broker::start(cfg.mqtt_addr, tls, users.clone())?;
+            let host_of = |a: SocketAddr| {
+                if a.ip().is_unspecified() {
+                    String::new()
+                } else {
+                    a.ip().to_string()
+                }
             };
             let local = loopback_if_unspecified(bound);
+            // Agents use the TLS listener when there is one.
+            let default_agent_url = match bound_tls {
+                Some(t) => format!("mqtts://{}:{}", host_of(t), t.port()),
+                None => format!("mqtt://{}:{}", host_of(bound), bound.port()),
+            };
             (
                 (local.ip().to_string(), local.port(), None),
-                cfg.mqtt_agent_url
-                    .clone()
-                    .unwrap_or_else(|| format!("mqtt://{host}:{}", bound.port())),
+                cfg.mqtt_agent_url.clone().unwrap_or(default_agent_url),
                 users,
             )
         }
     };
     // Design: agents told to use TLS get the broker's CA with their credentials at join, so
     // they trust exactly the broker the hub trusts, and keep it for offline restarts.
+    // With the embedded TLS listener the broker's CA is the hub CA (agents then check the
+    // certificate for the name `shoal-hub`, as on the QUIC link).
+    let embedded_tls = cfg.mqtt_url.is_none() && cfg.mqtts_addr.is_some();
     let agent_mqtt_ca = if agent_url_is_tls(&agent_mqtt_url) {
-        match &mqtt_ca {
-            Some((pem, _)) => pem.clone(),
-            None => anyhow::bail!(
+        match (&mqtt_ca, embedded_tls) {
+            (Some((pem, _)), _) => pem.clone(),
+            (None, true) => material.ca.cert_pem.clone(),
+            (None, false) => anyhow::bail!(
                 "agents are to use {agent_mqtt_url}: give the broker's CA with --mqtt-ca FILE so they can verify it"
             ),
         }

@@ -26,6 +26,10 @@ struct Args {
     /// Address of the embedded MQTT broker.
     #[arg(long, env = "SHOAL_MQTT_ADDR", default_value = "127.0.0.1:1883")]
     mqtt_addr: SocketAddr,
+    /// Also serve the embedded MQTT broker over TLS here (the hub's server certificate, under
+    /// the hub CA); agents then get mqtts:// and the hub CA at join.
+    #[arg(long, env = "SHOAL_MQTTS_ADDR")]
+    mqtts_addr: Option<SocketAddr>,
     /// Use an external MQTT broker (mqtt://HOST:PORT, or mqtts://HOST:PORT with --mqtt-ca)
     /// instead of the embedded one; credentials for it are written to DATA/mosquitto/.
     #[arg(long, env = "SHOAL_MQTT_URL")]
@@ -109,6 +113,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         mqtt_addr: args.mqtt_addr,
         mqtt_url: args.mqtt_url.clone(),
         mqtt_ca: args.mqtt_ca.clone(),
+        mqtts_addr: args.mqtts_addr,
         mqtt_agent_url: args.mqtt_agent_url.clone(),
         mqtt_summaries: args.mqtt_summaries,
         node_lifecycle: shoal_hub::controllers::node_lifecycle::LifecycleConfig {

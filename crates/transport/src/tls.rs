@@ -11,12 +11,17 @@
 
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
+    SupportedProtocolVersion,
+};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::pki::IssuedCert;
+use crate::wire::HUB_SERVER_NAME;
 
 /// TLS 1.3 only: what QUIC requires.
 pub static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
@@ -100,6 +105,90 @@ pub fn mqtt_client_config(ca_pem: &str) -> Result<Arc<ClientConfig>, TlsError> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(cfg))
+}
+
+/// A client config for the hub's embedded broker over TLS (`--mqtts-addr`): trusts only the
+/// hub CA in `ca_pem` and checks the broker's certificate for the name [`HUB_SERVER_NAME`],
+/// whatever host the agent dialed.
+///
+/// Design: the host an agent dials (an address behind NAT, a DNS name, the hub's `0.0.0.0`
+/// bind) is not known when the hub issues its certificate, so it cannot be checked; the QUIC
+/// link solves the same problem with this same fixed name. It is sound because the hub CA is
+/// private to the cluster (pinned by the join token) and signs `shoal-hub` only into the hub's
+/// own server certificate (node CSRs' names are ignored).
+pub fn hub_mqtt_client_config(ca_pem: &str) -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = crypto_provider();
+    let mut roots = RootCertStore::empty();
+    for c in parse_cert_chain(ca_pem, "hub CA")? {
+        roots
+            .add(c)
+            .map_err(|source| TlsError::TrustAnchor { source })?;
+    }
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|source| TlsError::Verifier { source })?;
+    let verifier = Arc::new(HubNameVerifier {
+        inner,
+        name: ServerName::try_from(HUB_SERVER_NAME).map_err(|_| TlsError::NoCertificate {
+            what: "hub server name",
+        })?,
+    });
+    let cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Config {
+            what: "MQTT client",
+            source,
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// WebPKI verification against the hub CA for the fixed name [`HUB_SERVER_NAME`].
+#[derive(Debug)]
+struct HubNameVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: ServerName<'static>,
+}
+
+impl ServerCertVerifier for HubNameVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _dialed: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// A root store holding only the hub CA.
@@ -219,6 +308,47 @@ mod tests {
         assert!(server_config(&ca.cert_der, &server, TLS13_ONLY).is_ok());
         assert!(https_client_config(&ca.cert_pem, None).is_ok());
         assert!(https_client_config(&ca.cert_pem, Some((&admin.cert_pem, &admin.key_pem))).is_ok());
+    }
+
+    #[test]
+    fn the_embedded_broker_is_verified_by_the_hub_name_whatever_host_was_dialed() {
+        let ca = CertAuthority::generate("test-ca").expect("ca");
+        let server = ca.issue_server_cert(&[], &[]).expect("server");
+        assert!(hub_mqtt_client_config(&ca.cert_pem).is_ok());
+        assert!(hub_mqtt_client_config("not a cert").is_err());
+        let roots = {
+            let mut r = RootCertStore::empty();
+            r.add(CertificateDer::from(ca.cert_der.clone()))
+                .expect("root");
+            Arc::new(r)
+        };
+        let v = HubNameVerifier {
+            inner: rustls::client::WebPkiServerVerifier::builder_with_provider(
+                roots,
+                crypto_provider(),
+            )
+            .build()
+            .expect("verifier"),
+            name: ServerName::try_from(HUB_SERVER_NAME).expect("name"),
+        };
+        let dialed = ServerName::try_from("203.0.113.9").expect("ip");
+        let leaf = |pem: &str| parse_cert_chain(pem, "leaf").expect("pem").remove(0);
+        assert!(v
+            .verify_server_cert(&leaf(&server.cert_pem), &[], &dialed, &[], UnixTime::now())
+            .is_ok());
+        // A node certificate of the same CA is no broker, nor is another CA's server.
+        let key = crate::pki::NodeKey::generate().expect("key");
+        let node = ca
+            .sign_node_csr(&key.csr_pem("shoal-hub").expect("csr"), "shoal-hub")
+            .expect("node cert");
+        assert!(v
+            .verify_server_cert(&leaf(&node), &[], &dialed, &[], UnixTime::now())
+            .is_err());
+        let other = CertAuthority::generate("other-ca").expect("ca");
+        let foreign = other.issue_server_cert(&[], &[]).expect("server");
+        assert!(v
+            .verify_server_cert(&leaf(&foreign.cert_pem), &[], &dialed, &[], UnixTime::now())
+            .is_err());
     }
 
     #[test]

@@ -83,6 +83,7 @@ async fn join_then_mtls_identifies_the_node_and_frames_flow_both_ways() {
                 url: "mqtt://:1883".into(),
                 username: req.node_name.clone(),
                 password: "pw".into(),
+                ca_pem: String::new(),
             },
         });
         frame::write_frame(&mut send, &resp)

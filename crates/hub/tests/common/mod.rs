@@ -47,6 +47,7 @@ impl Cluster {
             mqtt_addr: loopback(free_port()),
             mqtt_url: None,
             mqtt_ca: None,
+            mqtts_addr: None,
             mqtt_agent_url: None,
             mqtt_summaries: false,
             node_lifecycle: Default::default(),
