@@ -171,7 +171,7 @@ impl EventRecorder {
             })
             .map(|(k, s)| (s.last_ms, s.first_ms, k.clone()))
             .collect();
-        due.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        due.sort_by_key(|a| (a.0, a.1));
         let mut out = Vec::new();
         for (_, _, key) in due {
             if self.tokens == 0 {
