@@ -12,8 +12,10 @@
 //!   a node publishes; series that find no token stay pending and go out later, oldest first.
 //! - **Bounds.** At most [`MAX_SERIES`] series are remembered; past that the one seen least
 //!   recently is forgotten (a later occurrence starts a new series). Messages are cut to
-//!   [`shoal_transport::event_report::MAX_EVENT_MESSAGE`] bytes. While the broker is unreachable nothing is polled, so
-//!   pending series simply wait (bounded by the same cap).
+//!   [`shoal_transport::event_report::MAX_EVENT_MESSAGE`] bytes. While the broker is
+//!   unreachable nothing is polled, so pending series wait (bounded by the same cap); the
+//!   StatusReporter saves them ([`EventRecorder::pending`]) with its outbox file and a
+//!   restarted agent restores them ([`EventRecorder::restore`]).
 
 use std::collections::HashMap;
 
@@ -38,7 +40,7 @@ struct Key {
     uid: String,
     field_path: String,
     warning: bool,
-    reason: &'static str,
+    reason: String,
     message: String,
 }
 
@@ -112,7 +114,7 @@ impl EventRecorder {
             uid: ev.uid,
             field_path: ev.field_path,
             warning: ev.warning,
-            reason: ev.reason,
+            reason: ev.reason.to_string(),
             message,
         };
         if let Some(s) = self.series.get_mut(&key) {
@@ -159,43 +161,99 @@ impl EventRecorder {
             self.tokens = (self.tokens as u64 + refills).min(BURST as u64) as u32;
             self.refilled_ms += refills * REFILL_MS;
         }
-        let mut due: Vec<(&Key, &mut Series)> = self
+        let mut due: Vec<(u64, u64, Key)> = self
             .series
-            .iter_mut()
+            .iter()
             .filter(|(_, s)| {
                 s.pending
                     && s.published_ms
                         .is_none_or(|p| now_ms.saturating_sub(p) >= REPUBLISH_AFTER_MS)
             })
+            .map(|(k, s)| (s.last_ms, s.first_ms, k.clone()))
             .collect();
-        due.sort_by_key(|(_, s)| (s.last_ms, s.first_ms));
+        due.sort_by_key(|a| (a.0, a.1));
         let mut out = Vec::new();
-        for (key, s) in due {
+        for (_, _, key) in due {
             if self.tokens == 0 {
                 break;
             }
+            let Some(s) = self.series.get(&key) else {
+                continue;
+            };
+            let report = self.report(&key, s);
             self.tokens -= 1;
-            s.pending = false;
-            s.published_ms = Some(now_ms);
-            out.push(EventReport {
-                node_name: self.node.clone(),
-                id: s.id.clone(),
-                involved_object: EventObject {
-                    kind: "Pod".into(),
-                    namespace: s.namespace.clone(),
-                    name: s.name.clone(),
-                    uid: key.uid.clone(),
-                    field_path: key.field_path.clone(),
-                },
-                type_: if key.warning { "Warning" } else { "Normal" }.into(),
-                reason: key.reason.to_string(),
-                message: key.message.clone(),
-                count: s.count,
-                first_timestamp_ms: s.first_ms,
-                last_timestamp_ms: s.last_ms,
-            });
+            if let Some(s) = self.series.get_mut(&key) {
+                s.pending = false;
+                s.published_ms = Some(now_ms);
+            }
+            out.push(report);
         }
         out
+    }
+
+    /// Series counted but not yet handed out, as reports (oldest occurrence first), for
+    /// saving while the broker is unreachable. Takes no tokens.
+    pub fn pending(&self) -> Vec<EventReport> {
+        let mut out: Vec<(u64, EventReport)> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.pending)
+            .map(|(k, s)| (s.last_ms, self.report(k, s)))
+            .collect();
+        out.sort_by_key(|(t, _)| *t);
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Series saved by an earlier run (see [`EventRecorder::pending`]): they go out again
+    /// with their ids and counts, so the hub updates the same Events. Invalid ones, ones of
+    /// another node and those beyond [`MAX_SERIES`] are skipped.
+    pub fn restore(&mut self, saved: Vec<EventReport>) {
+        for r in saved {
+            if r.validate().is_err() || r.node_name != self.node || self.series.len() >= MAX_SERIES
+            {
+                continue;
+            }
+            let key = Key {
+                uid: r.involved_object.uid.clone(),
+                field_path: r.involved_object.field_path.clone(),
+                warning: r.type_ == "Warning",
+                reason: r.reason.clone(),
+                message: r.message.clone(),
+            };
+            self.series.insert(
+                key,
+                Series {
+                    id: r.id,
+                    namespace: r.involved_object.namespace,
+                    name: r.involved_object.name,
+                    count: r.count,
+                    first_ms: r.first_timestamp_ms,
+                    last_ms: r.last_timestamp_ms,
+                    pending: true,
+                    published_ms: None,
+                },
+            );
+        }
+    }
+
+    fn report(&self, key: &Key, s: &Series) -> EventReport {
+        EventReport {
+            node_name: self.node.clone(),
+            id: s.id.clone(),
+            involved_object: EventObject {
+                kind: "Pod".into(),
+                namespace: s.namespace.clone(),
+                name: s.name.clone(),
+                uid: key.uid.clone(),
+                field_path: key.field_path.clone(),
+            },
+            type_: if key.warning { "Warning" } else { "Normal" }.into(),
+            reason: key.reason.clone(),
+            message: key.message.clone(),
+            count: s.count,
+            first_timestamp_ms: s.first_ms,
+            last_timestamp_ms: s.last_ms,
+        }
     }
 
     /// `report` (from [`EventRecorder::poll`]) was not published: it goes out again.
@@ -282,6 +340,37 @@ mod tests {
         assert_eq!(r.poll(5 * REFILL_MS).len(), 5);
         assert_eq!(r.poll(100 * REFILL_MS).len(), 5);
         assert!(r.poll(200 * REFILL_MS).is_empty());
+    }
+
+    #[test]
+    fn pending_series_survive_a_restart_with_their_ids() {
+        let mut r = EventRecorder::new("edge-1", 0);
+        r.record(ev("u1", "BackOff", "back-off app"), 10);
+        r.record(ev("u1", "BackOff", "back-off app"), 20);
+        r.record(ev("u2", "Started", "Started container app"), 5);
+        let saved = r.pending();
+        assert_eq!(saved.len(), 2);
+        assert_eq!(saved[0].involved_object.uid, "u2", "oldest first");
+        assert_eq!(saved[1].count, 2);
+        assert_eq!(r.poll(30).len(), 2, "pending() takes no tokens");
+
+        let mut later = EventRecorder::new("edge-1", 1_000);
+        let mut foreign = saved[0].clone();
+        foreign.node_name = "edge-2".into();
+        later.restore(vec![saved[0].clone(), saved[1].clone(), foreign]);
+        let out = later.poll(1_000);
+        assert_eq!(out, saved, "same ids and counts, nothing of another node");
+        // A new occurrence joins the restored series.
+        later.record(
+            ev("u1", "BackOff", "back-off app"),
+            1_000 + REPUBLISH_AFTER_MS,
+        );
+        let next = later.poll(1_000 + REPUBLISH_AFTER_MS);
+        assert_eq!(next.len(), 1);
+        assert_eq!(
+            (next[0].id.as_str(), next[0].count),
+            (saved[1].id.as_str(), 3)
+        );
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct SavedOutbox {
     pub pods: Vec<SavedPod>,
     /// `(namespace, name)` of pods whose topic still needs clearing.
     pub clears: Vec<(String, String)>,
+    /// Event series not yet published (see [`crate::event_recorder`]), oldest first. Absent
+    /// in files written before events existed.
+    #[serde(default)]
+    pub events: Vec<shoal_transport::event_report::EventReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -21,8 +21,8 @@
 //! re-sent by the next refresh, see [`crate::report_outbox`]). While disconnected nothing is
 //! handed to rumqttc at all; after the ConnAck everything is queued again.
 //!
-//! While the broker is unreachable the unsent part of the outbox is also saved to
-//! `DIR/status-outbox.json` (at most once per [`FLUSH_INTERVAL`], at most
+//! While the broker is unreachable the unsent part of the outbox (and the event series not yet
+//! published) is also saved to `DIR/status-outbox.json` (at most once per [`FLUSH_INTERVAL`], at most
 //! [`MAX_SAVED_BYTES`], written atomically) and restored at start, so pod status that changed
 //! during an outage is published even if the agent restarts before the broker returns. The
 //! file is removed once everything was handed to the broker. On every ConnAck the online
@@ -350,15 +350,18 @@ impl StatusReporter {
         let opts = mqtt_options(&base.node_name, broker, creds, tls);
         let (client, eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
         let mut outbox = Outbox::new(&base.node_name, MAX_PENDING);
+        let mut events = EventRecorder::new(&base.node_name, now_ms());
         let mut saved_on_disk = false;
         if let Some(path) = &outbox_file {
             match load_saved(path) {
-                Ok(Some(saved)) => {
+                Ok(Some(mut saved)) => {
                     info!(
                         pods = saved.pods.len(),
                         clears = saved.clears.len(),
+                        events = saved.events.len(),
                         "queued status reports saved by the previous run"
                     );
+                    events.restore(std::mem::take(&mut saved.events));
                     outbox.restore(saved);
                     saved_on_disk = true;
                 }
@@ -385,7 +388,7 @@ impl StatusReporter {
             outbox_file,
             dirty: false,
             saved_on_disk,
-            events: EventRecorder::new(&base.node_name, now_ms()),
+            events,
             base,
         };
         reporter.start()
@@ -397,7 +400,10 @@ impl StatusReporter {
             return;
         };
         if self.connected {
-            if self.saved_on_disk && self.outbox.pending_len() == 0 {
+            if self.saved_on_disk
+                && self.outbox.pending_len() == 0
+                && self.events.pending().is_empty()
+            {
                 match std::fs::remove_file(&path) {
                     Ok(()) => self.saved_on_disk = false,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -415,13 +421,22 @@ impl StatusReporter {
         }
         self.dirty = false;
         let mut saved = self.outbox.saved();
+        saved.events = self.events.pending();
+        // Past the size limit the oldest events go first (they matter least), then the
+        // oldest pod reports (the next refresh re-sends those).
         let bytes = loop {
             let bytes = serde_json::to_vec(&saved).unwrap_or_default();
-            if bytes.len() <= MAX_SAVED_BYTES || saved.pods.is_empty() {
+            if bytes.len() <= MAX_SAVED_BYTES || (saved.pods.is_empty() && saved.events.is_empty())
+            {
                 break bytes;
             }
-            let drop = saved.pods.len().div_ceil(10);
-            saved.pods.drain(..drop);
+            if !saved.events.is_empty() {
+                let drop = saved.events.len().div_ceil(10);
+                saved.events.drain(..drop);
+            } else {
+                let drop = saved.pods.len().div_ceil(10);
+                saved.pods.drain(..drop);
+            }
         };
         match write_atomic(&path, &bytes) {
             Ok(()) => self.saved_on_disk = true,
@@ -837,7 +852,15 @@ mod tests {
                 }],
                 removed: vec![pod("u0", "gone")],
                 running_pods: 0,
-                events: vec![],
+                events: vec![PodEvent {
+                    uid: "u1".into(),
+                    namespace: "default".into(),
+                    name: "job".into(),
+                    field_path: "spec.containers{app}".into(),
+                    warning: true,
+                    reason: "Failed",
+                    message: "Error: no such image".into(),
+                }],
             })
             .await
             .expect("reporter alive");
@@ -873,6 +896,14 @@ mod tests {
         let job = &seen["shoal/v1/nodes/edge-1/pods/default/job/status"];
         let report: PodStatusReport = serde_json::from_slice(&job.payload).expect("pod report");
         assert_eq!(report.status.phase, "Succeeded");
+        let ev = until_publish(&mut rx, |p| p.topic == "shoal/v1/nodes/edge-1/events").await;
+        let ev: shoal_transport::event_report::EventReport =
+            serde_json::from_slice(&ev.payload).expect("event report");
+        assert_eq!(
+            (ev.reason.as_str(), ev.message.as_str()),
+            ("Failed", "Error: no such image"),
+            "the event recorded offline survived the restart"
+        );
         let gone = &seen["shoal/v1/nodes/edge-1/pods/default/gone/status"];
         assert!(
             gone.payload.is_empty() && gone.retain,
