@@ -28,7 +28,9 @@ fn status_over_an_external_mosquitto() {
     let port = free_port();
     let url = format!("mqtt://127.0.0.1:{port}");
     let hub_dir = tmp.path().join("hub");
-    let hub_args = ["--mqtt-url", url.as_str(), "--node-unknown-after", "5"];
+    // Longer than the agents' 10 s status period (as Kubernetes' grace period is), short
+    // enough for the outage below to outlast it.
+    let hub_args = ["--mqtt-url", url.as_str(), "--node-unknown-after", "12"];
     let hub = Hub::start_with(
         &hub_dir,
         free_port(),
@@ -114,7 +116,7 @@ fn status_over_an_external_mosquitto() {
     drop(mosq);
     let before = restart_count(&hub).unwrap_or(0);
     kill_node_containers(&node);
-    std::thread::sleep(Duration::from_secs(12));
+    std::thread::sleep(Duration::from_secs(16));
     assert_eq!(
         node_ready(&hub, &node),
         "True",
@@ -126,7 +128,7 @@ fn status_over_an_external_mosquitto() {
         Duration::from_secs(60),
         || (restart_count(&hub)? > before).then_some(()),
     );
-    std::thread::sleep(Duration::from_secs(6));
+    std::thread::sleep(Duration::from_secs(14));
     assert_eq!(
         node_ready(&hub, &node),
         "True",

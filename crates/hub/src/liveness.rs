@@ -41,8 +41,10 @@ impl Heartbeats {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `node` was heard at `ms` (kept only if newer than what is known).
+    /// `node` was heard at `ms` (kept only if newer than what is known; a time in the future,
+    /// from a node's wrong clock, counts as now).
     pub fn record(&self, node: &str, ms: u64) {
+        let ms = ms.min(shoal_transport::status::now_ms());
         let mut s = self.lock();
         let e = s.heard.entry(node.to_string()).or_insert(ms);
         *e = (*e).max(ms);

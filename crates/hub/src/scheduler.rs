@@ -169,6 +169,9 @@ pub struct NodeView {
     pub used_ports: Vec<(String, String, i64)>,
     /// Pods per owner uid.
     pub owners: HashMap<String, usize>,
+    /// The Node object exists (false for a placeholder that only accounts for pods bound to
+    /// a node name with no Node, or to a deleted Node; dropped once its last pod goes).
+    pub present: bool,
 }
 
 impl NodeView {
@@ -199,6 +202,7 @@ impl NodeView {
             alloc_memory: alloc("memory").map(|m| m.round() as i64),
             alloc_pods: alloc("pods").map(|p| p as i64).unwrap_or(DEFAULT_MAX_PODS),
             pods,
+            present: true,
             ..Default::default()
         }
     }
@@ -669,6 +673,9 @@ impl Cache {
         if let Some((node, d)) = self.bound.remove(key) {
             if let Some(n) = self.node_mut(&node) {
                 n.remove(&d);
+                if !n.present && n.pods == 0 {
+                    self.remove_node(&node);
+                }
             }
         }
     }
@@ -803,8 +810,10 @@ impl State {
                 if self.cache.node_mut(name).is_some_and(|n| n.pods == 0) {
                     self.cache.remove_node(name);
                 } else if let Some(n) = self.cache.node_mut(name) {
-                    // Pods still bound there keep their accounting until they go.
+                    // Pods still bound there keep their accounting until they go; the last
+                    // one to go removes the node (`Cache::forget`).
                     n.ready = false;
+                    n.present = false;
                 }
             } else {
                 self.cache.set_node(&ev.object.value());
@@ -887,16 +896,24 @@ impl State {
         self.binding.remove(&key);
         let store_key = crate::store::object_key(PODS.key_prefix, &key.0, &key.1);
         match r {
-            Ok(bound) => {
+            // The assumption already accounts for the pod on `node`. Design: the cache is not
+            // set from the bind's result, which may be older than what the change stream has
+            // applied meanwhile (the pod deleted or finished while its Event was written).
+            Ok(_) => {
                 tracing::debug!(pod = %format!("{}/{}", key.0, key.1), %node, "bound");
-                self.cache.set_pod(&store_key, Some(&bound.value()));
                 self.reported.remove(&key);
             }
-            // Retried with the unschedulable pods (on the next node or pod change, or the timer).
+            // The assumption goes; the pod is accounted as the store has it now (someone else
+            // may have bound it meanwhile), and retried with the unschedulable pods if it is
+            // still pending (on the next node or pod change, or the timer).
             Err(e) => {
                 tracing::debug!(error = %e, "bind failed; will retry");
-                self.cache.forget(&store_key);
-                self.unschedulable.insert(key);
+                let now = self.store.get(&PODS, &key.0, &key.1);
+                self.cache
+                    .set_pod(&store_key, now.as_ref().map(|o| o.value()).as_ref());
+                if now.is_some_and(|o| maybe_pending(&o)) {
+                    self.unschedulable.insert(key);
+                }
             }
         }
     }
@@ -904,7 +921,11 @@ impl State {
 
 /// Binds a pod and records its `Scheduled` Event.
 async fn bind_and_record(store: Store, key: PodKey, node: String, pod: Value) -> BindResult {
-    let r = bind_pod(&store, &key.0, &key.1, &node).await;
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let r = bind_pod(&store, &key.0, &key.1, uid.as_deref(), &node).await;
     if r.is_ok() {
         record_event(
             &store,
@@ -1331,5 +1352,33 @@ mod tests {
         )
         .is_none());
         assert!(pending_key(&json!({"metadata": {"namespace": "d", "name": "p"}, "spec": {"schedulerName": "other"}})).is_none());
+    }
+
+    #[test]
+    fn placeholder_and_deleted_nodes_go_with_their_last_pod() {
+        let pod = |node: &str| json!({"spec": {"nodeName": node, "containers": [{"name": "c"}]}});
+        let mut c = Cache::default();
+
+        // A pod bound to a name with no Node: accounted on a placeholder, dropped with it.
+        c.set_pod("pods/default/a", Some(&pod("ghost")));
+        assert_eq!(
+            c.node_mut("ghost").map(|n| (n.pods, n.present)),
+            Some((1, false))
+        );
+        c.set_pod("pods/default/a", None);
+        assert!(c.node_mut("ghost").is_none() && c.nodes.is_empty());
+
+        // A real node keeps its entry when its last pod goes...
+        c.set_node(&json!({"metadata": {"name": "n1"}}));
+        c.set_pod("pods/default/b", Some(&pod("n1")));
+        c.set_pod("pods/default/c", Some(&pod("n1")));
+        c.set_pod("pods/default/b", None);
+        assert_eq!(c.node_mut("n1").map(|n| n.pods), Some(1));
+        // ...until it is deleted: then its last pod takes it along (as `apply_event` marks it).
+        if let Some(n) = c.node_mut("n1") {
+            n.present = false;
+        }
+        c.set_pod("pods/default/c", None);
+        assert!(c.node_mut("n1").is_none() && c.index.is_empty());
     }
 }

@@ -300,6 +300,7 @@ impl Folder {
                 }
             }
             Report::Metrics(r) => {
+                self.heartbeats.record(&r.node_name, r.observed_at_ms);
                 // Usage lives in memory only; the store never sees it.
                 self.metrics.record(r);
                 Ok(None)
@@ -308,6 +309,9 @@ impl Folder {
                 self.events.fold(&node, report, status::now_ms()).await
             }
             Report::Pod { node, report } => {
+                // Any report is a sign of life, dated when the agent observed it (a retained
+                // one replayed to the hub is not news).
+                self.heartbeats.record(&node, report.observed_at_ms);
                 if self.fresh(topic, report.observed_at_ms) {
                     self.pod_status(&node, report).await
                 } else {

@@ -338,7 +338,6 @@ impl ProcessRuntime {
         let dir = self.container_dir(uid, name);
         let r = self.record(uid, name)?;
         let state = if alive(&r) {
-            rotate_live_log(&dir, LOG_ROTATE_BYTES);
             ObservedState::Running {
                 started_at_ms: r.started_at_ms,
             }
@@ -728,7 +727,28 @@ impl ContainerRuntime for ProcessRuntime {
     }
 
     fn list_pods(&self) -> RuntimeFuture<'_, Vec<ObservedPod>> {
-        async move { Ok(self.list()) }.boxed()
+        async move {
+            let pods = self.list();
+            // Running programs' logs are bounded on each status pass; a rotation copies up to
+            // LOG_ROTATE_BYTES, so it runs on the blocking pool, not the agent's executor.
+            let logs: Vec<PathBuf> = pods
+                .iter()
+                .flat_map(|p| {
+                    p.containers
+                        .iter()
+                        .filter(|c| matches!(c.state, ObservedState::Running { .. }))
+                        .map(|c| self.container_dir(&p.uid, &c.name))
+                })
+                .collect();
+            let _ = tokio::task::spawn_blocking(move || {
+                for dir in logs {
+                    rotate_live_log(&dir, LOG_ROTATE_BYTES);
+                }
+            })
+            .await;
+            Ok(pods)
+        }
+        .boxed()
     }
 }
 

@@ -630,7 +630,8 @@ pub async fn delete(
         }
         .into());
     }
-    crate::controllers::gc::mark_for_deletion(
+    // The marked object as written (the collector may delete it before a re-read).
+    let o = crate::controllers::gc::mark_for_deletion(
         &state.store,
         t.res,
         &ns,
@@ -639,10 +640,6 @@ pub async fn delete(
         shoal_transport::status::now_ms(),
     )
     .await?;
-    let o = state
-        .store
-        .get(t.res, &ns, &name)
-        .ok_or_else(|| not_found(t.res, &name))?;
     Ok(object_response(200, &o, t.res, false))
 }
 
@@ -836,28 +833,41 @@ pub async fn bind(state: &ApiState, t: &Target, body: Value) -> Result<HttpRespo
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::bad_request("binding target.name is required"))?;
-    bind_pod(&state.store, ns_of(t), &name, node).await?;
+    // Like Kubernetes' Binding: `metadata.uid`, when given, must be the pod's.
+    let uid = body.pointer("/metadata/uid").and_then(Value::as_str);
+    bind_pod(&state.store, ns_of(t), &name, uid, node).await?;
     Ok(json_response(
         201,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
 }
 
-/// Binds a pod to a node (used by the binding subresource and by the scheduler).
+/// Binds a pod to a node (used by the binding subresource and by the scheduler). With `uid`,
+/// only the pod with that uid: a pod deleted and created again under the same name while a
+/// bind was in flight is not bound without being scheduled itself.
 pub async fn bind_pod(
     store: &crate::store::Store,
     ns: &str,
     name: &str,
+    uid: Option<&str>,
     node: &str,
 ) -> Result<Arc<StoredObject>, ApiError> {
     let node = node.to_string();
     let pod_name = name.to_string();
+    let uid = uid.map(str::to_string);
     let r = store
         .mutate(
             &PODS,
             ns,
             name,
             Box::new(move |v| {
+                if let Some(uid) = &uid {
+                    if v.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+                        return Err(crate::store::StoreError::Invalid(format!(
+                            "pod {pod_name} is not the pod with uid {uid} (it was replaced)"
+                        )));
+                    }
+                }
                 if let Some(existing) = v
                     .pointer("/spec/nodeName")
                     .and_then(Value::as_str)

@@ -480,7 +480,7 @@ pub async fn mark_for_deletion(
     name: &str,
     finalizer: &'static str,
     now: Millis,
-) -> Result<(), StoreError> {
+) -> Result<std::sync::Arc<crate::store::StoredObject>, StoreError> {
     let ts = super::rfc3339(now);
     store
         .mutate(
@@ -505,7 +505,6 @@ pub async fn mark_for_deletion(
             }),
         )
         .await
-        .map(|_| ())
 }
 
 #[cfg(test)]
