@@ -19,8 +19,9 @@
 //! - **Ids.** A series id is a fixed-width prefix of the recorder ([`ID_PREFIX_LEN`]
 //!   characters: the start time and random bits, both in base 36) followed by a counter, so
 //!   ids of one run never repeat and those of two runs differ unless both the start
-//!   millisecond and 26 random bits do. The fixed width is the separator: `[0-9a-z]` has no
-//!   character to spare, and `1`+`11` and `11`+`1` cannot both occur.
+//!   millisecond and 5 random digits (about 26 bits) coincide. The fixed width is the
+//!   separator: `[0-9a-z]` has no character to spare, and `1`+`11` and `11`+`1` cannot both
+//!   occur.
 //! - **Clock steps.** `now` is the wall clock, which NTP may move back: a rate-limit or
 //!   republish reference in the future is reset to `now`, so nothing stalls for as long as
 //!   the clock jumped.
