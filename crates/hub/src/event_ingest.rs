@@ -252,9 +252,7 @@ impl EventSink {
                 return Ok(None);
             }
         }
-        let o = &report.involved_object;
         let name = event_name(&report);
-        let ns = o.namespace.clone();
         let known = self.created.contains(&name) || self.store.get(&EVENTS, &ns, &name).is_some();
         let queued = if known {
             self.store
