@@ -397,7 +397,8 @@ mod tests {
         let now = 1_795_000_000_000;
         let future = now + MAX_FUTURE_MS;
         // (first, last) in -> (first, last) out, or None when dropped.
-        let cases: [(u64, u64, Option<(u64, u64)>); 7] = [
+        type Times = Option<(u64, u64)>;
+        let cases: [(u64, u64, Times); 7] = [
             (now - 60_000, now, Some((now - 60_000, now))),
             (now - 3 * MAX_AGE_MS, now, Some((now - 3 * MAX_AGE_MS, now))),
             (now, now + 60_000, Some((now, now + 60_000))),
