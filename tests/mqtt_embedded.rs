@@ -9,8 +9,8 @@
 //!   of the agent -> retained offline marker and node NotReady within 10 s, and a hub restart
 //!   losing no status that changed meanwhile;
 //! - events: a node's events about its pods become v1/Events, forged / malformed / oversized
-//!   ones are dropped, and a crash-looping container's Warning events reach the API and a
-//!   plain MQTT subscriber.
+//!   / day-old ones are dropped, times from the future are clamped, and a crash-looping
+//!   container's Warning events reach the API and a plain MQTT subscriber.
 
 mod mqtt_common;
 
@@ -292,6 +292,28 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
         a_events,
         &ev("fake-a", "s1", "p1", &uid, 2)
     ));
+    // Node clocks are bounded by the hub's: a lastTimestampMs of u64::MAX is clamped to a
+    // date Go clients parse (kubectl fails on a 9-digit year); a day-old report is dropped.
+    let mut far: Value = serde_json::from_slice(&ev("fake-a", "s7", "p1", &uid, 1)).expect("json");
+    far["lastTimestampMs"] = json!(u64::MAX);
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &serde_json::to_vec(&far).expect("json")
+    ));
+    let mut stale: Value =
+        serde_json::from_slice(&ev("fake-a", "s8", "p1", &uid, 1)).expect("json");
+    stale["firstTimestampMs"] = json!(t0 - 2 * 86_400_000);
+    stale["lastTimestampMs"] = json!(t0 - 2 * 86_400_000);
+    assert!(pub_event(
+        "node-fake-a",
+        "pwA",
+        "shoal-node-fake-a",
+        a_events,
+        &serde_json::to_vec(&stale).expect("json")
+    ));
     // Sentinel: a later event of fake-a's shows the ones before were processed.
     assert!(pub_event(
         "node-fake-a",
@@ -304,7 +326,14 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
         event_json("p1.s6")
     });
     assert_eq!(event_json("p1.s1").expect("series")["count"], 3);
-    for forged in ["p2.s2", "p2.s3", "p1.s4", "p1.s5"] {
+    let clamped = event_json("p1.s7").expect("a clamped event kubectl can read");
+    let last = clamped["lastTimestamp"].as_str().unwrap_or_default();
+    assert!(
+        last.len() == 20 && last.as_bytes()[4] == b'-',
+        "a four-digit year: {last}"
+    );
+    hub.kubectl_ok(&["get", "events", "-o", "json"]);
+    for forged in ["p2.s2", "p2.s3", "p1.s4", "p1.s5", "p1.s8"] {
         assert!(
             event_json(forged).is_none(),
             "{forged} must have been dropped"

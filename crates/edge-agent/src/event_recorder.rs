@@ -16,6 +16,15 @@
 //!   unreachable nothing is polled, so pending series wait (bounded by the same cap); the
 //!   StatusReporter saves them ([`EventRecorder::pending`]) with its outbox file and a
 //!   restarted agent restores them ([`EventRecorder::restore`]).
+//! - **Ids.** A series id is a fixed-width prefix of the recorder ([`ID_PREFIX_LEN`]
+//!   characters: the start time and random bits, both in base 36) followed by a counter, so
+//!   ids of one run never repeat and those of two runs differ unless both the start
+//!   millisecond and 5 random digits (about 26 bits) coincide. The fixed width is the
+//!   separator: `[0-9a-z]` has no character to spare, and `1`+`11` and `11`+`1` cannot both
+//!   occur.
+//! - **Clock steps.** `now` is the wall clock, which NTP may move back: a rate-limit or
+//!   republish reference in the future is reset to `now`, so nothing stalls for as long as
+//!   the clock jumped.
 
 use std::collections::HashMap;
 
@@ -33,6 +42,12 @@ pub const REPUBLISH_AFTER_MS: u64 = 10_000;
 pub const BURST: u32 = 25;
 /// One report token comes back this often.
 pub const REFILL_MS: u64 = 1_000;
+/// Width of a series id's prefix: 9 base-36 digits of the start time (in ms, modulo 36^9,
+/// about 3,200 years) and 5 of random bits. With a base-36 `u64` counter (at most 13
+/// digits) an id stays within `MAX_EVENT_ID`.
+pub const ID_PREFIX_LEN: usize = 14;
+const TIME_DIGITS: usize = 9;
+const RANDOM_DIGITS: usize = ID_PREFIX_LEN - TIME_DIGITS;
 
 /// What makes two occurrences the same series.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -62,7 +77,7 @@ struct Series {
 #[derive(Debug)]
 pub struct EventRecorder {
     node: String,
-    /// Prefix of series ids, unique per recorder (the agent's start time in base 36).
+    /// Prefix of series ids, unique per recorder ([`ID_PREFIX_LEN`] characters).
     id_prefix: String,
     next_id: u64,
     series: HashMap<Key, Series>,
@@ -84,13 +99,23 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// `n` modulo 36^`width` in exactly `width` base-36 digits.
+fn base36_fixed(n: u64, width: usize) -> String {
+    let modulus = 36u64.checked_pow(width as u32).unwrap_or(u64::MAX);
+    format!("{:0>width$}", base36(n % modulus))
+}
+
 impl EventRecorder {
-    /// A recorder for `node` started at `now_ms` (which makes its series ids unique across
-    /// agent restarts).
-    pub fn new(node: &str, now_ms: u64) -> EventRecorder {
+    /// A recorder for `node` started at `now_ms`; `nonce` is random bits (the caller's, so
+    /// this stays pure). Both make its series ids unique across agent restarts.
+    pub fn new(node: &str, now_ms: u64, nonce: u64) -> EventRecorder {
         EventRecorder {
             node: node.to_string(),
-            id_prefix: base36(now_ms),
+            id_prefix: format!(
+                "{}{}",
+                base36_fixed(now_ms, TIME_DIGITS),
+                base36_fixed(nonce, RANDOM_DIGITS)
+            ),
             next_id: 0,
             series: HashMap::new(),
             tokens: BURST,
@@ -136,7 +161,7 @@ impl EventRecorder {
             }
         }
         let id = format!("{}{}", self.id_prefix, base36(self.next_id));
-        self.next_id += 1;
+        self.next_id = self.next_id.wrapping_add(1);
         self.series.insert(
             key,
             Series {
@@ -156,6 +181,10 @@ impl EventRecorder {
     /// returned report counts as published; hand one back with [`EventRecorder::unsent`]
     /// if it could not be.
     pub fn poll(&mut self, now_ms: u64) -> Vec<EventReport> {
+        if now_ms < self.refilled_ms {
+            // Design: the clock stepped back; refills count from now (see the module doc).
+            self.refilled_ms = now_ms;
+        }
         let refills = now_ms.saturating_sub(self.refilled_ms) / REFILL_MS;
         if refills > 0 {
             self.tokens = (self.tokens as u64 + refills).min(BURST as u64) as u32;
@@ -165,9 +194,10 @@ impl EventRecorder {
             .series
             .iter()
             .filter(|(_, s)| {
+                // A publication "in the future" is from before the clock stepped back.
                 s.pending
                     && s.published_ms
-                        .is_none_or(|p| now_ms.saturating_sub(p) >= REPUBLISH_AFTER_MS)
+                        .is_none_or(|p| now_ms < p || now_ms - p >= REPUBLISH_AFTER_MS)
             })
             .map(|(k, s)| (s.last_ms, s.first_ms, k.clone()))
             .collect();
@@ -285,7 +315,7 @@ mod tests {
 
     #[test]
     fn repeats_within_the_window_count_up_one_series() {
-        let mut r = EventRecorder::new("edge-1", 1_000_000);
+        let mut r = EventRecorder::new("edge-1", 1_000_000, 7);
         r.record(ev("u1", "BackOff", "back-off app"), 1_000_000);
         let first = r.poll(1_000_000);
         assert_eq!(first.len(), 1);
@@ -331,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_rate_limited_and_the_rest_goes_out_later() {
-        let mut r = EventRecorder::new("edge-1", 0);
+        let mut r = EventRecorder::new("edge-1", 0, 7);
         for i in 0..(BURST + 10) {
             r.record(ev(&format!("u{i}"), "Started", "Started container app"), 0);
         }
@@ -344,7 +374,7 @@ mod tests {
 
     #[test]
     fn pending_series_survive_a_restart_with_their_ids() {
-        let mut r = EventRecorder::new("edge-1", 0);
+        let mut r = EventRecorder::new("edge-1", 0, 7);
         r.record(ev("u1", "BackOff", "back-off app"), 10);
         r.record(ev("u1", "BackOff", "back-off app"), 20);
         r.record(ev("u2", "Started", "Started container app"), 5);
@@ -354,7 +384,7 @@ mod tests {
         assert_eq!(saved[1].count, 2);
         assert_eq!(r.poll(30).len(), 2, "pending() takes no tokens");
 
-        let mut later = EventRecorder::new("edge-1", 1_000);
+        let mut later = EventRecorder::new("edge-1", 1_000, 8);
         let mut foreign = saved[0].clone();
         foreign.node_name = "edge-2".into();
         later.restore(vec![saved[0].clone(), saved[1].clone(), foreign]);
@@ -375,7 +405,7 @@ mod tests {
 
     #[test]
     fn unsent_reports_go_out_again() {
-        let mut r = EventRecorder::new("edge-1", 0);
+        let mut r = EventRecorder::new("edge-1", 0, 7);
         r.record(ev("u1", "Started", "Started container app"), 0);
         let out = r.poll(0);
         r.unsent(&out[0]);
@@ -384,15 +414,71 @@ mod tests {
 
     #[test]
     fn series_are_bounded_and_messages_cut() {
-        let mut r = EventRecorder::new("edge-1", 0);
+        let mut r = EventRecorder::new("edge-1", 0, 7);
         for i in 0..(MAX_SERIES + 50) {
             r.record(ev(&format!("u{i}"), "Started", "m"), i as u64);
         }
         assert_eq!(r.len(), MAX_SERIES);
-        let mut r = EventRecorder::new("edge-1", 0);
+        let mut r = EventRecorder::new("edge-1", 0, 7);
         r.record(ev("u1", "Failed", &"x".repeat(5000)), 0);
         let out = r.poll(0);
         assert_eq!(out[0].message.len(), MAX_EVENT_MESSAGE);
         assert_eq!(out[0].validate(), Ok(()));
+    }
+
+    #[test]
+    fn ids_of_two_runs_do_not_collide() {
+        // Start times 1 and 37 ms with counters 37 and 1 both gave "111" without a
+        // fixed-width prefix.
+        let ids = |start: u64, nonce: u64, n: usize| {
+            let mut r = EventRecorder::new("edge-1", start, nonce);
+            for i in 0..n {
+                r.record(ev(&format!("u{i}"), "Started", "m"), start);
+            }
+            r.pending().into_iter().map(|r| r.id).collect::<Vec<_>>()
+        };
+        let cases: [((u64, u64), (u64, u64)); 3] = [
+            ((1, 0), (37, 0)),
+            ((1_795_000_000_000, 1), (1_795_000_000_000, 2)),
+            ((u64::MAX, u64::MAX), (u64::MAX - 1, u64::MAX)),
+        ];
+        for ((s1, n1), (s2, n2)) in cases {
+            let a = ids(s1, n1, 40);
+            let b = ids(s2, n2, 40);
+            let all: std::collections::HashSet<_> = a.iter().chain(&b).collect();
+            assert_eq!(all.len(), 80, "{s1}/{n1} vs {s2}/{n2}");
+            for id in a.iter().chain(&b) {
+                assert!(id.len() > ID_PREFIX_LEN && id.len() <= 32, "{id}");
+            }
+        }
+        let mut r = EventRecorder::new("edge-1", u64::MAX, u64::MAX);
+        r.next_id = u64::MAX;
+        r.record(ev("u1", "Started", "m"), 0);
+        assert_eq!(r.poll(0)[0].validate(), Ok(()), "the longest id is valid");
+    }
+
+    #[test]
+    fn a_clock_stepped_back_stalls_neither_tokens_nor_republishing() {
+        let t = 10_000_000;
+        let mut r = EventRecorder::new("edge-1", t, 7);
+        for i in 0..BURST {
+            r.record(ev(&format!("u{i}"), "Started", "m"), t);
+        }
+        r.record(ev("u-last", "BackOff", "back-off app"), t + 1);
+        assert_eq!(r.poll(t + 1).len(), BURST as usize);
+        // NTP moves the clock back an hour.
+        let back = t - 3_600_000;
+        assert!(r.poll(back).is_empty(), "no token yet");
+        let out = r.poll(back + REFILL_MS);
+        assert_eq!(out.len(), 1, "a token after one period");
+        assert_eq!(out[0].reason, "BackOff");
+        // A series published "in the future" is republished when it counts again.
+        r.record(ev("u0", "Started", "m"), back + 2 * REFILL_MS);
+        let again = r.poll(back + 3 * REFILL_MS);
+        assert_eq!(again.len(), 1, "{again:?}");
+        assert_eq!(
+            (again[0].involved_object.uid.as_str(), again[0].count),
+            ("u0", 2)
+        );
     }
 }

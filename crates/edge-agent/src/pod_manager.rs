@@ -19,7 +19,9 @@
 //!    changed to the StatusReporter ([`PodStatuses`]), with the last runtime error of a pod in
 //!    its status `message`, and the kubelet-style events ([`crate::pods::events`]) of what the
 //!    workers did, probes found and statuses entered since the last send (at most
-//!    [`MAX_PENDING_EVENTS`] wait; the reporter aggregates them).
+//!    [`MAX_PENDING_EVENTS`] wait; the reporter aggregates them). The [`ReportBook`] keeps
+//!    what was sent; a send that finds the reporter busy changes nothing, so the next pass
+//!    sends the same changes and events once (not twice).
 //!
 //! Design: an observation is thrown away when a worker finished while it was being taken (it
 //! may predate that worker's restart and would restart the container twice); the pass simply
@@ -32,7 +34,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use shoal_actors::DesiredPods;
-use shoal_transport::status::{now_ms, PodStatus};
+use shoal_transport::status::now_ms;
 use shoal_transport::wire::PodPlan;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -40,11 +42,12 @@ use tracing::{debug, info, warn};
 use crate::backoff::{Backoff, POD_OPERATION};
 use crate::error_chain;
 use crate::pods::{
-    events, pod_status, reconcile, DueProbe, Effect, PodEvent, ProbeBook, ProbeKind, RestartBook,
+    events, pod_status, reconcile, DueProbe, Effect, PodEvent, ProbeBook, ProbeKind, ReportBook,
+    RestartBook,
 };
 use crate::prober::{self, ProbeTarget};
 use crate::runtime::{ContainerRuntime, ObservedPod, ObservedState, RuntimeError};
-use crate::status_reporter::{PodRef, PodStatusUpdate, PodStatuses};
+use crate::status_reporter::PodStatuses;
 
 /// Period of the level-triggered reconcile pass.
 pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
@@ -54,8 +57,7 @@ pub const MAX_WORKERS: usize = 8;
 pub const PROBE_TICK: Duration = Duration::from_millis(500);
 /// Most probes running at once.
 pub const MAX_PROBES: usize = 32;
-/// Most events waiting for the reporter; past it new ones are dropped (and logged).
-pub const MAX_PENDING_EVENTS: usize = 512;
+pub use crate::pods::MAX_PENDING_EVENTS;
 
 /// A pod whose runtime calls failed.
 #[derive(Debug)]
@@ -63,14 +65,6 @@ struct PodFailure {
     backoff: Backoff,
     retry_at_ms: u64,
     message: String,
-}
-
-/// What was last sent to the reporter for a pod.
-#[derive(Debug)]
-struct Reported {
-    namespace: String,
-    name: String,
-    status: PodStatus,
 }
 
 /// The pod manager actor.
@@ -98,10 +92,8 @@ pub struct PodManager {
     /// the pod's own grace, not the orphan default.
     departed: HashMap<String, Duration>,
     reporter: Option<Recipient<PodStatuses>>,
-    reported: HashMap<String, Reported>,
-    reported_running: Option<u32>,
-    /// Events not yet handed to the reporter.
-    events: Vec<PodEvent>,
+    /// What the reporter was sent, and events not yet handed to it.
+    book_sent: ReportBook,
     last_list_error: Option<String>,
     shutdown: CancellationToken,
 }
@@ -132,9 +124,7 @@ impl PodManager {
             completions: 0,
             departed: HashMap::new(),
             reporter,
-            reported: HashMap::new(),
-            reported_running: None,
-            events: Vec::new(),
+            book_sent: ReportBook::new(),
             last_list_error: None,
             shutdown,
         };
@@ -377,11 +367,10 @@ impl PodManager {
             return;
         }
         for ev in evs {
-            if self.events.len() >= MAX_PENDING_EVENTS {
-                warn!(reason = ev.reason, pod = %ev.name, "too many events waiting for the status reporter; dropped one");
-                continue;
+            let (reason, pod) = (ev.reason, ev.name.clone());
+            if !self.book_sent.push_event(ev) {
+                warn!(%reason, %pod, "too many events waiting for the status reporter; dropped one");
             }
-            self.events.push(ev);
         }
     }
 
@@ -406,8 +395,8 @@ impl PodManager {
         let Some(reporter) = &self.reporter else {
             return;
         };
-        let mut changed = Vec::new();
         let mut running = 0u32;
+        let mut statuses = Vec::with_capacity(self.desired.len());
         for plan in &self.desired {
             let pod = observed.iter().find(|p| p.uid == plan.uid);
             if pod.is_some_and(|p| p.containers.iter().any(|c| c.state.is_running())) {
@@ -417,63 +406,13 @@ impl PodManager {
             if let Some(failure) = self.failures.get(&plan.uid) {
                 status.message = Some(failure.message.clone());
             }
-            let before = self.reported.get(&plan.uid).map(|r| &r.status);
-            if before != Some(&status) {
-                let evs = events::for_status(plan, before, &status);
-                if self.events.len() + evs.len() <= MAX_PENDING_EVENTS {
-                    self.events.extend(evs);
-                }
-                changed.push(PodStatusUpdate {
-                    pod: PodRef {
-                        uid: plan.uid.clone(),
-                        namespace: plan.namespace.clone(),
-                        name: plan.name.clone(),
-                    },
-                    status,
-                });
-            }
+            statuses.push((plan, status));
         }
-        let removed: Vec<PodRef> = self
-            .reported
-            .iter()
-            .filter(|(uid, _)| !self.desired.iter().any(|p| &p.uid == *uid))
-            .map(|(uid, r)| PodRef {
-                uid: uid.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            })
-            .collect();
-        if changed.is_empty()
-            && removed.is_empty()
-            && self.events.is_empty()
-            && self.reported_running == Some(running)
-        {
+        let Some(msg) = self.book_sent.outgoing(statuses, running) else {
             return;
-        }
-        let msg = PodStatuses {
-            changed: changed.clone(),
-            removed: removed.clone(),
-            running_pods: running,
-            events: self.events.clone(),
         };
-        match reporter.try_send(msg) {
-            Ok(()) => {
-                self.events.clear();
-                for update in changed {
-                    self.reported.insert(
-                        update.pod.uid,
-                        Reported {
-                            namespace: update.pod.namespace,
-                            name: update.pod.name,
-                            status: update.status,
-                        },
-                    );
-                }
-                for pod in removed {
-                    self.reported.remove(&pod.uid);
-                }
-                self.reported_running = Some(running);
-            }
+        match reporter.try_send(msg.clone()) {
+            Ok(()) => self.book_sent.sent(msg),
             Err(SendError::Full(_)) => {
                 debug!("status reporter is busy; statuses go out with the next pass");
             }

@@ -350,7 +350,7 @@ impl StatusReporter {
         let opts = mqtt_options(&base.node_name, broker, creds, tls);
         let (client, eventloop) = AsyncClient::new(opts, REQUEST_CAPACITY);
         let mut outbox = Outbox::new(&base.node_name, MAX_PENDING);
-        let mut events = EventRecorder::new(&base.node_name, now_ms());
+        let mut events = EventRecorder::new(&base.node_name, now_ms(), rand::random());
         let mut saved_on_disk = false;
         if let Some(path) = &outbox_file {
             match load_saved(path) {

@@ -12,9 +12,18 @@
 //! - Bounded: each node may create or update at most [`NODE_BURST`] Events at once and one
 //!   more every [`NODE_REFILL_MS`] (agents already rate-limit; this keeps a misbehaving one
 //!   from filling the store), and `EventGc` deletes Events an hour after they were last seen.
+//!   The token is taken before anything else (store lookups, JSON, logging), so a flood of
+//!   forged reports costs the hub no more than a flood of good ones.
+//! - Node clocks are not trusted ([`clamp_times`]): a `lastTimestampMs` more than
+//!   [`MAX_FUTURE_MS`] ahead of the hub is pulled back to that limit (a node clock running
+//!   fast, and an Event `EventGc` could never expire or Go clients could not parse), and a
+//!   report whose latest occurrence is more than [`MAX_AGE_MS`] old is dropped.
+//! - A series id names one series: a report whose reason, message, type, pod UID or field
+//!   path differ from the stored Event's ([`same_series`]) is another series that happens to
+//!   reuse the id (an id collision), and is dropped instead of bumping the wrong Event.
 //!
-//! [`event_object`], [`advance`] and [`NodeBuckets`] are pure; [`EventSink`] queues the
-//! writes.
+//! [`event_object`], [`advance`], [`clamp_times`], [`admit`] and [`NodeBuckets`] are pure;
+//! [`EventSink`] queues the writes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -31,6 +40,28 @@ pub const NODE_BURST: u32 = 50;
 pub const NODE_REFILL_MS: u64 = 200;
 /// Most Event names remembered as created (see [`EventSink`]); the set is cleared past it.
 const MAX_REMEMBERED: usize = 20_000;
+/// Furthest a report's `lastTimestampMs` may be ahead of the hub's clock; later ones are
+/// clamped to it (clock skew of a few minutes is normal on devices).
+pub const MAX_FUTURE_MS: u64 = 5 * 60 * 1000;
+/// Oldest a report's `lastTimestampMs` may be; older reports are dropped (`EventGc` would
+/// delete their Event within a minute anyway).
+pub const MAX_AGE_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Brings `report`'s times within what the hub accepts at `now_ms`: `lastTimestampMs` at
+/// most [`MAX_FUTURE_MS`] ahead, `firstTimestampMs` at most `lastTimestampMs`; `Err` (the
+/// reason) when the latest occurrence is more than [`MAX_AGE_MS`] ago. Pure.
+pub fn clamp_times(report: &mut EventReport, now_ms: u64) -> Result<(), &'static str> {
+    // Design: clamp rather than drop a report from the future, as kube-apiserver would
+    // store it as is: the event still happened, the node's clock is off.
+    report.last_timestamp_ms = report
+        .last_timestamp_ms
+        .min(now_ms.saturating_add(MAX_FUTURE_MS));
+    report.first_timestamp_ms = report.first_timestamp_ms.min(report.last_timestamp_ms);
+    if report.last_timestamp_ms < now_ms.saturating_sub(MAX_AGE_MS) {
+        return Err("lastTimestampMs is more than a day old");
+    }
+    Ok(())
+}
 
 /// Name of the Event of `report`'s series: `{pod}.{id}`, the pod's name cut so that the
 /// whole stays within 253 characters.
@@ -65,9 +96,25 @@ pub fn event_object(node: &str, report: &EventReport) -> Value {
     })
 }
 
+/// Whether the stored Event `old` is of `report`'s series: same reason, message, type, pod
+/// UID and field path (a series id reused by another series is not).
+pub fn same_series(old: &Value, report: &EventReport) -> bool {
+    let o = &report.involved_object;
+    let str_at = |p: &str| old.pointer(p).and_then(Value::as_str);
+    str_at("/reason") == Some(report.reason.as_str())
+        && str_at("/message") == Some(report.message.as_str())
+        && str_at("/type") == Some(report.type_.as_str())
+        && str_at("/involvedObject/uid") == Some(o.uid.as_str())
+        && str_at("/involvedObject/fieldPath").unwrap_or("") == o.field_path
+}
+
 /// The stored Event moved forward by a later report of its series; `None` when the report
-/// adds nothing (not a higher count).
+/// adds nothing (not a higher count) or is not of the Event's series ([`same_series`]).
+/// `report`'s times must have been clamped ([`clamp_times`]).
 pub fn advance(old: &Value, report: &EventReport) -> Option<Value> {
+    if !same_series(old, report) {
+        return None;
+    }
     let count = old.get("count").and_then(Value::as_u64).unwrap_or(0);
     if u64::from(report.count) <= count {
         return None;
@@ -104,6 +151,11 @@ impl NodeBuckets {
             .buckets
             .entry(node.to_string())
             .or_insert((NODE_BURST, now_ms));
+        if now_ms < *refilled {
+            // Design: the wall clock stepped back (NTP); refills count from now, or they
+            // would stop for as long as it jumped.
+            *refilled = now_ms;
+        }
         let refills = now_ms.saturating_sub(*refilled) / NODE_REFILL_MS;
         if refills > 0 {
             *tokens = (u64::from(*tokens) + refills).min(u64::from(NODE_BURST)) as u32;
@@ -123,6 +175,41 @@ impl NodeBuckets {
 pub enum EventDropped {
     RateLimited,
     Forged(&'static str),
+    /// Its times are out of bounds ([`clamp_times`]).
+    Stale(&'static str),
+}
+
+/// What to do with a report, before any write: the checks of [`EventSink::fold`] in their
+/// order. `pod` looks the pod up; it is only called once the node's token is taken. Pure
+/// (but for `pod`).
+pub fn admit(
+    buckets: &mut NodeBuckets,
+    node: &str,
+    report: &mut EventReport,
+    now_ms: u64,
+    pod: impl FnOnce() -> Option<Value>,
+) -> Result<Admitted, EventDropped> {
+    // Design: the token first, so forged or unknown reports cost a store lookup, a JSON
+    // parse or a log line only within the node's budget.
+    if !buckets.take(node, now_ms) {
+        return Err(EventDropped::RateLimited);
+    }
+    clamp_times(report, now_ms).map_err(EventDropped::Stale)?;
+    let Some(pod) = pod() else {
+        return Ok(Admitted::NoPod);
+    };
+    pod_matches(&pod, node, report).map_err(EventDropped::Forged)?;
+    Ok(Admitted::Write)
+}
+
+/// A report that passed [`admit`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admitted {
+    /// Create or update its Event.
+    Write,
+    /// The pod does not exist (usually deleted while its last events were in flight):
+    /// dropped with a debug line only.
+    NoPod,
 }
 
 /// Queues Event writes in arrival order.
@@ -147,24 +234,25 @@ impl EventSink {
     pub async fn fold(
         &mut self,
         node: &str,
-        report: EventReport,
+        mut report: EventReport,
         now_ms: u64,
     ) -> Result<Option<PendingWrite>, String> {
-        let o = &report.involved_object;
-        let Some(pod) = self.store.get(&PODS, &o.namespace, &o.name) else {
-            // Usually a pod deleted while its last events (Killing) were in flight: not worth
-            // a warning, but still dropped.
-            tracing::debug!(%node, pod = %format!("{}/{}", o.namespace, o.name), reason = %report.reason, "dropped an event about a pod that does not exist");
-            return Ok(None);
-        };
-        if let Err(why) = pod_matches(&pod.value(), node, &report) {
-            return Err(format!("{:?}", EventDropped::Forged(why)));
-        }
-        if !self.buckets.take(node, now_ms) {
-            return Err(format!("{:?}", EventDropped::RateLimited));
+        let store = &self.store;
+        let (ns, pod) = (
+            report.involved_object.namespace.clone(),
+            report.involved_object.name.clone(),
+        );
+        let admitted = admit(&mut self.buckets, node, &mut report, now_ms, || {
+            store.get(&PODS, &ns, &pod).map(|p| p.value())
+        });
+        match admitted.map_err(|e| format!("{e:?}"))? {
+            Admitted::Write => {}
+            Admitted::NoPod => {
+                tracing::debug!(%node, pod = %format!("{ns}/{pod}"), reason = %report.reason, "dropped an event about a pod that does not exist");
+                return Ok(None);
+            }
         }
         let name = event_name(&report);
-        let ns = o.namespace.clone();
         let known = self.created.contains(&name) || self.store.get(&EVENTS, &ns, &name).is_some();
         let queued = if known {
             self.store
@@ -172,7 +260,14 @@ impl EventSink {
                     &EVENTS,
                     &ns,
                     &name,
-                    Box::new(move |old| Ok(advance(old, &report))),
+                    Box::new(move |old| {
+                        if !same_series(old, &report) {
+                            // An id reused by another series (a collision): a new series
+                            // would need a new name, so it is dropped.
+                            tracing::debug!(event = %event_name(&report), reason = %report.reason, "dropped an event report whose id names another series");
+                        }
+                        Ok(advance(old, &report))
+                    }),
                 )
                 .await
         } else {
@@ -278,5 +373,122 @@ mod tests {
         assert!(b.take("b", 0), "another node is not affected");
         assert!(!b.take("a", NODE_REFILL_MS - 1));
         assert!(b.take("a", NODE_REFILL_MS));
+    }
+
+    #[test]
+    fn a_clock_stepped_back_does_not_stall_the_bucket() {
+        let mut b = NodeBuckets::default();
+        let t = 10_000_000;
+        for _ in 0..NODE_BURST {
+            assert!(b.take("a", t));
+        }
+        assert!(!b.take("a", t));
+        // NTP moves the clock back an hour: refills go on from the new time.
+        let back = t - 3_600_000;
+        assert!(!b.take("a", back), "no token yet");
+        assert!(
+            b.take("a", back + NODE_REFILL_MS),
+            "refilled after one period"
+        );
+    }
+
+    #[test]
+    fn node_times_are_clamped_or_the_report_dropped() {
+        let now = 1_795_000_000_000;
+        let future = now + MAX_FUTURE_MS;
+        // (first, last) in -> (first, last) out, or None when dropped.
+        type Times = Option<(u64, u64)>;
+        let cases: [(u64, u64, Times); 7] = [
+            (now - 60_000, now, Some((now - 60_000, now))),
+            (now - 3 * MAX_AGE_MS, now, Some((now - 3 * MAX_AGE_MS, now))),
+            (now, now + 60_000, Some((now, now + 60_000))),
+            // Year 9000: kept at the limit, so EventGc expires it.
+            (now, 221_845_392_000_000, Some((now, future))),
+            (u64::MAX, u64::MAX, Some((future, future))),
+            (now - MAX_AGE_MS - 1, now - MAX_AGE_MS - 1, None),
+            (0, 0, None),
+        ];
+        for (first, last, want) in cases {
+            let mut r = report(1);
+            (r.first_timestamp_ms, r.last_timestamp_ms) = (first, last);
+            let got = clamp_times(&mut r, now)
+                .ok()
+                .map(|()| (r.first_timestamp_ms, r.last_timestamp_ms));
+            assert_eq!(got, want, "({first}, {last})");
+        }
+        let mut r = report(1);
+        r.last_timestamp_ms = u64::MAX;
+        r.first_timestamp_ms = u64::MAX;
+        clamp_times(&mut r, now).expect("clamped");
+        let v = event_object("edge-1", &r);
+        assert_eq!(v["lastTimestamp"], "2026-11-18T11:11:40Z", "a 4-digit year");
+    }
+
+    #[test]
+    fn a_reused_id_does_not_advance_another_series() {
+        let stored = event_object("edge-1", &report(2));
+        type Edit = fn(&mut EventReport);
+        let cases: [(Edit, &str); 6] = [
+            (|r| r.reason = "Started".into(), "reason"),
+            (|r| r.message = "Started container app".into(), "message"),
+            (|r| r.type_ = "Normal".into(), "type"),
+            (|r| r.involved_object.uid = "u-2".into(), "uid"),
+            (
+                |r| r.involved_object.field_path = "spec.containers{side}".into(),
+                "fieldPath",
+            ),
+            (|r| r.involved_object.field_path.clear(), "no fieldPath"),
+        ];
+        for (edit, what) in cases {
+            let mut r = report(9);
+            edit(&mut r);
+            assert!(!same_series(&stored, &r), "{what}");
+            assert_eq!(advance(&stored, &r), None, "{what}");
+        }
+        assert!(
+            advance(&stored, &report(9)).is_some(),
+            "the same series moves"
+        );
+        let mut whole = report(1);
+        whole.involved_object.field_path.clear();
+        let stored = event_object("edge-1", &whole);
+        whole.count = 2;
+        assert!(advance(&stored, &whole).is_some(), "a whole-pod series too");
+    }
+
+    #[test]
+    fn the_token_is_taken_before_the_pod_is_looked_up() {
+        let mut b = NodeBuckets::default();
+        let now = 1_795_000_060_000;
+        let bound = || Some(json!({"metadata": {"uid": "u-1"}, "spec": {"nodeName": "edge-1"}}));
+        assert_eq!(
+            admit(&mut b, "edge-1", &mut report(1), now, bound),
+            Ok(Admitted::Write)
+        );
+        assert_eq!(
+            admit(&mut b, "edge-1", &mut report(1), now, || None),
+            Ok(Admitted::NoPod)
+        );
+        let forged = || Some(json!({"metadata": {"uid": "u-1"}, "spec": {"nodeName": "edge-2"}}));
+        assert!(matches!(
+            admit(&mut b, "edge-1", &mut report(1), now, forged),
+            Err(EventDropped::Forged(_))
+        ));
+        let mut stale = report(1);
+        stale.last_timestamp_ms = now - MAX_AGE_MS - 1;
+        stale.first_timestamp_ms = stale.last_timestamp_ms;
+        assert!(matches!(
+            admit(&mut b, "edge-1", &mut stale, now, bound),
+            Err(EventDropped::Stale(_))
+        ));
+        // Spend the rest: forged reports used tokens too.
+        while b.take("edge-1", now) {}
+        let looked = std::cell::Cell::new(false);
+        let got = admit(&mut b, "edge-1", &mut report(1), now, || {
+            looked.set(true);
+            forged()
+        });
+        assert_eq!(got, Err(EventDropped::RateLimited));
+        assert!(!looked.get(), "no pod lookup without a token");
     }
 }
