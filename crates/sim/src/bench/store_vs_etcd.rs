@@ -15,6 +15,10 @@
 //!
 //! The hub pays for more per write than etcd does (decoding into k8s-openapi types, admission,
 //! TLS); etcd pays for raft. Ratios are reported, not only times: the machine is shared.
+//!
+//! Equal client work: both clients keep up to [`StoreBench::pool`] idle connections per
+//! server, so with `pool >= clients` every call reuses its connection on both sides. (With
+//! ureq's default of 3, most calls to the hub paid a TLS handshake and the p99 measured that.)
 
 use std::collections::BTreeMap;
 use std::io::BufRead as _;
