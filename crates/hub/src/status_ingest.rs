@@ -26,6 +26,11 @@
 //!   a burst of status shares group commits instead of paying one fsync per message (at fleet
 //!   scale the serial fold was the limit on pods reported Running per second). Order per
 //!   object is the queue's order; the freshness checks above still run in the writes.
+//! - Unchanged reports skip the writer: a report is first applied (the same pure
+//!   [`apply_node_report`] / [`apply_pod_report`] the write runs) to the committed object, and
+//!   when that changes nothing and no write of this ingest for the object is still in flight,
+//!   nothing is queued. Heartbeats (most of the traffic) then cost one in-memory read instead
+//!   of a slot in the write queue behind an fsync.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -55,7 +60,8 @@ pub const MAX_INCOMING_PACKET: usize = 4 * 1024 * 1024;
 pub const MAX_IN_FLIGHT: usize = 512;
 
 /// A status write waiting for its commit.
-type InFlight = std::pin::Pin<Box<dyn std::future::Future<Output = (String, Result<(), String>)>>>;
+type InFlight =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (String, String, Result<(), String>)>>>;
 
 /// Where and how the hub's MQTT client connects.
 #[derive(Clone)]
@@ -104,11 +110,13 @@ impl Actor for StatusIngest {
             let mut in_flight = futures::stream::FuturesUnordered::<InFlight>::new();
             loop {
                 // Completed writes are only logged; a full pipeline waits for one.
-                while let Some(Some((topic, r))) = in_flight.next().now_or_never() {
+                while let Some(Some((object, topic, r))) = in_flight.next().now_or_never() {
+                    folder.write_done(&object);
                     log_failed(&topic, r);
                 }
                 if in_flight.len() >= MAX_IN_FLIGHT {
-                    if let Some((topic, r)) = in_flight.next().await {
+                    if let Some((object, topic, r)) = in_flight.next().await {
+                        folder.write_done(&object);
                         log_failed(&topic, r);
                     }
                 }
@@ -132,10 +140,10 @@ impl Actor for StatusIngest {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if let Some(write) = folder.fold(&p.topic, &p.payload).await {
+                        if let Some((object, write)) = folder.fold(&p.topic, &p.payload).await {
                             let topic = p.topic.clone();
                             in_flight.push(Box::pin(async move {
-                                (topic, ignore_missing(write.await))
+                                (object, topic, ignore_missing(write.await))
                             }));
                         }
                     }
@@ -259,6 +267,19 @@ struct Folder {
     /// The newest node report held back while its node was offline.
     held: HashMap<String, NodeStatusReport>,
     events: crate::event_ingest::EventSink,
+    /// Writes of this ingest queued and not yet committed, per object
+    /// ([`node_object`] / [`pod_object`]). Bounded by [`MAX_IN_FLIGHT`] entries.
+    pending: HashMap<String, usize>,
+}
+
+/// The key [`Folder::pending`] counts a Node's writes under.
+fn node_object(node: &str) -> String {
+    format!("node/{node}")
+}
+
+/// The key [`Folder::pending`] counts a Pod's writes under.
+fn pod_object(namespace: &str, name: &str) -> String {
+    format!("pod/{namespace}/{name}")
 }
 
 impl Folder {
@@ -271,11 +292,51 @@ impl Folder {
             last_seen: HashMap::new(),
             offline: HashSet::new(),
             held: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
-    /// Folds one message; returns its store write, queued, when there is one.
-    async fn fold(&mut self, topic: &str, payload: &[u8]) -> Option<PendingWrite> {
+    /// Counts a queued write of `object`.
+    fn queued(&mut self, object: &str, w: PendingWrite) -> (String, PendingWrite) {
+        *self.pending.entry(object.to_string()).or_default() += 1;
+        (object.to_string(), w)
+    }
+
+    /// A write of `object` was committed (or failed).
+    fn write_done(&mut self, object: &str) {
+        if let Some(n) = self.pending.get_mut(object) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending.remove(object);
+            }
+        }
+    }
+
+    /// Whether a report may skip the write queue: applying it (`apply`) to the committed
+    /// `current` object changes nothing.
+    ///
+    /// Design: only when none of this ingest's writes to the object is still in flight; a
+    /// queued earlier report could otherwise be committed after, and win over, the skipped
+    /// newer one. A racing write of another component is healed by the node's next report.
+    fn unchanged(
+        &self,
+        object: &str,
+        current: Option<std::sync::Arc<crate::store::StoredObject>>,
+        apply: impl FnOnce(&Value) -> Result<Option<Value>, StoreError>,
+    ) -> bool {
+        if self.pending.contains_key(object) {
+            return false;
+        }
+        match current {
+            Some(o) => matches!(apply(&o.value()), Ok(None)),
+            // Missing: the write would fail with NotFound, which is ignored anyway.
+            None => true,
+        }
+    }
+
+    /// Folds one message; returns its store write, queued, when there is one, with the
+    /// object it writes.
+    async fn fold(&mut self, topic: &str, payload: &[u8]) -> Option<(String, PendingWrite)> {
         let report = match classify(topic, payload) {
             Ok(r) => r,
             Err(Dropped::NotOurs) => return None,
@@ -339,7 +400,11 @@ impl Folder {
         }
     }
 
-    async fn online(&mut self, node: &str, online: bool) -> Result<Option<PendingWrite>, String> {
+    async fn online(
+        &mut self,
+        node: &str,
+        online: bool,
+    ) -> Result<Option<(String, PendingWrite)>, String> {
         if online {
             self.heartbeats.record(node, status::now_ms());
             self.offline.remove(node);
@@ -361,106 +426,130 @@ impl Folder {
                 Ok(Some(v))
             }))
             .await;
-        r.map(Some).map_err(|e| e.to_string())
+        r.map(|w| Some(self.queued(&node_object(node), w)))
+            .map_err(|e| e.to_string())
     }
 
     async fn node_status(
         &mut self,
         node: &str,
         r: NodeStatusReport,
-    ) -> Result<Option<PendingWrite>, String> {
+    ) -> Result<Option<(String, PendingWrite)>, String> {
         self.heartbeats.record(node, r.observed_at_ms);
+        let object = node_object(node);
+        let current = self.store.get(&NODES, "", node);
+        if self.unchanged(&object, current, |old| Ok(apply_node_report(old, &r))) {
+            return Ok(None);
+        }
         let res = self
             .store
             .enqueue_mutate(
                 &NODES,
                 "",
                 node,
-                Box::new(move |old| {
-                    if observed_in(old) > Some(r.observed_at_ms) {
-                        return Ok(None); // older than what the store has
-                    }
-                    let mut v = old.clone();
-                    for c in &r.conditions {
-                        let cond = serde_json::to_value(c).unwrap_or_default();
-                        set_condition(&mut v, cond, false);
-                    }
-                    if !r.addresses.is_empty() {
-                        v["status"]["addresses"] =
-                            serde_json::to_value(&r.addresses).unwrap_or_default();
-                    }
-                    if !r.capacity.is_empty() {
-                        v["status"]["capacity"] = json!(r.capacity);
-                    }
-                    if !r.allocatable.is_empty() {
-                        v["status"]["allocatable"] = json!(r.allocatable);
-                    }
-                    taints_follow_ready(&mut v, &status::rfc3339_from_ms(r.observed_at_ms));
-                    Ok(stamp_if_changed(old, v, r.observed_at_ms))
-                }),
+                Box::new(move |old| Ok(apply_node_report(old, &r))),
             )
             .await;
-        res.map(Some).map_err(|e| e.to_string())
+        res.map(|w| Some(self.queued(&object, w)))
+            .map_err(|e| e.to_string())
     }
 
     async fn pod_status(
         &mut self,
         node: &str,
         r: PodStatusReport,
-    ) -> Result<Option<PendingWrite>, String> {
+    ) -> Result<Option<(String, PendingWrite)>, String> {
         let node = node.to_string();
+        let object = pod_object(&r.namespace, &r.name);
+        let current = self.store.get(&PODS, &r.namespace, &r.name);
+        if self.unchanged(&object, current, |old| apply_pod_report(old, &r, &node)) {
+            return Ok(None);
+        }
+        let (namespace, name) = (r.namespace.clone(), r.name.clone());
         let res = self
             .store
             .enqueue_mutate(
                 &PODS,
-                &r.namespace.clone(),
-                &r.name.clone(),
-                Box::new(move |old| {
-                    if old.pointer("/metadata/uid").and_then(Value::as_str) != Some(r.uid.as_str())
-                    {
-                        return Ok(None); // a report about an earlier pod of the same name
-                    }
-                    if old.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node.as_str())
-                    {
-                        return Err(StoreError::Invalid(format!(
-                            "node {node} reported a pod that is not bound to it"
-                        )));
-                    }
-                    if observed_in(old) > Some(r.observed_at_ms) {
-                        return Ok(None); // older than what the store has
-                    }
-                    let mut v = old.clone();
-                    let mut new_status = serde_json::to_value(&r.status).unwrap_or_default();
-                    // Fields the agent does not own stay as the hub set them.
-                    if let Some(q) = old.pointer("/status/qosClass") {
-                        new_status["qosClass"] = q.clone();
-                    }
-                    // Keep lastTransitionTime stable when a condition's status did not change.
-                    if let Some(conds) = new_status
-                        .get_mut("conditions")
-                        .and_then(Value::as_array_mut)
-                    {
-                        for c in conds.iter_mut() {
-                            if let Some(prev) = old
-                                .pointer("/status/conditions")
-                                .and_then(Value::as_array)
-                                .and_then(|a| a.iter().find(|p| p["type"] == c["type"]))
-                            {
-                                if prev["status"] == c["status"] {
-                                    if let Some(t) = prev.get("lastTransitionTime") {
-                                        c["lastTransitionTime"] = t.clone();
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    v["status"] = new_status;
-                    Ok(stamp_if_changed(old, v, r.observed_at_ms))
-                }),
+                &namespace,
+                &name,
+                Box::new(move |old| apply_pod_report(old, &r, &node)),
             )
             .await;
-        res.map(Some).map_err(|e| e.to_string())
+        res.map(|w| Some(self.queued(&object, w)))
+            .map_err(|e| e.to_string())
     }
+}
+
+/// A node status report applied to the stored Node `old`: `None` when it changes nothing a
+/// client can see (a heartbeat) or is older than what the Node has. Pure.
+pub fn apply_node_report(old: &Value, r: &NodeStatusReport) -> Option<Value> {
+    if observed_in(old) > Some(r.observed_at_ms) {
+        return None; // older than what the store has
+    }
+    let mut v = old.clone();
+    for c in &r.conditions {
+        let cond = serde_json::to_value(c).unwrap_or_default();
+        set_condition(&mut v, cond, false);
+    }
+    if !r.addresses.is_empty() {
+        v["status"]["addresses"] = serde_json::to_value(&r.addresses).unwrap_or_default();
+    }
+    if !r.capacity.is_empty() {
+        v["status"]["capacity"] = json!(r.capacity);
+    }
+    if !r.allocatable.is_empty() {
+        v["status"]["allocatable"] = json!(r.allocatable);
+    }
+    taints_follow_ready(&mut v, &status::rfc3339_from_ms(r.observed_at_ms));
+    stamp_if_changed(old, v, r.observed_at_ms)
+}
+
+/// A pod status report from `node` applied to the stored Pod `old`: `None` when it changes
+/// nothing, is about an earlier pod of the same name, or is older than what the Pod has;
+/// an error when the pod is not bound to `node`. Pure.
+pub fn apply_pod_report(
+    old: &Value,
+    r: &PodStatusReport,
+    node: &str,
+) -> Result<Option<Value>, StoreError> {
+    if old.pointer("/metadata/uid").and_then(Value::as_str) != Some(r.uid.as_str()) {
+        return Ok(None); // a report about an earlier pod of the same name
+    }
+    if old.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node) {
+        return Err(StoreError::Invalid(format!(
+            "node {node} reported a pod that is not bound to it"
+        )));
+    }
+    if observed_in(old) > Some(r.observed_at_ms) {
+        return Ok(None); // older than what the store has
+    }
+    let mut v = old.clone();
+    let mut new_status = serde_json::to_value(&r.status).unwrap_or_default();
+    // Fields the agent does not own stay as the hub set them.
+    if let Some(q) = old.pointer("/status/qosClass") {
+        new_status["qosClass"] = q.clone();
+    }
+    // Keep lastTransitionTime stable when a condition's status did not change.
+    if let Some(conds) = new_status
+        .get_mut("conditions")
+        .and_then(Value::as_array_mut)
+    {
+        for c in conds.iter_mut() {
+            if let Some(prev) = old
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().find(|p| p["type"] == c["type"]))
+            {
+                if prev["status"] == c["status"] {
+                    if let Some(t) = prev.get("lastTransitionTime") {
+                        c["lastTransitionTime"] = t.clone();
+                    }
+                }
+            }
+        }
+    }
+    v["status"] = new_status;
+    Ok(stamp_if_changed(old, v, r.observed_at_ms))
 }
 
 /// The [`OBSERVED_ANNOTATION`] of a stored object.
@@ -527,6 +616,80 @@ fn set_condition(node: &mut Value, mut cond: Value, stamp: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shoal_transport::status::{Condition, PodStatus};
+
+    fn heartbeat(observed: u64) -> NodeStatusReport {
+        NodeStatusReport {
+            node_name: "n1".into(),
+            observed_at_ms: observed,
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                last_heartbeat_time: Some(format!("t{observed}")),
+                last_transition_time: Some("t0".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_repeated_heartbeat_changes_nothing_and_an_older_report_is_ignored() {
+        let node = json!({"metadata": {"name": "n1"}});
+        let first =
+            apply_node_report(&node, &heartbeat(100)).expect("the first report changes the node");
+        assert_eq!(first["status"]["conditions"][0]["status"], "True");
+        assert_eq!(observed_in(&first), Some(100));
+        assert_eq!(
+            apply_node_report(&first, &heartbeat(200)),
+            None,
+            "heartbeat only"
+        );
+        let mut not_ready = heartbeat(50);
+        not_ready.conditions[0].status = "False".into();
+        assert_eq!(
+            apply_node_report(&first, &not_ready),
+            None,
+            "older than the stored one"
+        );
+        not_ready.observed_at_ms = 300;
+        let changed = apply_node_report(&first, &not_ready).expect("a real change");
+        assert_eq!(changed["status"]["conditions"][0]["status"], "False");
+    }
+
+    #[test]
+    fn pod_reports_change_only_their_own_bound_pod() {
+        let pod = json!({"metadata": {"name": "p", "namespace": "default", "uid": "u1"},
+            "spec": {"nodeName": "n1"}, "status": {"phase": "Pending", "qosClass": "BestEffort"}});
+        let report = |uid: &str, phase: &str, observed: u64| PodStatusReport {
+            uid: uid.into(),
+            namespace: "default".into(),
+            name: "p".into(),
+            node_name: "n1".into(),
+            observed_at_ms: observed,
+            status: PodStatus {
+                phase: phase.into(),
+                ..Default::default()
+            },
+        };
+        let running = apply_pod_report(&pod, &report("u1", "Running", 10), "n1")
+            .expect("bound")
+            .expect("changed");
+        assert_eq!(running["status"]["phase"], "Running");
+        assert_eq!(
+            running["status"]["qosClass"], "BestEffort",
+            "the hub's field stays"
+        );
+        assert!(matches!(
+            apply_pod_report(&running, &report("u1", "Running", 20), "n1"),
+            Ok(None)
+        ));
+        assert!(matches!(
+            apply_pod_report(&running, &report("u0", "Failed", 30), "n1"),
+            Ok(None)
+        ));
+        assert!(apply_pod_report(&running, &report("u1", "Failed", 30), "n2").is_err());
+    }
 
     #[test]
     fn event_payloads_are_checked_before_anything_else() {

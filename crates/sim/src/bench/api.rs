@@ -10,6 +10,11 @@ use serde_json::Value;
 
 /// Largest answer read (a list of 100,000 pods is far bigger; the benchmarks never list them).
 pub const MAX_RESPONSE: u64 = 256 * 1024 * 1024;
+/// Idle connections kept open to the hub. Design: at least as many as a benchmark has
+/// concurrent clients, so every call reuses a connection (ureq's default of 3 per host made
+/// most calls of 16 clients pay a new TCP connection and TLS handshake, which is what the
+/// store benchmark's p99 measured).
+pub const POOL: usize = 64;
 
 /// Why an API call failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +47,12 @@ pub struct Api {
 impl Api {
     /// A client from a kubeconfig written by the hub (`certificate-authority-data`, `token`).
     pub fn from_kubeconfig(path: &Path) -> Result<Api, ApiError> {
+        Self::from_kubeconfig_with_pool(path, POOL)
+    }
+
+    /// [`Api::from_kubeconfig`] keeping at most `pool` idle connections (1 or more).
+    pub fn from_kubeconfig_with_pool(path: &Path, pool: usize) -> Result<Api, ApiError> {
+        let pool = pool.max(1);
         let bad = |reason: String| ApiError::Kubeconfig {
             path: path.display().to_string(),
             reason,
@@ -77,6 +88,8 @@ impl Api {
             .tls_config(tls)
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
+            .max_idle_connections(pool)
+            .max_idle_connections_per_host(pool)
             .user_agent("shoal-bench")
             .build()
             .new_agent();

@@ -13,12 +13,14 @@
 //! - [`proc_stats`]: CPU time and resident memory of a process from `/proc`.
 //! - [`scenario`]: the fleet scenario itself.
 //! - [`store_vs_etcd`]: the hub's store against etcd on one put / get / watch workload.
+//! - [`ingest`]: MQTT status ingestion through the embedded broker against Mosquitto.
 //! - [`process`]: child processes and free ports.
 //!
 //! Nothing here asserts on time: figures are printed and written; `docs/benchmarks.md` holds
 //! them with the machine they ran on.
 
 pub mod api;
+pub mod ingest;
 pub mod latency;
 pub mod proc_stats;
 pub mod process;

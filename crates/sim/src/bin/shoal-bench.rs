@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use shoal_sim::bench::ingest::{self, IngestBench};
 use shoal_sim::bench::scenario::{self, FleetBench};
 use shoal_sim::bench::store_vs_etcd::{self, StoreBench};
 
@@ -57,12 +58,45 @@ enum Cmd {
         clients: usize,
         #[arg(long, default_value_t = 256)]
         value_bytes: usize,
+        /// Idle connections kept per server by each system's client (at least --clients
+        /// reuses one connection per client; 3 was ureq's default).
+        #[arg(long, default_value_t = shoal_sim::bench::api::POOL)]
+        pool: usize,
         /// The etcd binary.
         #[arg(long, default_value = "/usr/bin/etcd")]
         etcd: PathBuf,
         #[arg(long)]
         bin_dir: Option<PathBuf>,
         #[arg(long, default_value = "bench-store.json")]
+        out: PathBuf,
+    },
+    /// MQTT status ingestion through the hub's embedded broker against Mosquitto, side by
+    /// side: messages/s into the store, publish-to-watch lag, hub and broker CPU and memory.
+    Ingest {
+        /// Nodes, each its own MQTT client with its own credentials.
+        #[arg(long, default_value_t = 200)]
+        nodes: usize,
+        #[arg(long, default_value_t = 5)]
+        pods_per_node: usize,
+        /// Rounds of one node status and one status per pod, per node.
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        /// Pod status changes every this many rounds (and in the last); node heartbeats
+        /// never change after the first.
+        #[arg(long, default_value_t = 5)]
+        change_every: usize,
+        /// Changed pod reports of the paced lag measurement.
+        #[arg(long, default_value_t = 1000)]
+        lag_messages: usize,
+        /// Their rate, per second.
+        #[arg(long, default_value_t = 200.0)]
+        lag_rate: f64,
+        /// The Mosquitto binary.
+        #[arg(long, default_value = "/usr/sbin/mosquitto")]
+        mosquitto: PathBuf,
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        #[arg(long, default_value = "bench-ingest.json")]
         out: PathBuf,
     },
 }
@@ -108,6 +142,7 @@ fn main() -> ExitCode {
             ops,
             clients,
             value_bytes,
+            pool,
             etcd,
             bin_dir,
             out,
@@ -118,6 +153,31 @@ fn main() -> ExitCode {
                 value_bytes,
                 bin_dir,
                 etcd,
+                pool,
+                out,
+            })
+            .map(|_| ())
+        }),
+        Cmd::Ingest {
+            nodes,
+            pods_per_node,
+            rounds,
+            change_every,
+            lag_messages,
+            lag_rate,
+            mosquitto,
+            bin_dir,
+            out,
+        } => default_bin_dir(bin_dir).and_then(|bin_dir| {
+            ingest::run(&IngestBench {
+                nodes,
+                pods_per_node,
+                rounds,
+                change_every,
+                lag_messages,
+                lag_rate,
+                bin_dir,
+                mosquitto,
                 out,
             })
             .map(|_| ())
