@@ -367,7 +367,12 @@ impl Folder {
                 Ok(None)
             }
             Report::Event { node, report } => {
-                self.events.fold(&node, report, status::now_ms()).await
+                self.heartbeats.record(&node, report.last_timestamp_ms);
+                // Event writes are not counted in `pending`: no report is folded onto an Event.
+                self.events
+                    .fold(&node, report, status::now_ms())
+                    .await
+                    .map(|w| w.map(|w| (String::new(), w)))
             }
             Report::Pod { node, report } => {
                 // Any report is a sign of life, dated when the agent observed it (a retained

@@ -329,6 +329,7 @@ fn run_one(cfg: &IngestBench, broker: Broker) -> anyhow::Result<BrokerRun> {
     let addr = BrokerAddr {
         host: "127.0.0.1".into(),
         port: mqtt_port,
+        tls: false,
     };
     let clients = rt.block_on(connect_all(cfg, &addr, &passwords))?;
 
@@ -594,8 +595,9 @@ async fn connect_all(
             url: String::new(),
             username: format!("node-{node}"),
             password: pass.clone(),
+            ca_pem: String::new(),
         };
-        let opts = mqtt_options(&node, addr, &creds);
+        let opts = mqtt_options(&node, addr, &creds, None);
         let (client, mut eventloop) = AsyncClient::new(opts, 1024);
         let connected = connected.clone();
         tokio::spawn(async move {
