@@ -74,8 +74,10 @@ pub enum ControllerError {
 }
 
 /// Writes one sync keeps in flight at once: they share the store's group commit, so a
-/// DaemonSet reaching a thousand nodes costs a few fsyncs, not a thousand.
-pub const WRITES_IN_FLIGHT: usize = 64;
+/// DaemonSet reaching a thousand nodes costs a few fsyncs, not a thousand. Design: as large
+/// as a ReplicaSet's burst of creates (500), so a burst is one or two group commits (the
+/// store commits up to 512 writes per fsync) instead of eight rounds of 64.
+pub const WRITES_IN_FLIGHT: usize = 512;
 
 /// A write a plan asks for.
 pub type Write<'a> = futures::future::LocalBoxFuture<'a, Result<(), ControllerError>>;
