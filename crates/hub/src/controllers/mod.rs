@@ -63,6 +63,12 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const EVENTS_PER_STEP: usize = 4096;
 /// Keys synced between two reads of the change stream.
 const SYNCS_PER_STEP: usize = 256;
+/// Shortest time between two syncs of one owner that changes trigger. Design: a sync of a
+/// 10,000-replica ReplicaSet walks 10,000 pod summaries, and its pods' status changes arrive
+/// in a steady stream; without pacing it would be synced on every step. Changes within the
+/// interval are folded into one sync at its end (as kube-controller-manager's rate-limited
+/// work queues do); level-triggered reconciles make the delay harmless.
+pub const MIN_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why a sync failed; every failure requeues the key with back-off.
 #[derive(Debug, thiserror::Error)]
@@ -74,8 +80,10 @@ pub enum ControllerError {
 }
 
 /// Writes one sync keeps in flight at once: they share the store's group commit, so a
-/// DaemonSet reaching a thousand nodes costs a few fsyncs, not a thousand.
-pub const WRITES_IN_FLIGHT: usize = 64;
+/// DaemonSet reaching a thousand nodes costs a few fsyncs, not a thousand. Design: as large
+/// as a ReplicaSet's burst of creates (500), so a burst is one or two group commits (the
+/// store commits up to 512 writes per fsync) instead of eight rounds of 64.
+pub const WRITES_IN_FLIGHT: usize = 512;
 
 /// A write a plan asks for.
 pub type Write<'a> = futures::future::LocalBoxFuture<'a, Result<(), ControllerError>>;
@@ -140,16 +148,41 @@ impl<C: Controller> Actor for ControllerActor<C> {
     }
 }
 
-/// The work queue: each key at most once, plus delayed keys and failure counts.
+/// The work queue: each key at most once, plus delayed keys, failure counts and when each
+/// key was last synced (for pacing).
 #[derive(Default)]
 struct WorkQueue {
     ready: VecDeque<Key>,
     queued: HashSet<Key>,
     delayed: HashMap<Key, Instant>,
     failures: HashMap<Key, u32>,
+    last_sync: HashMap<Key, Instant>,
 }
 
 impl WorkQueue {
+    /// Queues a key a change touched: at once, or at the end of its pacing interval if it was
+    /// synced less than [`MIN_SYNC_INTERVAL`] ago.
+    fn push_paced(&mut self, k: Key, now: Instant) {
+        match self.last_sync.get(&k) {
+            Some(t) if now < *t + MIN_SYNC_INTERVAL => {
+                let at = *t + MIN_SYNC_INTERVAL;
+                if !self.queued.contains(&k) {
+                    self.delay(k, at);
+                }
+            }
+            _ => self.push(k),
+        }
+    }
+
+    /// Records a sync of `k` at `now`; forgets syncs older than the pacing interval once
+    /// there are many (bounded by the owners synced within one interval).
+    fn synced(&mut self, k: &Key, now: Instant) {
+        if self.last_sync.len() >= 1024 {
+            self.last_sync.retain(|_, t| now < *t + MIN_SYNC_INTERVAL);
+        }
+        self.last_sync.insert(k.clone(), now);
+    }
+
     fn push(&mut self, k: Key) {
         if self.queued.insert(k.clone()) {
             self.ready.push_back(k);
@@ -247,8 +280,9 @@ async fn run<C: Controller>(store: Store, mut c: C) {
                     cursor = ev.revision;
                     keys.clear();
                     c.keys_for(&store, ev, &mut keys);
+                    let now = Instant::now();
                     for k in keys.drain(..) {
-                        q.push(k);
+                        q.push_paced(k, now);
                     }
                 }
             }
@@ -270,6 +304,7 @@ async fn run<C: Controller>(store: Store, mut c: C) {
         for _ in 0..SYNCS_PER_STEP {
             let Some(key) = q.pop() else { break };
             let now = shoal_transport::status::now_ms();
+            q.synced(&key, Instant::now());
             match c.sync(&store, &key, now).await {
                 Ok(again) => {
                     q.failures.remove(&key);
@@ -793,6 +828,32 @@ mod tests {
         assert_eq!(p["spec"]["restartPolicy"], "Always");
         assert_eq!(p["spec"]["nodeName"], "n1");
         assert_eq!(controller_of(&p), Some(("ReplicaSet", "web", "u1")));
+    }
+
+    #[test]
+    fn changes_to_a_just_synced_key_wait_for_its_interval() {
+        let t0 = Instant::now();
+        let a: Key = ("d".into(), "a".into());
+        let b: Key = ("d".into(), "b".into());
+        let mut q = WorkQueue::default();
+        q.push_paced(a.clone(), t0);
+        assert_eq!(q.pop(), Some(a.clone()), "never synced: at once");
+        q.synced(&a, t0);
+        q.push_paced(a.clone(), t0 + Duration::from_millis(10));
+        q.push_paced(a.clone(), t0 + Duration::from_millis(20));
+        q.push_paced(b.clone(), t0 + Duration::from_millis(20));
+        assert_eq!(q.pop(), Some(b), "another key is not held back");
+        assert_eq!(q.pop(), None, "a waits");
+        assert_eq!(
+            q.next_due(),
+            Some(t0 + MIN_SYNC_INTERVAL),
+            "once, at the end"
+        );
+        q.promote_due(t0 + MIN_SYNC_INTERVAL);
+        assert_eq!(q.pop(), Some(a.clone()));
+        assert_eq!(q.pop(), None, "the two changes made one sync");
+        q.push_paced(a.clone(), t0 + MIN_SYNC_INTERVAL * 2);
+        assert_eq!(q.pop(), Some(a), "after the interval: at once");
     }
 
     #[test]
