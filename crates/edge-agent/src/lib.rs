@@ -51,6 +51,7 @@ pub mod credentials;
 pub mod desired;
 pub mod dns;
 pub mod dns_answer;
+pub mod fd_limit;
 pub mod hub_addr;
 pub mod hub_link;
 pub mod join;

@@ -33,6 +33,7 @@ use crate::bootstrap::{self, BootstrapError};
 use crate::broker_acl::Role;
 use crate::resources::SECRETS;
 use crate::store::Store;
+use crate::users_log::UsersLog;
 
 /// Largest MQTT payload the embedded broker accepts.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
@@ -62,7 +63,8 @@ pub struct MqttUser {
 #[derive(Clone)]
 pub struct MqttUsers {
     inner: Arc<RwLock<HashMap<String, (String, String)>>>,
-    file: PathBuf,
+    /// `DATA/mqtt-users`, appended to (durably, in groups) as nodes join.
+    log: Arc<UsersLog>,
     store: Option<Store>,
     /// Called after a node's credentials were issued (writes the Mosquitto files).
     on_change: Option<Arc<dyn Fn(&MqttUsers) + Send + Sync>>,
@@ -71,12 +73,14 @@ pub struct MqttUsers {
 impl MqttUsers {
     pub fn load(file: PathBuf) -> Result<Self, BootstrapError> {
         let mut map = HashMap::new();
+        let mut lines = Vec::new();
         for (user, pass, role) in bootstrap::mqtt_users(&file)? {
+            lines.push((user.clone(), format!("{user}:{pass}:{role}")));
             map.insert(user, (pass, role));
         }
         Ok(MqttUsers {
             inner: Arc::new(RwLock::new(map)),
-            file,
+            log: Arc::new(UsersLog::open(file, &lines)),
             store: None,
             on_change: None,
         })
@@ -166,7 +170,8 @@ impl MqttUsers {
             .map(|(u, (p, _))| (u.clone(), p.clone()))
     }
 
-    /// Issues (or re-issues) a node's credentials and persists them.
+    /// Issues (or re-issues) a node's credentials and persists them (blocks until they are
+    /// on disk: call it off async threads).
     pub fn issue_for_node(&self, node: &str) -> Result<(String, String), BootstrapError> {
         let user = format!("node-{node}");
         let pass = {
@@ -179,7 +184,7 @@ impl MqttUsers {
                 .collect::<String>()
         };
         let role = Role::Node(node.to_string()).as_column();
-        bootstrap::append_mqtt_user(&self.file, &user, &pass, &role)?;
+        self.log.append(format!("{user}:{pass}:{role}"))?;
         self.inner
             .write()
             .unwrap_or_else(|e| e.into_inner())

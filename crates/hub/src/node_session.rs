@@ -36,6 +36,9 @@ use crate::store::{EventType, Store, StoreError, StoredObject};
 
 /// Largest frame an agent may send (hellos and acks are small).
 const MAX_AGENT_FRAME: usize = 1024 * 1024;
+/// Joins decided at once (CSR signing and the credentials' sync, on the blocking pool).
+const JOIN_WORKERS: usize = 8;
+static JOIN_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(JOIN_WORKERS);
 /// How often an idle session pings the agent with the current revision.
 const PING_EVERY: Duration = Duration::from_secs(15);
 
@@ -102,7 +105,17 @@ async fn handle_join(conn: quinn::Connection, link: Arc<HubLink>) {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("join stream closed before a request")?;
-        let answer = decide_join(&link, &req);
+        // Design: signing the CSR and syncing the node's MQTT credentials to disk are
+        // blocking work; they run on the blocking pool, at most JOIN_WORKERS at once, so the
+        // hub's actor thread keeps serving sessions and a burst of joins shares the
+        // credential file's group commits instead of queueing one sync each.
+        let answer = {
+            let _slot = JOIN_SLOTS.acquire().await.map_err(|e| e.to_string())?;
+            let (link, req) = (link.clone(), req.clone());
+            tokio::task::spawn_blocking(move || decide_join(&link, &req))
+                .await
+                .map_err(|e| e.to_string())?
+        };
         if let JoinResponse::Rejected(reason) = &answer {
             tracing::warn!(%remote, node = %req.node_name, %reason, "join refused");
         } else {
