@@ -260,8 +260,11 @@ pub fn start(addr: SocketAddr, users: MqttUsers) -> Result<SocketAddr, BrokerErr
     std::thread::Builder::new()
         .name("mqtt-gate".into())
         .spawn(move || {
+            // Links are made on the blocking pool (rumqttd's `link` waits on a blocking
+            // channel); a few threads are enough, and a connect storm must not grow hundreds.
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .max_blocking_threads(4)
                 .build()
             {
                 Ok(rt) => rt,
