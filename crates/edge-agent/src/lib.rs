@@ -53,6 +53,7 @@ pub mod desired;
 pub mod dns;
 pub mod dns_answer;
 pub mod event_recorder;
+pub mod fd_limit;
 pub mod hub_addr;
 pub mod hub_link;
 pub mod join;

@@ -33,6 +33,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 
+    match shoal_edge_agent::fd_limit::raise_to_hard() {
+        Ok((soft, hard)) => tracing::debug!(?soft, ?hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit to the hard one"),
+    }
     let config = match AgentConfig::from_args(args) {
         Ok(c) => c,
         Err(e) => {

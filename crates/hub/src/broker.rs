@@ -1,22 +1,23 @@
 //! The embedded MQTT broker and the credentials it accepts.
 //!
 //! ```text
-//!  clients ──TCP──> gate (broker_gate: auth, client-id binding, publish/subscribe ACLs)
-//!                     │ one loopback connection per client, CONNECT rewritten to the
-//!                     v gate's own secret credentials
-//!                   rumqttd on 127.0.0.1:<private port> (sessions, retained, wills, QoS)
+//!  clients ──TCP──> gate (broker_gate: auth, client-id binding, publish/subscribe ACLs,
+//!                     │ keep-alive, last wills)
+//!                     │ one in-process link per client (rumqttd `Broker::link`, no socket)
+//!                     v
+//!                   rumqttd's router (own thread: subscriptions, retained messages, QoS 1)
 //! ```
 //!
 //! Design: rumqttd authenticates (a `(client_id, user, password) -> bool` handler) but has
 //! no authorization hook at all: any authenticated client may publish on any topic. Rather
 //! than fork it or write a broker, a small gate in front of it parses just the packets that
-//! need a decision (CONNECT, PUBLISH, SUBSCRIBE), applies [`crate::broker_acl`] and forwards
-//! raw frames otherwise; rumqttd keeps doing what it does well (sessions, retained messages,
-//! last wills, QoS 1 flows). rumqttd itself only accepts the gate's per-process random
-//! credentials, so connecting to its private port directly gets nowhere.
+//! need a decision (CONNECT, PUBLISH, SUBSCRIBE), applies [`crate::broker_acl`] and hands
+//! every other packet to rumqttd's router over an in-process link; rumqttd keeps doing what
+//! it does well (routing, retained messages, QoS 1 flows). rumqttd opens no port of its
+//! own, so the gate is the only way in.
 //!
-//! rumqttd's `Broker::start()` blocks forever and has no shutdown, so it and the gate get
-//! threads of their own that end with the process. Credentials live in [`MqttUsers`]: the
+//! rumqttd's router has no shutdown, so it and the gate get threads of their own that end
+//! with the process. Credentials live in [`MqttUsers`]: the
 //! `DATA/mqtt-users` file (`user:password:role`; the hub appends nodes at join) plus reader
 //! Secrets issued through the API (see [`READER_SECRET_TYPE`]).
 
@@ -32,6 +33,7 @@ use crate::bootstrap::{self, BootstrapError};
 use crate::broker_acl::Role;
 use crate::resources::SECRETS;
 use crate::store::Store;
+use crate::users_log::UsersLog;
 
 /// Largest MQTT payload the embedded broker accepts.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
@@ -61,7 +63,8 @@ pub struct MqttUser {
 #[derive(Clone)]
 pub struct MqttUsers {
     inner: Arc<RwLock<HashMap<String, (String, String)>>>,
-    file: PathBuf,
+    /// `DATA/mqtt-users`, appended to (durably, in groups) as nodes join.
+    log: Arc<UsersLog>,
     store: Option<Store>,
     /// Called after a node's credentials were issued (writes the Mosquitto files).
     on_change: Option<Arc<dyn Fn(&MqttUsers) + Send + Sync>>,
@@ -70,12 +73,14 @@ pub struct MqttUsers {
 impl MqttUsers {
     pub fn load(file: PathBuf) -> Result<Self, BootstrapError> {
         let mut map = HashMap::new();
+        let mut lines = Vec::new();
         for (user, pass, role) in bootstrap::mqtt_users(&file)? {
+            lines.push((user.clone(), format!("{user}:{pass}:{role}")));
             map.insert(user, (pass, role));
         }
         Ok(MqttUsers {
             inner: Arc::new(RwLock::new(map)),
-            file,
+            log: Arc::new(UsersLog::open(file, &lines)),
             store: None,
             on_change: None,
         })
@@ -165,7 +170,8 @@ impl MqttUsers {
             .map(|(u, (p, _))| (u.clone(), p.clone()))
     }
 
-    /// Issues (or re-issues) a node's credentials and persists them.
+    /// Issues (or re-issues) a node's credentials and persists them (blocks until they are
+    /// on disk: call it off async threads).
     pub fn issue_for_node(&self, node: &str) -> Result<(String, String), BootstrapError> {
         let user = format!("node-{node}");
         let pass = {
@@ -178,7 +184,7 @@ impl MqttUsers {
                 .collect::<String>()
         };
         let role = Role::Node(node.to_string()).as_column();
-        bootstrap::append_mqtt_user(&self.file, &user, &pass, &role)?;
+        self.log.append(format!("{user}:{pass}:{role}"))?;
         self.inner
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -215,8 +221,8 @@ pub enum BrokerError {
     Thread(#[source] std::io::Error),
 }
 
-/// Starts the embedded broker (gate on `addr`, rumqttd behind it); returns the address the
-/// gate listens on.
+/// Starts the embedded broker (gate on `addr`, and on `tls`'s address over TLS, rumqttd's
+/// router behind it); returns the addresses the gate listens on.
 pub fn start(
     addr: SocketAddr,
     tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
@@ -238,74 +244,31 @@ pub fn start(
         None => None,
     };
     let public_tls = tls_listener.as_ref().map(|(_, _, a)| *a);
-    // rumqttd wants an address, not a socket: take a free loopback port for it. (Another
-    // process could grab it in between; rumqttd would then log a bind error and the gate's
-    // upstream connections would fail, which the start-up probe below reports.)
-    let inner_addr = {
-        let probe = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).map_err(|source| {
-            BrokerError::Bind {
-                addr: SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
-                source,
-            }
-        })?;
-        probe.local_addr().map_err(|source| BrokerError::Bind {
-            addr: SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
-            source,
-        })?
-    };
-    let inner_user = "shoal-gate".to_string();
-    let inner_pass = bootstrap::random_secret(32);
-    let mut connections = rumqttd::ConnectionSettings {
-        connection_timeout_ms: 10_000,
-        max_payload_size: MAX_PAYLOAD,
-        max_inflight_count: 500,
-        auth: None,
-        external_auth: None,
-        dynamic_filters: true,
-    };
-    {
-        let (u, p) = (inner_user.clone(), inner_pass.clone());
-        connections.set_auth_handler(move |_client_id: String, user: String, pass: String| {
-            let ok = user == u && shoal_transport::token::secrets_equal(&pass, &p);
-            async move { ok }
-        });
-    }
-    let server = rumqttd::ServerSettings {
-        name: "v4-embedded".into(),
-        listen: inner_addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections,
-    };
+    // Design: rumqttd runs without any listener of its own; every client reaches its router
+    // through an in-process link the gate makes (one descriptor per client, see
+    // `broker_gate`). Local links cannot ask for dynamic filters, so the two subtrees anyone
+    // may publish under (nodes' status, the hub's summaries) are created up front: every
+    // authorized publish has a log to go to even before anyone subscribes.
+    let root = shoal_transport::status::TOPIC_ROOT;
     let config = rumqttd::Config {
         id: 0,
         router: rumqttd::RouterConfig {
-            max_connections: 20_010,
+            max_connections: crate::broker_gate::MAX_CONNECTIONS + 10,
             max_outgoing_packet_count: 500,
             max_segment_size: 16 * 1024 * 1024,
             max_segment_count: 4,
             custom_segment: None,
-            initialized_filters: None,
+            initialized_filters: Some(vec![format!("{root}/nodes/#"), format!("{root}/cluster/#")]),
             shared_subscriptions_strategy: Default::default(),
         },
-        v4: Some(HashMap::from([("embedded".to_string(), server)])),
         ..Default::default()
     };
-    std::thread::Builder::new()
-        .name("mqtt-broker".into())
-        .spawn(move || {
-            let mut broker = rumqttd::Broker::new(config);
-            if let Err(e) = broker.start() {
-                tracing::error!(error = %e, "embedded MQTT broker stopped");
-            }
-        })
-        .map_err(BrokerError::Thread)?;
-    wait_listening(inner_addr);
+    // `Broker::new` spawns rumqttd's router thread (it has no shutdown: it ends with the
+    // process).
+    let broker = Arc::new(rumqttd::Broker::new(config));
     let gate = crate::broker_gate::GateConfig {
         users,
-        upstream: inner_addr,
-        upstream_user: inner_user,
-        upstream_pass: inner_pass,
+        broker,
         max_packet: MAX_PAYLOAD + crate::broker_gate::PACKET_OVERHEAD,
     };
     listener
@@ -314,8 +277,11 @@ pub fn start(
     std::thread::Builder::new()
         .name("mqtt-gate".into())
         .spawn(move || {
+            // Links are made on the blocking pool (rumqttd's `link` waits on a blocking
+            // channel); a few threads are enough, and a connect storm must not grow hundreds.
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .max_blocking_threads(4)
                 .build()
             {
                 Ok(rt) => rt,
@@ -350,19 +316,6 @@ pub fn start(
         })
         .map_err(BrokerError::Thread)?;
     Ok((public, public_tls))
-}
-
-/// Waits (up to about 5 s) until something accepts connections on `addr`.
-fn wait_listening(addr: SocketAddr) {
-    for _ in 0..50 {
-        if std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(100))
-            .is_ok()
-        {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    tracing::warn!(%addr, "the embedded MQTT broker does not accept connections yet");
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 //! 1. The first packet must be a CONNECT (MQTT 3.1.1) within [`CONNECT_TIMEOUT`]. Its
 //!    credentials are checked against [`MqttUsers`], its client id and last-will topic
 //!    against the user's role; a refusal is a CONNACK with the MQTT return code and a close.
-//! 2. The gate opens one loopback connection to rumqttd and forwards the CONNECT with the
-//!    gate's own credentials in place of the client's.
-//! 3. From then on frames are forwarded as they are, except:
+//! 2. The gate opens an in-process link to rumqttd's router for the client id
+//!    (`Broker::link`: two shared queues, no socket) and answers CONNACK itself.
+//! 3. From then on packets go both ways between the client's socket and the link, except:
 //!    - a PUBLISH the role may not make is dropped and logged; QoS 1 gets a PUBACK from the
 //!      gate (MQTT 3.1.1 lets a server acknowledge and discard an unauthorized publish),
 //!      QoS 2 closes the connection (its handshake cannot be completed honestly);
@@ -17,25 +17,38 @@
 //! With a TLS listener (`--mqtts-addr`) the same gate serves TLS connections too: the
 //! handshake (the hub's server certificate, under the hub CA) comes first, then the same steps.
 //!
-//! Either side closing closes the other: a client that dies makes rumqttd see the
-//! connection end without a DISCONNECT, so its last will fires at once.
+//! Design: one file descriptor per client. The gate used to open a loopback TCP connection
+//! to rumqttd per client, which cost three descriptors per node (client socket, the gate's
+//! upstream socket, rumqttd's end) and capped a fleet at about 6,500 nodes under this
+//! machine's 20,000-descriptor limit. An in-process link has no socket, so the gate now
+//! does the few things rumqttd's network link did:
+//! - keep-alive: a client silent for 1.5 x its keep-alive is dropped (a zero keep-alive is
+//!   refused, as rumqttd refuses it);
+//! - last will: rumqttd's local links carry no will, so when a client goes away without a
+//!   DISCONNECT (closed socket, keep-alive, protocol error) the gate publishes its will on
+//!   the link (QoS 0, the will's retain flag) and then ends the link; a DISCONNECT ends it
+//!   without the will; a newer connection with the same client id (rumqttd drops the older
+//!   link) ends the older one without its will, as rumqttd did for persistent sessions;
+//! - sessions are clean: CONNACK says `session_present = false`, so a client that asked for
+//!   a persistent session subscribes again (the hub's ingest does on every CONNACK). An
+//!   embedded broker loses its sessions with the hub process anyway.
 //!
 //! Bounds: [`MAX_CONNECTIONS`] clients; frames larger than the configured maximum close the
-//! connection; frames for the client go through a queue of [`CLIENT_QUEUE`] frames, so a
-//! slow client slows its own rumqttd connection down, not the gate.
+//! connection; packets for the client wait in the router's per-link queue (bounded by its
+//! `max_outgoing_packet_count`), so a slow client slows only its own link.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use rumqttc::mqttbytes::v4::{
-    ConnAck, ConnectReturnCode, Login, Packet, PubAck, SubAck, SubscribeReasonCode,
+    ConnAck, ConnectReturnCode, Packet, PubAck, SubAck, SubscribeReasonCode,
 };
 use rumqttc::mqttbytes::QoS;
+use rumqttd::protocol::{v4::V4, Protocol as _};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::broker::MqttUsers;
 use crate::broker_acl::{may_publish, may_subscribe, may_use_client_id, Role};
@@ -44,19 +57,14 @@ use crate::broker_acl::{may_publish, may_subscribe, may_use_client_id, Role};
 pub const MAX_CONNECTIONS: usize = 20_000;
 /// Time a client has to send its CONNECT.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Frames queued towards one client.
-pub const CLIENT_QUEUE: usize = 64;
 /// Room for topic and headers on top of the largest payload.
 pub const PACKET_OVERHEAD: usize = 64 * 1024;
 
 /// What the gate needs.
 pub struct GateConfig {
     pub users: MqttUsers,
-    /// rumqttd's private address.
-    pub upstream: SocketAddr,
-    /// Credentials rumqttd accepts (only the gate knows them).
-    pub upstream_user: String,
-    pub upstream_pass: String,
+    /// rumqttd (its router runs on its own thread; links are made per client).
+    pub broker: Arc<rumqttd::Broker>,
     /// Largest frame either way.
     pub max_packet: usize,
 }
@@ -67,6 +75,8 @@ enum GateError {
     Io(#[from] std::io::Error),
     #[error("malformed MQTT packet: {0}")]
     Protocol(rumqttc::mqttbytes::Error),
+    #[error("MQTT packet the broker cannot take: {0}")]
+    Codec(rumqttd::protocol::Error),
     #[error("no CONNECT within {}s", CONNECT_TIMEOUT.as_secs())]
     ConnectTimeout,
     #[error("the first packet was not a CONNECT")]
@@ -77,8 +87,14 @@ enum GateError {
     Refused(&'static str),
     #[error("unauthorized QoS 2 publish on {topic:?}")]
     DeniedQos2 { topic: String },
-    #[error("cannot reach the broker behind the gate")]
-    Upstream(#[source] std::io::Error),
+    #[error("nothing from the client within 1.5 x its keep-alive ({secs}s)")]
+    KeepAlive { secs: u16 },
+    #[error("the client closed its connection without DISCONNECT")]
+    Closed,
+    #[error("the broker refused the link")]
+    Link(#[source] rumqttd::local::LinkError),
+    #[error("the broker's link task failed")]
+    LinkTask(#[source] tokio::task::JoinError),
 }
 
 /// Accepts clients until the process ends.
@@ -130,7 +146,9 @@ pub async fn serve_with(
             };
             if let Err(e) = result {
                 match e {
-                    GateError::Io(_) => tracing::debug!(%peer, error = %e, "MQTT client gone"),
+                    GateError::Io(_) | GateError::Closed => {
+                        tracing::debug!(%peer, error = %e, "MQTT client gone")
+                    }
                     e => tracing::warn!(%peer, error = %e, "MQTT connection closed by the gate"),
                 }
             }
@@ -138,7 +156,8 @@ pub async fn serve_with(
     }
 }
 
-/// Reads one whole frame (`None` at a clean end of stream).
+/// Reads one whole frame (`None` at a clean end of stream). Cancel-safe: bytes read so far
+/// stay in `buf`.
 async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     buf: &mut BytesMut,
@@ -177,19 +196,30 @@ async fn refuse<S: AsyncWrite + Unpin>(
     GateError::Refused(why)
 }
 
+/// How a client's connection ended, which decides what the link is told.
+enum End {
+    /// DISCONNECT from the client: end the link, no will.
+    Clean,
+    /// The link was ended by rumqttd (a newer connection took the client id over): nothing
+    /// more to tell it.
+    TakenOver,
+    /// Anything else: publish the will, then end the link.
+    Lost(GateError),
+}
+
 async fn handle<S>(mut client: S, cfg: &GateConfig) -> Result<(), GateError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let max = cfg.max_packet;
-    let mut cbuf = BytesMut::with_capacity(4096);
+    let mut cbuf = BytesMut::with_capacity(1024);
     let first = tokio::time::timeout(CONNECT_TIMEOUT, read_frame(&mut client, &mut cbuf, max))
         .await
         .map_err(|_| GateError::ConnectTimeout)??;
     let Some(mut first) = first else {
         return Ok(());
     };
-    let mut connect = match Packet::read(&mut first, max).map_err(GateError::Protocol)? {
+    let connect = match Packet::read(&mut first, max).map_err(GateError::Protocol)? {
         Packet::Connect(c) => c,
         _ => return Err(GateError::NotConnect),
     };
@@ -230,57 +260,128 @@ where
             .await);
         }
     }
-    connect.login = Some(Login {
-        username: cfg.upstream_user.clone(),
-        password: cfg.upstream_pass.clone(),
-    });
-    let mut upstream = TcpStream::connect(cfg.upstream)
+    if connect.keep_alive == 0 {
+        return Err(refuse(
+            &mut client,
+            ConnectReturnCode::ServiceUnavailable,
+            "a keep-alive of 0 (the broker needs to notice dead clients)",
+        )
+        .await);
+    }
+    let client_id = if connect.client_id.is_empty() {
+        if !connect.clean_session {
+            return Err(refuse(
+                &mut client,
+                ConnectReturnCode::BadClientId,
+                "a persistent session needs a client id",
+            )
+            .await);
+        }
+        format!("shoal-gate-{}", crate::bootstrap::random_secret(16))
+    } else {
+        connect.client_id.clone()
+    };
+    // `link` waits for the router's answer on a blocking channel: not on this thread.
+    let broker = cfg.broker.clone();
+    let id = client_id.clone();
+    let (mut link_tx, mut link_rx) = tokio::task::spawn_blocking(move || broker.link(&id))
         .await
-        .map_err(GateError::Upstream)?;
-    let _ = upstream.set_nodelay(true);
-    upstream
-        .write_all(&encode(Packet::Connect(connect), max)?)
+        .map_err(GateError::LinkTask)?
+        .map_err(GateError::Link)?;
+    client
+        .write_all(&encode(
+            Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)),
+            max,
+        )?)
         .await?;
 
-    let (mut ur, mut uw) = upstream.into_split();
+    let secs = connect.keep_alive;
+    let idle = Duration::from_millis(u64::from(secs) * 1500);
+    let mut deadline = tokio::time::Instant::now() + idle;
+    let mut out = BytesMut::new();
     let (mut cr, mut cw) = tokio::io::split(client);
-    let (to_client, mut client_rx) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
-
-    let writer = async move {
-        while let Some(frame) = client_rx.recv().await {
-            cw.write_all(&frame).await?;
-        }
-        Ok::<(), GateError>(())
-    };
-    let down_tx = to_client.clone();
-    let downstream = async move {
-        let mut buf = BytesMut::with_capacity(4096);
-        while let Some(frame) = read_frame(&mut ur, &mut buf, max).await? {
-            if down_tx.send(frame.freeze()).await.is_err() {
-                break;
-            }
-        }
-        Ok::<(), GateError>(())
-    };
-    let upstream_loop = async move {
-        while let Some(frame) = read_frame(&mut cr, &mut cbuf, max).await? {
-            match inspect(&role, &user, frame, max)? {
-                Verdict::Forward(f) => uw.write_all(&f).await?,
-                Verdict::Reply(r) => {
-                    if to_client.send(r).await.is_err() {
-                        break;
+    let end = loop {
+        tokio::select! {
+            frame = tokio::time::timeout_at(deadline, read_frame(&mut cr, &mut cbuf, max)) => {
+                let frame = match frame {
+                    Err(_) => break End::Lost(GateError::KeepAlive { secs }),
+                    Ok(Err(e)) => break End::Lost(e),
+                    Ok(Ok(None)) => break End::Lost(GateError::Closed),
+                    Ok(Ok(Some(f))) => f,
+                };
+                deadline = tokio::time::Instant::now() + idle;
+                match inspect(&role, &user, frame, max) {
+                    Err(e) => break End::Lost(e),
+                    Ok(Verdict::Forward(raw)) => {
+                        let mut raw = BytesMut::from(&raw[..]);
+                        let packet = match V4.read_mut(&mut raw, max) {
+                            Ok(p) => p,
+                            Err(e) => break End::Lost(GateError::Codec(e)),
+                        };
+                        if matches!(packet, rumqttd::protocol::Packet::Disconnect(..)) {
+                            break End::Clean;
+                        }
+                        if link_tx.send(packet).await.is_err() {
+                            break End::TakenOver;
+                        }
                     }
+                    Ok(Verdict::Reply(r)) => {
+                        if let Err(e) = cw.write_all(&r).await {
+                            break End::Lost(e.into());
+                        }
+                    }
+                    Ok(Verdict::Drop) => {}
                 }
-                Verdict::Drop => {}
+            }
+            note = link_rx.next() => match note {
+                Ok(Some(note)) => match Option::<rumqttd::protocol::Packet>::from(note) {
+                    Some(packet) => {
+                        out.clear();
+                        if let Err(e) = V4.write(packet, &mut out) {
+                            break End::Lost(GateError::Codec(e));
+                        }
+                        if let Err(e) = cw.write_all(&out).await {
+                            break End::Lost(e.into());
+                        }
+                    }
+                    // The router paused this link (its queue was full); ask for more.
+                    None => {
+                        if link_rx.wake().await.is_err() {
+                            break End::TakenOver;
+                        }
+                    }
+                },
+                Ok(None) => {}
+                Err(_) => break End::TakenOver,
             }
         }
-        Ok::<(), GateError>(())
     };
-    // Whichever side ends first ends the connection; dropping the halves closes both sockets.
-    tokio::select! {
-        r = writer => r,
-        r = downstream => r,
-        r = upstream_loop => r,
+    let disconnect = rumqttd::protocol::Packet::Disconnect(
+        rumqttd::protocol::Disconnect {
+            reason_code: rumqttd::protocol::DisconnectReasonCode::NormalDisconnection,
+        },
+        None,
+    );
+    match end {
+        End::Clean => {
+            let _ = link_tx.send(disconnect).await;
+            Ok(())
+        }
+        End::TakenOver => Ok(()),
+        End::Lost(e) => {
+            if let Some(will) = connect.last_will {
+                let publish = rumqttd::protocol::Publish::new(
+                    Bytes::from(will.topic.into_bytes()),
+                    will.message,
+                    will.retain,
+                );
+                let _ = link_tx
+                    .send(rumqttd::protocol::Packet::Publish(publish, None))
+                    .await;
+            }
+            let _ = link_tx.send(disconnect).await;
+            Err(e)
+        }
     }
 }
 

@@ -42,4 +42,5 @@ pub mod service_alloc;
 pub mod service_plan;
 pub mod status_ingest;
 pub mod store;
+pub mod users_log;
 pub mod validation;

@@ -95,6 +95,10 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    match shoal_edge_agent::fd_limit::raise_to_hard() {
+        Ok((soft, hard)) => tracing::debug!(?soft, ?hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit to the hard one"),
+    }
     let result = actix_rt::System::new().block_on(run(args));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -11,7 +11,7 @@
 //! connected nodes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +36,34 @@ use crate::store::{EventType, Store, StoreError, StoredObject};
 
 /// Largest frame an agent may send (hellos and acks are small).
 const MAX_AGENT_FRAME: usize = 1024 * 1024;
+/// Joins decided at once (CSR signing and the credentials' sync, on the blocking pool).
+const JOIN_WORKERS: usize = 8;
+static JOIN_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(JOIN_WORKERS);
+/// Joins waiting for or holding a slot; past this a join connection is closed unanswered.
+const MAX_JOIN_QUEUE: usize = 256;
+static JOINS_QUEUED: AtomicUsize = AtomicUsize::new(0);
+/// QUIC handshakes in flight; past this new connections are refused.
+const MAX_HANDSHAKES: usize = 256;
+static HANDSHAKES: AtomicUsize = AtomicUsize::new(0);
+
+/// One join counted in [`JOINS_QUEUED`] while it lives.
+struct JoinQueued;
+
+impl JoinQueued {
+    fn enter() -> Option<JoinQueued> {
+        if JOINS_QUEUED.fetch_add(1, Ordering::AcqRel) >= MAX_JOIN_QUEUE {
+            JOINS_QUEUED.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(JoinQueued)
+    }
+}
+
+impl Drop for JoinQueued {
+    fn drop(&mut self) {
+        JOINS_QUEUED.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 /// How often an idle session pings the agent with the current revision.
 const PING_EVERY: Duration = Duration::from_secs(15);
 
@@ -70,9 +98,21 @@ impl Actor for QuicServer {
         let link = self.link.clone();
         let accept = async move {
             while let Some(incoming) = endpoint.accept().await {
+                // Design: admission control. A fleet starting at once offers more handshakes
+                // than the hub can finish; accepting them all makes every one slow, agents
+                // time out and retry, and the retries are more load (a retry storm). Past
+                // MAX_HANDSHAKES in flight a new connection is refused at once (one packet,
+                // no crypto); the agent retries it with its back-off.
+                if HANDSHAKES.fetch_add(1, Ordering::AcqRel) >= MAX_HANDSHAKES {
+                    HANDSHAKES.fetch_sub(1, Ordering::AcqRel);
+                    incoming.refuse();
+                    continue;
+                }
                 let link = link.clone();
                 actix::spawn(async move {
-                    let conn = match incoming.await {
+                    let conn = incoming.await;
+                    HANDSHAKES.fetch_sub(1, Ordering::AcqRel);
+                    let conn = match conn {
                         Ok(c) => c,
                         Err(e) => {
                             tracing::debug!(error = %e, "QUIC handshake failed");
@@ -104,7 +144,21 @@ async fn handle_join(conn: quinn::Connection, link: Arc<HubLink>) {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("join stream closed before a request")?;
-        let answer = decide_join(&link, &req);
+        // Design: signing the CSR and syncing the node's MQTT credentials to disk are
+        // blocking work; they run on the blocking pool, at most JOIN_WORKERS at once, so the
+        // hub's actor thread keeps serving sessions and a burst of joins shares the
+        // credential file's group commits instead of queueing one sync each.
+        let answer = {
+            // A join that would wait behind more than MAX_JOIN_QUEUE others is closed now
+            // (the agent retries with back-off) rather than answered after the agent gave up.
+            let _waiting =
+                JoinQueued::enter().ok_or_else(|| "too many joins queued; closed".to_string())?;
+            let _slot = JOIN_SLOTS.acquire().await.map_err(|e| e.to_string())?;
+            let (link, req) = (link.clone(), req.clone());
+            tokio::task::spawn_blocking(move || decide_join(&link, &req))
+                .await
+                .map_err(|e| e.to_string())?
+        };
         if let JoinResponse::Rejected(reason) = &answer {
             tracing::warn!(%remote, node = %req.node_name, %reason, "join refused");
         } else {

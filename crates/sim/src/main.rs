@@ -87,6 +87,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    match shoal_edge_agent::fd_limit::raise_to_hard() {
+        Ok((soft, hard)) => tracing::debug!(?soft, ?hard, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit to the hard one"),
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

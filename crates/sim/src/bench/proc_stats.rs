@@ -1,4 +1,5 @@
-//! CPU time and resident memory of a process, from `/proc/<pid>/stat` and `/proc/<pid>/status`.
+//! CPU time, resident memory and open file descriptors of a process, from
+//! `/proc/<pid>/stat`, `/proc/<pid>/status` and `/proc/<pid>/fd`.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,8 @@ pub struct Reading {
     pub cpu: Duration,
     /// Resident set size, bytes.
     pub rss: u64,
+    /// Open file descriptors (0 when `/proc/<pid>/fd` cannot be read).
+    pub fds: u64,
 }
 
 /// Reads the process now; `None` when it is gone.
@@ -23,6 +26,9 @@ pub fn read(pid: u32) -> Option<Reading> {
         at: Instant::now(),
         cpu: cpu_time(&stat)?,
         rss: rss_bytes(&status)?,
+        fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count() as u64)
+            .unwrap_or(0),
     })
 }
 
@@ -65,5 +71,6 @@ mod tests {
         assert_eq!(rss_bytes(status), Some(20 * 1024 * 1024));
         let me = read(std::process::id()).expect("own process");
         assert!(me.rss > 0);
+        assert!(me.fds > 0, "at least stdin/stdout/stderr");
     }
 }

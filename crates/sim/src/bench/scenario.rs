@@ -60,6 +60,9 @@ pub struct Phase {
     pub hub_cpu_cores_mean: f64,
     pub sim_rss_mib_max: f64,
     pub sim_cpu_cores_mean: f64,
+    /// Most open file descriptors of the hub and of the simulator during the phase.
+    pub hub_fds_max: u64,
+    pub sim_fds_max: u64,
 }
 
 /// The whole report (also the JSON file).
@@ -117,6 +120,18 @@ impl Shared {
             }
         };
         (peak(|x| x.1), mean(|x| x.1), peak(|x| x.2), mean(|x| x.2))
+    }
+
+    /// Most open descriptors of (hub, simulator) during `phase`.
+    fn fds(&self, phase: &str) -> (u64, u64) {
+        let r = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = r.iter().filter(|(p, _, _)| p == phase);
+        mine.fold((0, 0), |(h, s), (_, hub, sim)| {
+            (
+                h.max(hub.map(|r| r.fds).unwrap_or(0)),
+                s.max(sim.map(|r| r.fds).unwrap_or(0)),
+            )
+        })
     }
 }
 
@@ -342,8 +357,9 @@ fn phase(
     }
     let seconds = start.elapsed().as_secs_f64();
     let (hub_rss, hub_cpu, sim_rss, sim_cpu) = shared.usage(name);
+    let (hub_fds, sim_fds) = shared.fds(name);
     println!(
-        "{name}: {} in {seconds:.1} s ({detail})",
+        "{name}: {} in {seconds:.1} s ({detail}); hub {hub_rss:.0} MiB, {hub_fds} fds",
         if done { "done" } else { "TIMED OUT" }
     );
     Phase {
@@ -355,6 +371,8 @@ fn phase(
         hub_cpu_cores_mean: hub_cpu,
         sim_rss_mib_max: sim_rss,
         sim_cpu_cores_mean: sim_cpu,
+        hub_fds_max: hub_fds,
+        sim_fds_max: sim_fds,
     }
 }
 
