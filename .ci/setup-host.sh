@@ -14,7 +14,7 @@
 set -euo pipefail
 
 need_pkgs=()
-for p in podman runc netavark aardvark-dns iptables catatonit busybox-static mosquitto mosquitto-clients jq iproute2 curl python3-venv; do
+for p in podman runc netavark aardvark-dns iptables catatonit busybox-static mosquitto mosquitto-clients jq iproute2 curl openssl python3-venv; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
