@@ -213,13 +213,10 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
     let pub_event = |user: &str, pass: &str, client: &str, topic: &str, payload: &[u8]| {
         mqtt_pub(port, user, pass, client, topic, payload, false)
     };
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &ev("fake-a", "s1", "p1", &uid, 1)
-    ));
+    // fake-a publishing on its own events topic.
+    let as_a =
+        |payload: &[u8]| pub_event("node-fake-a", "pwA", "shoal-node-fake-a", a_events, payload);
+    assert!(as_a(&ev("fake-a", "s1", "p1", &uid, 1)));
     let event_json = |name: &str| {
         let out = hub.kubectl(&["get", "event", name, "-o", "json"]);
         out.status
@@ -240,13 +237,7 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
     assert!(e1["firstTimestamp"].is_string() && e1["lastTimestamp"].is_string());
     // Forged: fake-a about fake-b's pod on its own topic; on fake-b's topic (the gate
     // drops it); a reader's publish; malformed and oversized payloads; a stale repeat.
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &ev("fake-a", "s2", "p2", &uid2, 1)
-    ));
+    assert!(as_a(&ev("fake-a", "s2", "p2", &uid2, 1)));
     assert!(pub_event(
         "node-fake-a",
         "pwA",
@@ -261,67 +252,25 @@ fn embedded_broker_enforces_acls_and_ingest_drops_bad_status() {
         a_events,
         &ev("fake-a", "s4", "p1", &uid, 1)
     ));
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        b"{\"nodeName\":\"fake-a\""
-    ));
+    assert!(as_a(b"{\"nodeName\":\"fake-a\""));
     let mut huge: Value = serde_json::from_slice(&ev("fake-a", "s5", "p1", &uid, 1)).expect("json");
     huge["message"] = json!("x".repeat(20 * 1024));
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &serde_json::to_vec(&huge).expect("json")
-    ));
+    assert!(as_a(&serde_json::to_vec(&huge).expect("json")));
     // The series moves forward; a late repeat of an older count changes nothing.
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &ev("fake-a", "s1", "p1", &uid, 3)
-    ));
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &ev("fake-a", "s1", "p1", &uid, 2)
-    ));
+    assert!(as_a(&ev("fake-a", "s1", "p1", &uid, 3)));
+    assert!(as_a(&ev("fake-a", "s1", "p1", &uid, 2)));
     // Node clocks are bounded by the hub's: a lastTimestampMs of u64::MAX is clamped to a
     // date Go clients parse (kubectl fails on a 9-digit year); a day-old report is dropped.
     let mut far: Value = serde_json::from_slice(&ev("fake-a", "s7", "p1", &uid, 1)).expect("json");
     far["lastTimestampMs"] = json!(u64::MAX);
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &serde_json::to_vec(&far).expect("json")
-    ));
+    assert!(as_a(&serde_json::to_vec(&far).expect("json")));
     let mut stale: Value =
         serde_json::from_slice(&ev("fake-a", "s8", "p1", &uid, 1)).expect("json");
     stale["firstTimestampMs"] = json!(t0 - 2 * 86_400_000);
     stale["lastTimestampMs"] = json!(t0 - 2 * 86_400_000);
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &serde_json::to_vec(&stale).expect("json")
-    ));
+    assert!(as_a(&serde_json::to_vec(&stale).expect("json")));
     // Sentinel: a later event of fake-a's shows the ones before were processed.
-    assert!(pub_event(
-        "node-fake-a",
-        "pwA",
-        "shoal-node-fake-a",
-        a_events,
-        &ev("fake-a", "s6", "p1", &uid, 1)
-    ));
+    assert!(as_a(&ev("fake-a", "s6", "p1", &uid, 1)));
     wait_for("the sentinel event", Duration::from_secs(20), || {
         event_json("p1.s6")
     });

@@ -61,29 +61,13 @@ pub fn mqtt_retained_with(
     pass: &str,
     filter: &str,
 ) -> Vec<(String, String)> {
-    let mut cmd = Command::new("mosquitto_sub");
-    cmd.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-u",
+    mosquitto_sub(
+        port,
+        cafile,
         user,
-        "-P",
         pass,
-    ]);
-    if let Some(ca) = cafile {
-        cmd.arg("--cafile").arg(ca);
-    }
-    let out = cmd
-        .args(["-t", filter, "-v", "--retained-only", "-W", "2"])
-        .output()
-        .expect("mosquitto_sub runs");
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(t, p)| (t.to_string(), p.to_string()))
-        .collect()
+        &["-t", filter, "--retained-only", "-W", "2"],
+    )
 }
 
 /// The retained JSON on `topic`, if any.
@@ -104,6 +88,24 @@ pub fn mqtt_collect(
     filter: &str,
     secs: u32,
 ) -> Vec<(String, String)> {
+    mosquitto_sub(
+        port,
+        cafile,
+        user,
+        pass,
+        &["-t", filter, "-W", &secs.to_string()],
+    )
+}
+
+/// Runs `mosquitto_sub -v` on the loopback broker at `port` (TLS when `cafile` is given)
+/// with `args`, and returns the `(topic, payload)` lines it printed.
+fn mosquitto_sub(
+    port: u16,
+    cafile: Option<&Path>,
+    user: &str,
+    pass: &str,
+    args: &[&str],
+) -> Vec<(String, String)> {
     let mut cmd = Command::new("mosquitto_sub");
     cmd.args([
         "-h",
@@ -114,14 +116,12 @@ pub fn mqtt_collect(
         user,
         "-P",
         pass,
+        "-v",
     ]);
     if let Some(ca) = cafile {
         cmd.arg("--cafile").arg(ca);
     }
-    let out = cmd
-        .args(["-t", filter, "-v", "-W", &secs.to_string()])
-        .output()
-        .expect("mosquitto_sub runs");
+    let out = cmd.args(args).output().expect("mosquitto_sub runs");
     text(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(' '))

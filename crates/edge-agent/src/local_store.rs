@@ -204,19 +204,9 @@ impl LocalStore {
                 u64::from_be_bytes(arr)
             }
         };
-        let mut plans = Vec::new();
-        for kv in pods.iter() {
-            let (key, value) = kv.into_inner().map_err(|source| StoreError::Io {
-                op: "reading the pod plans",
-                source,
-            })?;
-            let uid = String::from_utf8_lossy(&key).into_owned();
-            plans.push(self.decode_versioned::<PodPlan>(
-                &format!("the plan of pod {uid}"),
-                &uid,
-                &value,
-            )?);
-        }
+        let plans = self.decode_all::<PodPlan>(pods, "reading the pod plans", |uid| {
+            format!("the plan of pod {uid}")
+        })?;
         Ok(DesiredSet::from_parts(revision, plans))
     }
 
@@ -282,19 +272,9 @@ impl LocalStore {
                 return Ok(set.lock().unwrap_or_else(|p| p.into_inner()).clone())
             }
         };
-        let mut plans = Vec::new();
-        for kv in services.iter() {
-            let (key, value) = kv.into_inner().map_err(|source| StoreError::Io {
-                op: "reading the services",
-                source,
-            })?;
-            let key = String::from_utf8_lossy(&key).into_owned();
-            plans.push(self.decode_versioned::<ServicePlan>(
-                &format!("the entry {key}"),
-                &key,
-                &value,
-            )?);
-        }
+        let plans = self.decode_all::<ServicePlan>(services, "reading the services", |key| {
+            format!("the entry {key}")
+        })?;
         Ok(ServiceSet::from_plans(plans))
     }
 
@@ -358,6 +338,25 @@ impl LocalStore {
         tokio::task::spawn_blocking(move || store.write_services(&write).map(|()| write))
             .await
             .map_err(|source| StoreError::Join { source })?
+    }
+
+    /// Decodes every entry of `entries` ([`Self::decode_versioned`]); `what` names an entry
+    /// by its key in errors, `op` names the read.
+    fn decode_all<T: serde::de::DeserializeOwned>(
+        &self,
+        entries: &Keyspace,
+        op: &'static str,
+        what: impl Fn(&str) -> String,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        for kv in entries.iter() {
+            let (key, value) = kv
+                .into_inner()
+                .map_err(|source| StoreError::Io { op, source })?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            out.push(self.decode_versioned::<T>(&what(&key), &key, &value)?);
+        }
+        Ok(out)
     }
 
     /// Decodes an entry written as `FORMAT_VERSION` + bincode; `what` names it in errors.

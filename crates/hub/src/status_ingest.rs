@@ -272,6 +272,9 @@ struct Folder {
     pending: HashMap<String, usize>,
 }
 
+/// Most topics [`Folder::fresh`] remembers before it starts over.
+const MAX_TOPICS_REMEMBERED: usize = 200_000;
+
 /// The key [`Folder::pending`] counts a Node's writes under.
 fn node_object(node: &str) -> String {
     format!("node/{node}")
@@ -399,6 +402,11 @@ impl Folder {
         match self.last_seen.get(topic) {
             Some(&prev) if observed < prev => false,
             _ => {
+                // Bounded: topics of pods long gone would pile up. Forgetting is safe, the
+                // store's observed-at annotation still refuses an older report.
+                if self.last_seen.len() >= MAX_TOPICS_REMEMBERED {
+                    self.last_seen.clear();
+                }
                 self.last_seen.insert(topic.to_string(), observed);
                 true
             }

@@ -47,7 +47,7 @@ use shoal_transport::wire::MqttCredentials;
 use super::api::Api;
 use super::latency::{Latencies, Summary};
 use super::proc_stats;
-use super::process::{free_port, Guard};
+use super::process::{free_port, hub_command, Guard};
 use super::scenario::{machine, wait_api};
 
 /// What to run.
@@ -258,25 +258,18 @@ fn run_one(cfg: &IngestBench, broker: Broker) -> anyhow::Result<BrokerRun> {
     write_private(&hub_dir.join("mqtt-users"), &users)?;
 
     let (api_port, quic_port, mqtt_port) = (free_port(false)?, free_port(true)?, free_port(false)?);
-    let mut hub_cmd = Command::new(cfg.bin_dir.join("shoal-hub"));
-    hub_cmd
-        .arg("--data-dir")
-        .arg(&hub_dir)
-        .arg("--api-addr")
-        .arg(format!("127.0.0.1:{api_port}"))
-        .arg("--quic-addr")
-        .arg(format!("127.0.0.1:{quic_port}"))
-        .env("SHOAL_LOG", "warn");
-    match broker {
-        Broker::Embedded => hub_cmd
-            .arg("--mqtt-addr")
-            .arg(format!("127.0.0.1:{mqtt_port}")),
-        Broker::Mosquitto => hub_cmd
-            .arg("--mqtt-addr")
-            .arg(format!("127.0.0.1:{}", free_port(false)?))
-            .arg("--mqtt-url")
-            .arg(format!("mqtt://127.0.0.1:{mqtt_port}")),
+    // With Mosquitto the embedded broker still listens (on a port nobody uses) while the
+    // hub's own client goes to Mosquitto.
+    let embedded_port = match broker {
+        Broker::Embedded => mqtt_port,
+        Broker::Mosquitto => free_port(false)?,
     };
+    let mut hub_cmd = hub_command(&cfg.bin_dir, &hub_dir, api_port, quic_port, embedded_port);
+    if let Broker::Mosquitto = broker {
+        hub_cmd
+            .arg("--mqtt-url")
+            .arg(format!("mqtt://127.0.0.1:{mqtt_port}"));
+    }
     let hub = Guard::spawn("shoal-hub", &mut hub_cmd, &dir.join("hub.log"))?;
     wait_api(&hub_dir.join("admin.kubeconfig"))?;
     let api = Api::from_kubeconfig(&hub_dir.join("admin.kubeconfig"))?;

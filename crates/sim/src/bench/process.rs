@@ -54,6 +54,28 @@ impl Drop for Guard {
     }
 }
 
+/// `shoal-hub` from `bin_dir` with its data in `hub_dir`, listening on loopback: the API on
+/// `api_port`, QUIC on `quic_port`, the embedded MQTT broker on `mqtt_port`; warnings only.
+pub fn hub_command(
+    bin_dir: &Path,
+    hub_dir: &Path,
+    api_port: u16,
+    quic_port: u16,
+    mqtt_port: u16,
+) -> Command {
+    let mut cmd = Command::new(bin_dir.join("shoal-hub"));
+    cmd.arg("--data-dir")
+        .arg(hub_dir)
+        .arg("--api-addr")
+        .arg(format!("127.0.0.1:{api_port}"))
+        .arg("--quic-addr")
+        .arg(format!("127.0.0.1:{quic_port}"))
+        .arg("--mqtt-addr")
+        .arg(format!("127.0.0.1:{mqtt_port}"))
+        .env("SHOAL_LOG", "warn");
+    cmd
+}
+
 pub fn free_port(udp: bool) -> anyhow::Result<u16> {
     Ok(if udp {
         std::net::UdpSocket::bind("127.0.0.1:0")?

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use super::api::Api;
 use super::latency::{Latencies, Summary};
 use super::proc_stats::{self, Reading};
-use super::process::{free_port, Guard};
+use super::process::{free_port, hub_command, Guard};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -145,16 +145,7 @@ pub fn run(cfg: &FleetBench) -> anyhow::Result<Report> {
     println!("shoal-bench: work dir {}", dir.display());
     let mut hub = Guard::spawn(
         "shoal-hub",
-        Command::new(cfg.bin_dir.join("shoal-hub"))
-            .arg("--data-dir")
-            .arg(&hub_dir)
-            .arg("--api-addr")
-            .arg(format!("127.0.0.1:{api_port}"))
-            .arg("--quic-addr")
-            .arg(format!("127.0.0.1:{quic_port}"))
-            .arg("--mqtt-addr")
-            .arg(format!("127.0.0.1:{mqtt_port}"))
-            .env("SHOAL_LOG", "warn"),
+        &mut hub_command(&cfg.bin_dir, &hub_dir, api_port, quic_port, mqtt_port),
         &dir.join("hub.log"),
     )?;
     let kubeconfig = hub_dir.join("admin.kubeconfig");

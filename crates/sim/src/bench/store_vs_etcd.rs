@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 
 use super::api::Api;
 use super::latency::{Latencies, Summary};
-use super::process::{free_port, Guard};
+use super::process::{free_port, hub_command, Guard};
 use super::scenario::{machine, wait_api};
 
 /// What to run.
@@ -331,16 +331,7 @@ pub fn run(cfg: &StoreBench) -> anyhow::Result<StoreReport> {
     let (api_port, quic_port, mqtt_port) = (free_port(false)?, free_port(true)?, free_port(false)?);
     let _hub = Guard::spawn(
         "shoal-hub",
-        Command::new(cfg.bin_dir.join("shoal-hub"))
-            .arg("--data-dir")
-            .arg(&hub_dir)
-            .arg("--api-addr")
-            .arg(format!("127.0.0.1:{api_port}"))
-            .arg("--quic-addr")
-            .arg(format!("127.0.0.1:{quic_port}"))
-            .arg("--mqtt-addr")
-            .arg(format!("127.0.0.1:{mqtt_port}"))
-            .env("SHOAL_LOG", "warn"),
+        &mut hub_command(&cfg.bin_dir, &hub_dir, api_port, quic_port, mqtt_port),
         &dir.join("hub.log"),
     )?;
     wait_api(&hub_dir.join("admin.kubeconfig"))?;
