@@ -63,8 +63,15 @@ pub const MAX_PENDING: usize = 4096;
 pub const NODE_STATUS_INTERVAL: Duration = Duration::from_secs(10);
 /// Longest time between two publishes of one pod's status.
 pub const POD_REFRESH: Duration = Duration::from_secs(60);
-/// MQTT keep-alive; the broker declares the node offline about 1.5 x this after it vanishes.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// MQTT keep-alive; the broker declares the node offline about 1.5 x this after it vanishes
+/// (a process that dies closes its socket, and its will goes out at once).
+///
+/// Design: 15 s, not less. rumqttc pings every keep-alive whatever else it sends, so at
+/// fleet scale pings were the broker's most frequent packet (two a node every 10 s at 5 s),
+/// and a short keep-alive turns a hub that answers late under load into a disconnect storm.
+/// Silent loss is still seen (will after about 22 s) before the hub's own 40 s
+/// `--node-unknown-after`.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often the outbox is retried while the request channel was full.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Headroom for topic and header on top of the largest payload.
@@ -946,7 +953,7 @@ mod tests {
         };
         assert_eq!(connect.client_id, "shoal-node-edge-1");
         assert!(!connect.clean_session);
-        assert_eq!(connect.keep_alive, 5);
+        assert_eq!(connect.keep_alive, 15);
         let will = connect.last_will.expect("a last will");
         assert_eq!(will.topic, "shoal/v1/nodes/edge-1/online");
         assert_eq!(&will.message[..], br#"{"online":false}"#);
@@ -1159,7 +1166,7 @@ mod tests {
         let opts = mqtt_options("edge-1", &broker, &creds, None);
         assert_eq!(opts.client_id(), "shoal-node-edge-1");
         assert!(!opts.clean_session());
-        assert_eq!(opts.keep_alive(), Duration::from_secs(5));
+        assert_eq!(opts.keep_alive(), Duration::from_secs(15));
         let will = opts.last_will().expect("will");
         assert_eq!(will.topic, "shoal/v1/nodes/edge-1/online");
         assert_eq!(&will.message[..], br#"{"online":false}"#);

@@ -17,7 +17,7 @@ use crate::node_session::{HubLink, QuicServer};
 use crate::resources::{self, NAMESPACES};
 use crate::scheduler::Scheduler;
 use crate::status_ingest::StatusIngest;
-use crate::store::{Store, StoreError};
+use crate::store::{Lane, Store, StoreError};
 
 /// The hub's settings, merged from defaults and flags.
 #[derive(Debug, Clone)]
@@ -130,6 +130,9 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         }
     }
 
+    // The hub's own components write through the bulk lane, API requests through the API
+    // lane (see `store::Lane`).
+    let bulk = store.with_lane(Lane::Bulk);
     let users = MqttUsers::load(material.mqtt_users_file.clone())?.with_store(store.clone());
     let mqtt_ca = match &cfg.mqtt_ca {
         Some(path) => Some(crate::mqtt_tls::load_ca(path)?),
@@ -225,26 +228,31 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     };
     if cfg.mqtt_summaries {
         crate::rollout_summary::RolloutSummary {
-            store: store.clone(),
+            store: bulk.clone(),
             broker: broker.clone(),
         }
         .start();
     }
     let metrics = crate::metrics::Metrics::default();
-    StatusIngest {
-        store: store.clone(),
-        broker,
-        heartbeats: heartbeats.clone(),
-        metrics: metrics.clone(),
+    // Design: status ingest, the scheduler and the controllers each get a thread (arbiter)
+    // of their own, apart from the one that runs node sessions, so a burst of node traffic
+    // does not starve placement or reconciles, nor they the nodes; and the ingest keeps up
+    // with the broker (a subscriber that falls a whole router log behind loses messages)
+    // however busy the QUIC sessions are.
+    let ingest = Arbiter::new();
+    {
+        let (store, heartbeats, metrics) = (bulk.clone(), heartbeats.clone(), metrics.clone());
+        StatusIngest::start_in_arbiter(&ingest.handle(), move |_| StatusIngest {
+            store,
+            broker,
+            heartbeats,
+            metrics,
+        });
     }
-    .start();
-    // Design: the scheduler and the controllers each get a thread (arbiter) of their own,
-    // apart from the one that runs node sessions and status ingest, so a burst of node
-    // traffic does not starve placement or reconciles, nor they the nodes.
-    let scheduler = Scheduler::start_own_thread(store.clone());
-    let controllers = controllers::start_all(&store, heartbeats, cfg.node_lifecycle.clone());
+    let scheduler = Scheduler::start_own_thread(bulk.clone());
+    let controllers = controllers::start_all(&bulk, heartbeats, cfg.node_lifecycle.clone());
     crate::event_gc::EventGc {
-        store: store.clone(),
+        store: bulk.clone(),
         ttl: crate::event_gc::EVENT_TTL,
     }
     .start();
@@ -259,7 +267,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
     let quic_addr = endpoint.local_addr().unwrap_or(cfg.quic_addr);
     let conns = crate::node_conns::NodeConns::default();
     let link = Arc::new(HubLink {
-        store: store.clone(),
+        store: bulk.clone(),
         ca: material.ca.clone(),
         join_token: material.join_token.clone(),
         mqtt_users: users,
@@ -272,7 +280,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
             env!("CARGO_PKG_VERSION")
         ),
         conns: conns.clone(),
-        router: crate::node_router::NodeRouter::start(store.clone()),
+        router: crate::node_router::NodeRouter::start(bulk.clone()),
     });
     let quic = QuicServer { endpoint, link }.start();
 
@@ -303,7 +311,7 @@ pub async fn start(cfg: HubConfig) -> anyhow::Result<Hub> {
         kubeconfig: material.kubeconfig,
         api_addr,
         quic_addr,
-        workers: vec![scheduler, controllers],
+        workers: vec![ingest, scheduler, controllers],
     })
 }
 

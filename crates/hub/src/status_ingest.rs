@@ -270,6 +270,10 @@ struct Folder {
     /// Writes of this ingest queued and not yet committed, per object
     /// ([`node_object`] / [`pod_object`]). Bounded by [`MAX_IN_FLIGHT`] entries.
     pending: HashMap<String, usize>,
+    /// Per object, the revision it had and the [`fingerprint`] of the last report found to
+    /// change nothing in it: the same report content against the same revision changes
+    /// nothing again, so it is skipped without parsing the stored object.
+    quiet: HashMap<String, (u64, u64)>,
 }
 
 /// Most topics [`Folder::fresh`] remembers before it starts over.
@@ -296,6 +300,7 @@ impl Folder {
             offline: HashSet::new(),
             held: HashMap::new(),
             pending: HashMap::new(),
+            quiet: HashMap::new(),
         }
     }
 
@@ -321,20 +326,37 @@ impl Folder {
     /// Design: only when none of this ingest's writes to the object is still in flight; a
     /// queued earlier report could otherwise be committed after, and win over, the skipped
     /// newer one. A racing write of another component is healed by the node's next report.
+    ///
+    /// Design: most reports are heartbeats that repeat the last status. Parsing the stored
+    /// object to find that out cost more than everything else the ingest does per message,
+    /// so a report whose [`fingerprint`] matches the last unchanged one against the same
+    /// object revision is known to change nothing without looking.
     fn unchanged(
-        &self,
+        &mut self,
         object: &str,
+        fingerprint: u64,
         current: Option<std::sync::Arc<crate::store::StoredObject>>,
         apply: impl FnOnce(&Value) -> Result<Option<Value>, StoreError>,
     ) -> bool {
         if self.pending.contains_key(object) {
             return false;
         }
-        match current {
-            Some(o) => matches!(apply(&o.value()), Ok(None)),
+        let Some(o) = current else {
             // Missing: the write would fail with NotFound, which is ignored anyway.
-            None => true,
+            return true;
+        };
+        if self.quiet.get(object) == Some(&(o.revision, fingerprint)) {
+            return true;
         }
+        if !matches!(apply(&o.value()), Ok(None)) {
+            return false;
+        }
+        if self.quiet.len() >= MAX_TOPICS_REMEMBERED {
+            self.quiet.clear();
+        }
+        self.quiet
+            .insert(object.to_string(), (o.revision, fingerprint));
+        true
     }
 
     /// Folds one message; returns its store write, queued, when there is one, with the
@@ -451,7 +473,8 @@ impl Folder {
         self.heartbeats.record(node, r.observed_at_ms);
         let object = node_object(node);
         let current = self.store.get(&NODES, "", node);
-        if self.unchanged(&object, current, |old| Ok(apply_node_report(old, &r))) {
+        let fp = node_fingerprint(&r);
+        if self.unchanged(&object, fp, current, |old| Ok(apply_node_report(old, &r))) {
             return Ok(None);
         }
         let res = self
@@ -475,7 +498,8 @@ impl Folder {
         let node = node.to_string();
         let object = pod_object(&r.namespace, &r.name);
         let current = self.store.get(&PODS, &r.namespace, &r.name);
-        if self.unchanged(&object, current, |old| apply_pod_report(old, &r, &node)) {
+        let fp = pod_fingerprint(&r);
+        if self.unchanged(&object, fp, current, |old| apply_pod_report(old, &r, &node)) {
             return Ok(None);
         }
         let (namespace, name) = (r.namespace.clone(), r.name.clone());
@@ -491,6 +515,37 @@ impl Folder {
         res.map(|w| Some(self.queued(&object, w)))
             .map_err(|e| e.to_string())
     }
+}
+
+/// A hash of what a node report says, leaving out when it was made (`observedAtMs` and the
+/// conditions' heartbeat times): two reports with one fingerprint applied to one object
+/// version give the same result.
+fn node_fingerprint(r: &NodeStatusReport) -> u64 {
+    let mut quiet = NodeStatusReport {
+        observed_at_ms: 0,
+        ..r.clone()
+    };
+    for c in &mut quiet.conditions {
+        c.last_heartbeat_time = None;
+    }
+    hash_of(&quiet)
+}
+
+/// [`node_fingerprint`] for pod reports.
+fn pod_fingerprint(r: &PodStatusReport) -> u64 {
+    let mut quiet = PodStatusReport {
+        observed_at_ms: 0,
+        ..r.clone()
+    };
+    for c in &mut quiet.status.conditions {
+        c.last_heartbeat_time = None;
+    }
+    hash_of(&quiet)
+}
+
+fn hash_of(v: &impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher as _, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(v)
 }
 
 /// A node status report applied to the stored Node `old`: `None` when it changes nothing a
@@ -761,6 +816,83 @@ mod tests {
         assert_eq!(
             node["status"]["conditions"].as_array().map(Vec::len),
             Some(2)
+        );
+    }
+
+    /// Folds `report` on its topic and waits for the write, if there is one; whether there was.
+    async fn fold_node(folder: &mut Folder, report: &NodeStatusReport) -> bool {
+        let topic = status::node_status_topic(&report.node_name);
+        let payload = serde_json::to_vec(report).expect("json");
+        match folder.fold(&topic, &payload).await {
+            Some((object, w)) => {
+                w.await.expect("committed");
+                folder.write_done(&object);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn repeated_reports_skip_the_store_until_the_object_or_the_report_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), crate::resources::ALL).expect("store");
+        store
+            .create(
+                &NODES,
+                "",
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}),
+            )
+            .await
+            .expect("node");
+        let mut folder = Folder::new(
+            store.clone(),
+            Heartbeats::default(),
+            crate::metrics::Metrics::default(),
+        );
+        assert!(
+            fold_node(&mut folder, &heartbeat(100)).await,
+            "first report writes"
+        );
+        let rev = store.get(&NODES, "", "n1").expect("node").revision;
+        assert!(
+            !fold_node(&mut folder, &heartbeat(200)).await,
+            "heartbeat only"
+        );
+        assert!(
+            !fold_node(&mut folder, &heartbeat(300)).await,
+            "known quiet report"
+        );
+        // Another writer changes the Node: the same report content is looked at again and
+        // puts the condition back.
+        store
+            .mutate(
+                &NODES,
+                "",
+                "n1",
+                Box::new(|old| {
+                    let mut v = old.clone();
+                    v["status"]["conditions"] = json!([]);
+                    Ok(Some(v))
+                }),
+            )
+            .await
+            .expect("mutate");
+        assert!(
+            fold_node(&mut folder, &heartbeat(400)).await,
+            "the object changed"
+        );
+        let node = store.get(&NODES, "", "n1").expect("node");
+        assert_eq!(node.value()["status"]["conditions"][0]["status"], "True");
+        assert!(node.revision > rev);
+        // A report that says something new writes even right after a quiet one.
+        assert!(!fold_node(&mut folder, &heartbeat(500)).await);
+        let mut not_ready = heartbeat(600);
+        not_ready.conditions[0].status = "False".into();
+        assert!(fold_node(&mut folder, &not_ready).await, "a real change");
+        assert_eq!(
+            store.get(&NODES, "", "n1").expect("node").value()["status"]["conditions"][0]["status"],
+            "False"
         );
     }
 }

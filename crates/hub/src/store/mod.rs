@@ -33,10 +33,31 @@ use crate::resources::ResourceInfo;
 /// How many changes the store keeps by default for watches to resume from (in memory and on
 /// disk).
 pub const HISTORY_LEN: usize = 50_000;
-/// Writes waiting for the writer thread; callers wait (back-pressure) beyond this.
+/// Writes waiting for the writer thread, per lane; callers wait (back-pressure) beyond this.
 const WRITE_QUEUE: usize = 4096;
 /// Most writes folded into one fsync.
 const MAX_GROUP: usize = 512;
+/// Most bulk-lane writes in one group: bounds how long a group takes, and so how long an
+/// API write that arrives while it commits waits.
+const MAX_BULK_GROUP: usize = 256;
+
+/// Which of the writer's two queues a [`Store`] handle writes through.
+///
+/// Design: API clients' writes (kubectl, operators, the Python client) must not wait behind
+/// the fleet's bulk traffic: a DaemonSet rollout or a 10,000-replica Deployment queues
+/// thousands of binds, pod creates and status writes, and in one FIFO a ConfigMap update
+/// waited for all of them (p99 over 200 ms). The writer drains the API lane first, and bulk
+/// groups are capped ([`MAX_BULK_GROUP`]), so an API write waits for at most the group being
+/// committed. Order is kept per handle lane, which is all callers rely on: each component
+/// writes through one lane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Writes of API requests (the default).
+    Api,
+    /// Writes of the hub's own components: scheduler, controllers, status ingest, node
+    /// sessions, garbage collectors.
+    Bulk,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -114,7 +135,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
-    writes: mpsc::Sender<Queued>,
+    api: mpsc::Sender<Queued>,
+    bulk: mpsc::Sender<Queued>,
+    lane: Lane,
 }
 
 /// A list result: the objects and the revision they are consistent with.
@@ -190,7 +213,8 @@ impl Store {
             history.pop_front();
         }
         let (revision_tx, _) = watch::channel(revision);
-        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let (api_tx, api_rx) = mpsc::channel(WRITE_QUEUE);
+        let (bulk_tx, bulk_rx) = mpsc::channel(WRITE_QUEUE);
         let inner = Arc::new(Inner {
             state: RwLock::new(State {
                 objects,
@@ -203,11 +227,32 @@ impl Store {
         let writer_inner = inner.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(disk, writer_inner, rx))
+            .spawn(move || writer_loop(disk, writer_inner, api_rx, bulk_rx))
             .map_err(|e| {
                 StoreError::Invalid(format!("cannot start the store writer thread: {e}"))
             })?;
-        Ok(Store { inner, writes: tx })
+        Ok(Store {
+            inner,
+            api: api_tx,
+            bulk: bulk_tx,
+            lane: Lane::Api,
+        })
+    }
+
+    /// This handle writing through `lane` (see [`Lane`]).
+    pub fn with_lane(&self, lane: Lane) -> Store {
+        Store {
+            lane,
+            ..self.clone()
+        }
+    }
+
+    /// The queue this handle's writes go to.
+    fn writes(&self) -> &mpsc::Sender<Queued> {
+        match self.lane {
+            Lane::Api => &self.api,
+            Lane::Bulk => &self.bulk,
+        }
     }
 
     /// The latest committed revision.
@@ -380,7 +425,7 @@ impl Store {
             name: name.to_string(),
             f,
         };
-        self.writes
+        self.writes()
             .send(Queued { op, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
@@ -401,7 +446,7 @@ impl Store {
             namespace: namespace.to_string(),
             value,
         };
-        self.writes
+        self.writes()
             .send(Queued { op, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
@@ -410,7 +455,7 @@ impl Store {
 
     async fn submit(&self, op: Op) -> Result<Arc<StoredObject>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writes
+        self.writes()
             .send(Queued { op, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
@@ -434,13 +479,46 @@ impl std::future::Future for PendingWrite {
     }
 }
 
-/// The writer thread: group commit until every `Store` handle is gone.
-fn writer_loop(disk: Disk, inner: Arc<Inner>, mut rx: mpsc::Receiver<Queued>) {
-    while let Some(first) = rx.blocking_recv() {
+/// The writer thread: group commit until every `Store` handle is gone. A group takes every
+/// waiting API write first, then bulk writes up to [`MAX_BULK_GROUP`] (see [`Lane`]).
+fn writer_loop(
+    disk: Disk,
+    inner: Arc<Inner>,
+    mut api: mpsc::Receiver<Queued>,
+    mut bulk: mpsc::Receiver<Queued>,
+) {
+    // Only to wait on two queues at once; the thread blocks on the disk otherwise.
+    let waiter = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the store writer; writes will fail");
+            return;
+        }
+    };
+    loop {
+        let first = waiter.block_on(async {
+            tokio::select! {
+                biased;
+                Some(q) = api.recv() => Some((q, Lane::Api)),
+                Some(q) = bulk.recv() => Some((q, Lane::Bulk)),
+                else => None,
+            }
+        });
+        let Some((first, lane)) = first else { break };
+        let mut bulk_taken = usize::from(lane == Lane::Bulk);
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
-            match rx.try_recv() {
+            match api.try_recv() {
                 Ok(q) => group.push(q),
+                Err(_) => break,
+            }
+        }
+        while group.len() < MAX_GROUP && bulk_taken < MAX_BULK_GROUP {
+            match bulk.try_recv() {
+                Ok(q) => {
+                    group.push(q);
+                    bulk_taken += 1;
+                }
                 Err(_) => break,
             }
         }

@@ -260,3 +260,47 @@ fn acknowledged_writes_survive_reopen() {
     assert_eq!(evs.len(), 3);
     assert_eq!(evs[2].event_type, EventType::Deleted);
 }
+
+#[tokio::test]
+async fn api_writes_overtake_queued_bulk_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let bulk = store.with_lane(Lane::Bulk);
+    bulk.create(&PODS, "default", pod("busy"))
+        .await
+        .expect("create");
+    // Thousands of bulk writes queued (not awaited), as a rollout or status burst makes.
+    let mut pending = Vec::new();
+    for i in 0..3000u32 {
+        let w = bulk
+            .enqueue_mutate(
+                &PODS,
+                "default",
+                "busy",
+                Box::new(move |old| {
+                    let mut v = old.clone();
+                    v["metadata"]["labels"]["n"] = json!(i.to_string());
+                    Ok(Some(v))
+                }),
+            )
+            .await
+            .expect("queued");
+        pending.push(w);
+    }
+    let api = store
+        .create(&PODS, "default", pod("urgent"))
+        .await
+        .expect("api create");
+    let mut last_bulk = 0;
+    for w in pending {
+        last_bulk = w.await.expect("bulk write").revision;
+    }
+    assert_eq!(last_bulk, 3002, "every bulk write committed, in order");
+    assert!(
+        api.revision < last_bulk - 1000,
+        "the API write (revision {}) waited behind the bulk queue (last bulk {last_bulk})",
+        api.revision
+    );
+    // Both lanes close with the last handle: the writer exits and the directory reopens.
+    drop((store, bulk));
+}
