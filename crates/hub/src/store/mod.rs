@@ -33,6 +33,14 @@ use crate::resources::ResourceInfo;
 /// How many changes the store keeps by default for watches to resume from (in memory and on
 /// disk).
 pub const HISTORY_LEN: usize = 50_000;
+/// Most bytes of object JSON the in-memory watch history holds (besides [`HISTORY_LEN`]).
+///
+/// Design: the history keeps every version a watch may resume from, and the versions it
+/// keeps alive are mostly ones the current state no longer shares (a pod's create, bind and
+/// status writes are three versions). At fleet scale 50,000 entries of 2-3 KB pods are
+/// 100-150 MB; 64 MiB still covers tens of thousands of recent changes, and a watch that
+/// falls further behind gets 410 and relists, as with Kubernetes' watch cache.
+pub const HISTORY_BYTES: usize = 64 * 1024 * 1024;
 /// Writes waiting for the writer thread, per lane; callers wait (back-pressure) beyond this.
 const WRITE_QUEUE: usize = 4096;
 /// Most writes folded into one fsync.
@@ -120,6 +128,25 @@ struct State {
     objects: BTreeMap<String, Arc<StoredObject>>,
     revision: u64,
     history: VecDeque<WatchEvent>,
+    /// Bytes of object JSON in `history`.
+    history_bytes: usize,
+}
+
+impl State {
+    /// Appends a change and drops the oldest ones beyond `max_len` changes or
+    /// `max_bytes` of JSON (always keeping the newest).
+    fn push_history(&mut self, ev: WatchEvent, max_len: usize, max_bytes: usize) {
+        self.history_bytes += ev.object.json.len();
+        self.history.push_back(ev);
+        while self.history.len() > max_len
+            || (self.history_bytes > max_bytes && self.history.len() > 1)
+        {
+            match self.history.pop_front() {
+                Some(old) => self.history_bytes -= old.object.json.len(),
+                None => break,
+            }
+        }
+    }
 }
 
 /// Shared between handles and the writer thread. Design: the writer does not hold the write
@@ -129,6 +156,7 @@ struct Inner {
     state: RwLock<State>,
     revision_tx: watch::Sender<u64>,
     history_len: usize,
+    history_bytes: usize,
 }
 
 /// Handle to the store; cheap to clone.
@@ -156,11 +184,22 @@ impl Store {
         Self::open_with_history(dir, resources, HISTORY_LEN)
     }
 
-    /// [`Store::open`] keeping `history_len` changes for watches (at least 1).
+    /// [`Store::open`] keeping at most `history_len` changes for watches (at least 1).
     pub fn open_with_history(
         dir: &Path,
         resources: &'static [&'static ResourceInfo],
         history_len: usize,
+    ) -> Result<Store, StoreError> {
+        Self::open_with_limits(dir, resources, history_len, HISTORY_BYTES)
+    }
+
+    /// [`Store::open`] keeping at most `history_len` changes (at least 1) and
+    /// `history_bytes` of their JSON in memory for watches.
+    pub fn open_with_limits(
+        dir: &Path,
+        resources: &'static [&'static ResourceInfo],
+        history_len: usize,
+        history_bytes: usize,
     ) -> Result<Store, StoreError> {
         let history_len = history_len.max(1);
         let disk = Disk::open(dir)?;
@@ -212,22 +251,31 @@ impl Store {
             }
             history.pop_front();
         }
+        // The disk's history starts where the loaded one does; the memory's may start later
+        // (its byte bound), so the writer keeps the disk's first revision itself.
+        let disk_history_first = history.front().map(|e| e.revision);
+        let mut state = State {
+            objects,
+            revision,
+            history: VecDeque::with_capacity(history.len()),
+            history_bytes: 0,
+        };
+        for ev in history {
+            state.push_history(ev, history_len, history_bytes);
+        }
         let (revision_tx, _) = watch::channel(revision);
         let (api_tx, api_rx) = mpsc::channel(WRITE_QUEUE);
         let (bulk_tx, bulk_rx) = mpsc::channel(WRITE_QUEUE);
         let inner = Arc::new(Inner {
-            state: RwLock::new(State {
-                objects,
-                revision,
-                history,
-            }),
+            state: RwLock::new(state),
             revision_tx,
             history_len,
+            history_bytes,
         });
         let writer_inner = inner.clone();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(disk, writer_inner, api_rx, bulk_rx))
+            .spawn(move || writer_loop(disk, writer_inner, disk_history_first, api_rx, bulk_rx))
             .map_err(|e| {
                 StoreError::Invalid(format!("cannot start the store writer thread: {e}"))
             })?;
@@ -484,6 +532,7 @@ impl std::future::Future for PendingWrite {
 fn writer_loop(
     disk: Disk,
     inner: Arc<Inner>,
+    mut disk_history_first: Option<u64>,
     mut api: mpsc::Receiver<Queued>,
     mut bulk: mpsc::Receiver<Queued>,
 ) {
@@ -522,18 +571,26 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        commit_group(&disk, &inner, group);
+        commit_group(&disk, &inner, &mut disk_history_first, group);
     }
     if let Err(e) = disk.persist() {
         tracing::error!(error = %e, "final store persist failed");
     }
 }
 
-fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
-    let (base_revision, history_first) = {
-        let s = inner.state.read().unwrap_or_else(|p| p.into_inner());
-        (s.revision, s.history.front().map(|e| e.revision))
-    };
+/// Applies and commits one group. `disk_history_first` is the first revision of the disk's
+/// history (advanced as the window moves).
+fn commit_group(
+    disk: &Disk,
+    inner: &Inner,
+    disk_history_first: &mut Option<u64>,
+    group: Vec<Queued>,
+) {
+    let base_revision = inner
+        .state
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .revision;
     let mut next = base_revision;
     // Staged view: later writes in the same group see earlier ones.
     let mut staged: HashMap<String, Option<Arc<StoredObject>>> = HashMap::new();
@@ -588,7 +645,7 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
     }
     batch.revision = next;
     let keep_from = (next + 1).saturating_sub(inner.history_len as u64);
-    batch.history_drop_from = history_first.unwrap_or(keep_from).min(keep_from);
+    batch.history_drop_from = disk_history_first.unwrap_or(keep_from).min(keep_from);
     batch.history_drop_below = keep_from;
     if let Err(e) = disk.commit(&batch) {
         tracing::error!(error = %e, "store commit failed; rejecting the writes of this group");
@@ -600,6 +657,7 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
         }
         return;
     }
+    *disk_history_first = Some(disk_history_first.unwrap_or(keep_from).max(keep_from));
     {
         let mut state = inner.state.write().unwrap_or_else(|p| p.into_inner());
         for ev in &events {
@@ -615,10 +673,7 @@ fn commit_group(disk: &Disk, inner: &Inner, group: Vec<Queued>) {
             }
         }
         for ev in events {
-            if state.history.len() >= inner.history_len {
-                state.history.pop_front();
-            }
-            state.history.push_back(ev);
+            state.push_history(ev, inner.history_len, inner.history_bytes);
         }
         state.revision = next;
     }

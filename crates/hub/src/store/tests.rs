@@ -304,3 +304,44 @@ async fn api_writes_overtake_queued_bulk_writes() {
     // Both lanes close with the last handle: the writer exits and the directory reopens.
     drop((store, bulk));
 }
+
+#[tokio::test]
+async fn memory_history_is_bounded_by_bytes_while_the_disk_keeps_its_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = serde_json::to_vec(&pod("p00")).expect("json").len();
+    // Room for about five pods' JSON (they grow a little once stored).
+    let store = Store::open_with_limits(dir.path(), resources::ALL, 8, one * 6).expect("open");
+    for i in 0..20 {
+        store
+            .create(&PODS, "default", pod(&format!("p{i:02}")))
+            .await
+            .expect("create");
+    }
+    let kept = store.events_after(19, 100).expect("the newest is kept");
+    assert_eq!(kept.len(), 1);
+    assert!(
+        matches!(store.events_after(12, 100), Err(StoreError::Expired { .. })),
+        "eight changes fit the count bound but not the byte bound"
+    );
+    let first_kept = (1..20)
+        .find(|r| store.events_after(*r, 100).is_ok())
+        .expect("some history");
+    assert!(first_kept > 12, "memory kept from revision {first_kept}");
+    drop(store);
+    // The disk kept the count window (8): a larger byte bound gets all of it back, and
+    // nothing older (the disk's window moved although memory's was shorter).
+    let mut reopened = None;
+    for _ in 0..100 {
+        if let Ok(s) = Store::open_with_limits(dir.path(), resources::ALL, 100, usize::MAX) {
+            reopened = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let store = reopened.expect("reopens");
+    assert_eq!(store.events_after(12, 100).expect("disk window").len(), 8);
+    assert!(matches!(
+        store.events_after(11, 100),
+        Err(StoreError::Expired { .. })
+    ));
+}
