@@ -33,6 +33,34 @@ pub struct Sample {
     pub containers: Vec<ContainerUsage>,
 }
 
+/// How long one reading of `/proc` serves every agent of the process.
+const HOST_READING_TTL: Duration = Duration::from_secs(1);
+
+/// Busy CPU ns and used memory bytes of the host, from `/proc` (blocks).
+///
+/// Design: one reading per [`HOST_READING_TTL`] for the whole process. A device runs one
+/// agent, which samples every 10 s and never sees the cache; the simulator runs thousands of
+/// agents in one process on one host, and reading `/proc/stat` for each was a visible share
+/// of its CPU (two reads per node every 10 s).
+fn host_usage() -> (Option<u64>, Option<u64>) {
+    type Reading = (std::time::Instant, Option<u64>, Option<u64>);
+    static LAST: std::sync::Mutex<Option<Reading>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((at, cpu, mem)) = *last {
+        if at.elapsed() < HOST_READING_TTL {
+            return (cpu, mem);
+        }
+    }
+    let cpu = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| parse_proc_stat(&t));
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| parse_meminfo(&t));
+    *last = Some((std::time::Instant::now(), cpu, mem));
+    (cpu, mem)
+}
+
 /// The report for the window from `prev` to `cur`; `None` when the window is empty.
 pub fn report(node: &str, prev: &Sample, cur: &Sample) -> Option<MetricsReport> {
     let window_ms = cur.at_ms.checked_sub(prev.at_ms).filter(|w| *w > 0)?;
@@ -142,17 +170,9 @@ impl UsageSampler {
         ctx.spawn(
             async move {
                 let containers = runtime.container_usage().await;
-                let (cpu, mem) = tokio::task::spawn_blocking(|| {
-                    let cpu = std::fs::read_to_string("/proc/stat")
-                        .ok()
-                        .and_then(|t| parse_proc_stat(&t));
-                    let mem = std::fs::read_to_string("/proc/meminfo")
-                        .ok()
-                        .and_then(|t| parse_meminfo(&t));
-                    (cpu, mem)
-                })
-                .await
-                .unwrap_or((None, None));
+                let (cpu, mem) = tokio::task::spawn_blocking(host_usage)
+                    .await
+                    .unwrap_or((None, None));
                 (containers, cpu, mem)
             }
             .into_actor(self)

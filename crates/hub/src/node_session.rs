@@ -246,11 +246,29 @@ enum SessionError {
     Store(#[from] StoreError),
 }
 
-fn plan_key(p: &PodPlan) -> PodPlan {
-    PodPlan {
+/// What a session remembers of a plan it sent: a digest of the plan without its revision
+/// (`None` when it cannot be encoded, which then never equals anything: the plan is sent).
+///
+/// Design: a digest, not the plan. A session compares each routed pod's new plan with what
+/// it sent, so a status write (which does not change the plan) is not sent; keeping whole
+/// plans for that was one of the hub's larger costs per pod (every container, env var and
+/// volume of every pod, once more per node session).
+fn plan_digest(p: &PodPlan) -> Option<u64> {
+    let bytes = frame::encode(&PodPlan {
         revision: 0,
         ..p.clone()
-    }
+    })
+    .ok()?;
+    use std::hash::BuildHasher as _;
+    Some(
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(&bytes),
+    )
+}
+
+/// Whether `p` differs from what was sent of it (also when its digest is unknown).
+fn changed(sent: &HashMap<String, Option<u64>>, p: &PodPlan, digest: Option<u64>) -> bool {
+    digest.is_none() || sent.get(&p.uid) != Some(&digest)
 }
 
 /// The plan of a stored pod, reading the ConfigMaps and Secrets it references from `store`;
@@ -306,7 +324,7 @@ async fn run_session(
     let store = &link.store;
     let on_node = |o: &StoredObject| o.field("spec.nodeName") == Some(node);
     let current = store.list(&PODS, None, &on_node, None, 0);
-    let mut sent: HashMap<String, PodPlan> = HashMap::new();
+    let mut sent: HashMap<String, Option<u64>> = HashMap::new();
     let mut deps = ConfigDeps::default();
     let desired: Vec<PodPlan> = current
         .items
@@ -360,7 +378,7 @@ async fn run_session(
         }
     };
     for p in &desired {
-        sent.insert(p.uid.clone(), plan_key(p));
+        sent.insert(p.uid.clone(), plan_digest(p));
     }
     // Design: Services go to every node in full at the start of each session (they are few
     // and small), then as changes; only pods resume from the acknowledged revision.
@@ -406,7 +424,7 @@ async fn run_session(
                         let now = store.list(&PODS, None, &on_node, None, 0);
                         deps = ConfigDeps::default();
                         let pods: Vec<PodPlan> = now.items.iter().filter_map(|o| compile(o, store, &mut deps, false)).collect();
-                        sent = pods.iter().map(|p| (p.uid.clone(), plan_key(p))).collect();
+                        sent = pods.iter().map(|p| (p.uid.clone(), plan_digest(p))).collect();
                         cursor = now.revision;
                         write_frame(&mut send, &full_services(store, cursor, &mut sent_services)).await?;
                         write_frame(&mut send, &HubMessage::Snapshot { revision: cursor, pods }).await?;
@@ -422,8 +440,9 @@ async fn run_session(
                 for ev in events.iter().filter(|e| e.revision > from) {
                     cursor = ev.revision;
                     for p in dependents_of(&ev.object.key, store, &mut deps, node) {
-                        if sent.get(&p.uid) != Some(&plan_key(&p)) {
-                            sent.insert(p.uid.clone(), plan_key(&p));
+                        let digest = plan_digest(&p);
+                        if changed(&sent, &p, digest) {
+                            sent.insert(p.uid.clone(), digest);
                             upserts.retain(|u: &PodPlan| u.uid != p.uid);
                             upserts.push(p);
                         }
@@ -438,13 +457,14 @@ async fn run_session(
                     }
                     let deleted = ev.event_type == EventType::Deleted;
                     let Some(p) = compile(&ev.object, store, &mut deps, deleted) else { continue };
+                    let digest = (!deleted).then(|| plan_digest(&p)).flatten();
                     if deleted {
                         upserts.retain(|u: &PodPlan| u.uid != p.uid);
                         if sent.remove(&p.uid).is_some() {
                             deletes.push(p.uid);
                         }
-                    } else if sent.get(&p.uid) != Some(&plan_key(&p)) {
-                        sent.insert(p.uid.clone(), plan_key(&p));
+                    } else if changed(&sent, &p, digest) {
+                        sent.insert(p.uid.clone(), digest);
                         upserts.retain(|u: &PodPlan| u.uid != p.uid);
                         upserts.push(p);
                     }
