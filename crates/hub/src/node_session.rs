@@ -64,8 +64,10 @@ impl Drop for JoinQueued {
         JOINS_QUEUED.fetch_sub(1, Ordering::AcqRel);
     }
 }
-/// How often an idle session pings the agent with the current revision.
-const PING_EVERY: Duration = Duration::from_secs(15);
+/// How often a session tells the agent the current revision (which the agent acknowledges,
+/// so a later reconnect resumes with a delta from there). Every frame a session sends does
+/// the same; QUIC keep-alives, not this, keep the connection open.
+const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// What every session and join needs.
 pub struct HubLink {
