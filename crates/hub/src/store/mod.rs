@@ -56,7 +56,8 @@ const MAX_BULK_GROUP: usize = 256;
 /// thousands of binds, pod creates and status writes, and in one FIFO a ConfigMap update
 /// waited for all of them (p99 over 200 ms). The writer drains the API lane first, and bulk
 /// groups are capped ([`MAX_BULK_GROUP`]), so an API write waits for at most the group being
-/// committed. Order is kept per handle lane, which is all callers rely on: each component
+/// committed, then for its own group (API writes are committed apart from bulk ones).
+/// Order is kept per handle lane, which is all callers rely on: each component
 /// writes through one lane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
@@ -528,7 +529,7 @@ impl std::future::Future for PendingWrite {
 }
 
 /// The writer thread: group commit until every `Store` handle is gone. A group takes every
-/// waiting API write first, then bulk writes up to [`MAX_BULK_GROUP`] (see [`Lane`]).
+/// waiting API write, or else bulk writes up to [`MAX_BULK_GROUP`] (see [`Lane`]).
 fn writer_loop(
     disk: Disk,
     inner: Arc<Inner>,
@@ -562,7 +563,9 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        while group.len() < MAX_GROUP && bulk_taken < MAX_BULK_GROUP {
+        // A group with API writes commits them alone: its fsync is all they wait for.
+        let api_taken = group.len() - bulk_taken;
+        while api_taken == 0 && group.len() < MAX_GROUP && bulk_taken < MAX_BULK_GROUP {
             match bulk.try_recv() {
                 Ok(q) => {
                     group.push(q);
