@@ -261,11 +261,7 @@ fn plan_digest(p: &PodPlan) -> Option<u64> {
         ..p.clone()
     })
     .ok()?;
-    use std::hash::BuildHasher as _;
-    Some(
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .hash_one(&bytes),
-    )
+    Some(crate::status_ingest::hash_of(&bytes))
 }
 
 /// Whether `p` differs from what was sent of it (also when its digest is unknown).

@@ -543,7 +543,9 @@ fn pod_fingerprint(r: &PodStatusReport) -> u64 {
     hash_of(&quiet)
 }
 
-fn hash_of(v: &impl std::hash::Hash) -> u64 {
+/// A 64-bit hash of `v`, the same for equal values within this process (what the ingest's
+/// and the node sessions' "unchanged since last time" memories compare).
+pub(crate) fn hash_of(v: &impl std::hash::Hash) -> u64 {
     use std::hash::{BuildHasher as _, BuildHasherDefault};
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(v)
 }
